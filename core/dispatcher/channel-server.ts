@@ -1,0 +1,91 @@
+// The control port: extensions open their WebSocket channels here. Authentication happens on the
+// upgrade request, before any WebSocket state exists, so a bad caller costs one HTTP answer.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+export const CHANNEL_PATH = '/v1/channel';
+export const INSTANCE_HEADER = 'x-lambda-dispatch-instance-id';
+export const CHANNEL_HEADER = 'x-lambda-dispatch-channel';
+
+export interface ChannelAuthority {
+  /** The secret of a known instance that still accepts channels; null when unknown or closing. */
+  tokenFor(instanceId: string): Buffer | null | 'closing';
+  accept(instanceId: string, index: number, ws: WebSocket): void;
+  rejected(status: number, why: string): void;
+}
+
+/** Compares secrets in time independent of where they differ (hashing first equalises lengths). */
+export function sameSecret(a: Buffer, b: Buffer): boolean {
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+}
+
+function refuse(socket: Duplex, status: number, message: string): void {
+  const body = `${message}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+export class ChannelServer {
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+
+  constructor(
+    private readonly authority: ChannelAuthority,
+    maxFrameBytes: number,
+  ) {
+    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: maxFrameBytes, clientTracking: true });
+    this.http = createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('lambda-dispatch control port: WebSocket only\n');
+    });
+    this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== CHANNEL_PATH) return this.reject(socket, 404, `unknown path ${path}`);
+    const instanceId = req.headers[INSTANCE_HEADER];
+    const index = Number(req.headers[CHANNEL_HEADER]);
+    const auth = req.headers.authorization;
+    if (typeof instanceId !== 'string' || !Number.isInteger(index) || index < 0) {
+      return this.reject(socket, 400, `missing ${INSTANCE_HEADER} or ${CHANNEL_HEADER}`);
+    }
+    const expected = this.authority.tokenFor(instanceId);
+    if (expected === null) return this.reject(socket, 409, 'unknown instance');
+    if (expected === 'closing') return this.reject(socket, 409, 'instance is closing');
+    const given = typeof auth === 'string' && auth.startsWith('Bearer ') ? Buffer.from(auth.slice(7)) : Buffer.alloc(0);
+    if (!sameSecret(given, expected)) return this.reject(socket, 401, 'bad token');
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      // The instance may have closed while the handshake completed.
+      if (this.authority.tokenFor(instanceId) === null) return ws.close(1008, 'instance closed');
+      this.authority.accept(instanceId, index, ws);
+    });
+  }
+
+  private reject(socket: Duplex, status: number, why: string): void {
+    this.authority.rejected(status, why);
+    refuse(socket, status, why);
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        const addr = this.http.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.wss.clients) ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    this.http.closeAllConnections();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+}

@@ -1,0 +1,94 @@
+// The dispatcher worker's entry: wires the rings, the control port, the invoker and the
+// dispatcher together, and answers the main thread's control messages.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import type { RouterConfig } from '../config.ts';
+import { RingConsumer, RingProducer } from '../ring.ts';
+import { RingWriter } from '../ring-writer.ts';
+import { ChannelServer } from './channel-server.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { Invoker } from './invoker.ts';
+import type { ToMain, ToWorker, WorkerInit } from './messages.ts';
+
+if (parentPort === null) throw new Error('core/dispatcher/worker.ts must run as a worker thread');
+const port = parentPort;
+const init = workerData as WorkerInit;
+const config: RouterConfig = init.config;
+const post = (m: ToMain) => port.postMessage(m);
+const log = (line: string) => post({ type: 'log', line });
+
+const requests = new RingConsumer(init.requestRing);
+const responses = new RingWriter(new RingProducer(init.responseRing));
+const invoker = new Invoker({
+  functionName: config.functionName,
+  region: config.region,
+  endpoint: config.lambdaEndpoint,
+  functionTimeoutMs: config.functionTimeoutMs,
+});
+
+// The port to put in the invoke payload is only known once we listen (it may be ephemeral).
+let dispatcher: Dispatcher | undefined;
+const server = new ChannelServer(
+  {
+    tokenFor: (id) => dispatcher?.tokenFor(id) ?? null,
+    accept: (id, index, ws) => dispatcher?.accept(id, index, ws),
+    rejected: (status, why) => dispatcher?.rejected(status, why),
+  },
+  Math.max(1 << 20, responses.maxPayload + 64),
+);
+const controlPort = await server.listen(config.controlPort, init.bindHost);
+const d = new Dispatcher(
+  {
+    routerUrl: `ws://${config.callbackHost}:${controlPort}`,
+    channelCount: config.channelCount,
+    maxConcurrent: config.maxConcurrentCount,
+    instanceCountMultiplier: config.instanceCountMultiplier,
+    scalingAlgorithm: config.scalingAlgorithm,
+    minInstances: config.minInstances,
+    maxInstances: config.maxInstances,
+    queueTimeoutMs: config.incomingRequestTimeoutMs,
+    maxPending: config.maxPendingRequests,
+    pingIntervalMs: config.pingIntervalMs,
+    windowBytes: config.windowBytes,
+    startTimeoutMs: 30_000,
+    drainTimeoutMs: 30_000,
+  },
+  responses,
+  (payload) => invoker.invoke(payload),
+  Date.now,
+  log,
+);
+dispatcher = d;
+
+const consuming = requests.run(d.onRecord);
+const ticker = setInterval(() => d.tick(), 100);
+const pinger = setInterval(() => d.ping(), config.pingIntervalMs);
+
+async function shutdown(graceMs: number): Promise<void> {
+  d.beginShutdown();
+  const until = Date.now() + graceMs;
+  while (!d.idle && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  d.terminateAll();
+  clearInterval(ticker);
+  clearInterval(pinger);
+  requests.stop();
+  await consuming;
+  responses.close();
+  await server.close();
+  invoker.destroy();
+  post({ type: 'stopped' });
+  port.close();
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'status':
+      post({ type: 'status', id: m.id, status: d.status() });
+      break;
+    case 'shutdown':
+      void shutdown(m.graceMs);
+      break;
+  }
+});
+
+post({ type: 'ready', controlPort });

@@ -1,0 +1,290 @@
+// The channel protocol between router and extension (DESIGN §4): one binary WebSocket message per
+// frame, `[type u8][flags u8][request id u32 BE][body]`. Channel-level frames (CLOSE_REQUEST,
+// GOAWAY) carry id 0.
+//
+// Heads are length-prefixed latin1 fields: HTTP field bytes map 1:1 to latin1 code units, which is
+// how Node's parser hands them to us, so a head round-trips byte for byte. Headers are a flat
+// [name, value, name, value, …] list, as Node's rawHeaders, so repeated names stay repeated.
+
+export const FrameType = {
+  REQ_HEAD: 1,
+  REQ_BODY: 2,
+  REQ_END: 3,
+  REQ_ABORT: 4,
+  RES_HEAD: 5,
+  RES_BODY: 6,
+  RES_END: 7,
+  RES_ERROR: 8,
+  CLOSE_REQUEST: 9,
+  GOAWAY: 10,
+} as const;
+export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
+
+/** Flag on a head: nothing follows it (no body frames, no END frame). */
+export const FLAG_END = 0x01;
+export const FRAME_HEADER_BYTES = 6;
+
+export type HeaderList = string[];
+
+export interface RequestHead {
+  method: string;
+  target: string;
+  headers: HeaderList;
+}
+
+export interface ResponseHead {
+  status: number;
+  headers: HeaderList;
+}
+
+export type Frame =
+  | { type: 'req-head'; id: number; head: RequestHead; end: boolean; body: Uint8Array | null }
+  | { type: 'req-body'; id: number; body: Uint8Array }
+  | { type: 'req-end'; id: number }
+  | { type: 'req-abort'; id: number }
+  | { type: 'res-head'; id: number; head: ResponseHead; end: boolean; body: Uint8Array | null }
+  | { type: 'res-body'; id: number; body: Uint8Array }
+  | { type: 'res-end'; id: number }
+  | { type: 'res-error'; id: number; message: string }
+  | { type: 'close-request'; reason: string }
+  | { type: 'goaway' };
+
+export class FrameError extends Error {
+  override name = 'FrameError';
+  constructor(
+    readonly code: 'ERR_FRAME_TRUNCATED' | 'ERR_FRAME_UNKNOWN_TYPE' | 'ERR_FRAME_FIELD_TOO_LONG' | 'ERR_FRAME_INVALID',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_U8 = 0xff;
+const MAX_U16 = 0xffff;
+
+function headersSize(headers: HeaderList): number {
+  if (headers.length % 2 !== 0) throw new FrameError('ERR_FRAME_INVALID', 'header list must hold name/value pairs');
+  let n = 2;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    if (name.length > MAX_U16) throw new FrameError('ERR_FRAME_FIELD_TOO_LONG', `header name of ${name.length} bytes`);
+    n += 2 + name.length + 4 + headers[i + 1]!.length;
+  }
+  return n;
+}
+
+function writeHeaders(buf: Buffer, off: number, headers: HeaderList): number {
+  const count = headers.length / 2;
+  if (count > MAX_U16) throw new FrameError('ERR_FRAME_FIELD_TOO_LONG', `${count} headers`);
+  buf.writeUInt16BE(count, off);
+  off += 2;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    const value = headers[i + 1]!;
+    buf.writeUInt16BE(name.length, off);
+    off = 2 + off;
+    off += buf.write(name, off, 'latin1');
+    buf.writeUInt32BE(value.length, off);
+    off += 4;
+    off += buf.write(value, off, 'latin1');
+  }
+  return off;
+}
+
+/** Bounds-checked reads: every malformed input ends in a FrameError, never a RangeError. */
+class Reader {
+  constructor(
+    readonly buf: Buffer,
+    public off: number,
+  ) {}
+  need(n: number, what: string): void {
+    if (this.off + n > this.buf.length) {
+      throw new FrameError('ERR_FRAME_TRUNCATED', `truncated frame: ${what} needs ${n} bytes at offset ${this.off}, ${this.buf.length - this.off} left`);
+    }
+  }
+  u8(what: string): number {
+    this.need(1, what);
+    return this.buf[this.off++]!;
+  }
+  u16(what: string): number {
+    this.need(2, what);
+    const v = this.buf.readUInt16BE(this.off);
+    this.off += 2;
+    return v;
+  }
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.buf.readUInt32BE(this.off);
+    this.off += 4;
+    return v;
+  }
+  latin1(n: number, what: string): string {
+    this.need(n, what);
+    const s = this.buf.toString('latin1', this.off, this.off + n);
+    this.off += n;
+    return s;
+  }
+  headers(): HeaderList {
+    const count = this.u16('header count');
+    const out: HeaderList = new Array(count * 2);
+    for (let i = 0; i < count; i++) {
+      out[2 * i] = this.latin1(this.u16('header name length'), 'header name');
+      out[2 * i + 1] = this.latin1(this.u32('header value length'), 'header value');
+    }
+    return out;
+  }
+  rest(): Uint8Array | null {
+    return this.off < this.buf.length ? this.buf.subarray(this.off) : null;
+  }
+}
+
+export function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export function requestHeadSize(h: RequestHead): number {
+  if (h.method.length > MAX_U8) throw new FrameError('ERR_FRAME_FIELD_TOO_LONG', `method of ${h.method.length} bytes`);
+  if (h.target.length > MAX_U16) throw new FrameError('ERR_FRAME_FIELD_TOO_LONG', `target of ${h.target.length} bytes`);
+  return 1 + h.method.length + 2 + h.target.length + headersSize(h.headers);
+}
+
+export function writeRequestHead(buf: Buffer, off: number, h: RequestHead): number {
+  buf[off++] = h.method.length;
+  off += buf.write(h.method, off, 'latin1');
+  buf.writeUInt16BE(h.target.length, off);
+  off += 2;
+  off += buf.write(h.target, off, 'latin1');
+  return writeHeaders(buf, off, h.headers);
+}
+
+export function readRequestHead(buf: Uint8Array, off = 0): { head: RequestHead; offset: number } {
+  const r = new Reader(asBuffer(buf), off);
+  const method = r.latin1(r.u8('method length'), 'method');
+  if (method.length === 0) throw new FrameError('ERR_FRAME_INVALID', 'empty method');
+  const target = r.latin1(r.u16('target length'), 'target');
+  const headers = r.headers();
+  return { head: { method, target, headers }, offset: r.off };
+}
+
+export function responseHeadSize(h: ResponseHead): number {
+  return 2 + headersSize(h.headers);
+}
+
+export function writeResponseHead(buf: Buffer, off: number, h: ResponseHead): number {
+  buf.writeUInt16BE(h.status, off);
+  return writeHeaders(buf, off + 2, h.headers);
+}
+
+export function readResponseHead(buf: Uint8Array, off = 0): { head: ResponseHead; offset: number } {
+  const r = new Reader(asBuffer(buf), off);
+  const status = r.u16('status');
+  if (status < 100 || status > 999) throw new FrameError('ERR_FRAME_INVALID', `status ${status} out of range`);
+  const headers = r.headers();
+  return { head: { status, headers }, offset: r.off };
+}
+
+function header(buf: Buffer, type: FrameTypeCode, flags: number, id: number): void {
+  buf[0] = type;
+  buf[1] = flags;
+  buf.writeUInt32BE(id >>> 0, 2);
+}
+
+function bare(type: FrameTypeCode, id: number): Buffer {
+  const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  header(buf, type, 0, id);
+  return buf;
+}
+
+function withBody(type: FrameTypeCode, id: number, body: Uint8Array): Buffer {
+  const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.byteLength);
+  header(buf, type, 0, id);
+  buf.set(body, FRAME_HEADER_BYTES);
+  return buf;
+}
+
+function withText(type: FrameTypeCode, id: number, text: string): Buffer {
+  return withBody(type, id, Buffer.from(text, 'utf8'));
+}
+
+export function encodeFrame(f: Frame): Buffer {
+  switch (f.type) {
+    case 'req-head': {
+      const body = f.body ?? EMPTY;
+      const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + requestHeadSize(f.head) + body.byteLength);
+      header(buf, FrameType.REQ_HEAD, f.end ? FLAG_END : 0, f.id);
+      buf.set(body, writeRequestHead(buf, FRAME_HEADER_BYTES, f.head));
+      return buf;
+    }
+    case 'res-head': {
+      const body = f.body ?? EMPTY;
+      const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + responseHeadSize(f.head) + body.byteLength);
+      header(buf, FrameType.RES_HEAD, f.end ? FLAG_END : 0, f.id);
+      buf.set(body, writeResponseHead(buf, FRAME_HEADER_BYTES, f.head));
+      return buf;
+    }
+    case 'req-body':
+      return withBody(FrameType.REQ_BODY, f.id, f.body);
+    case 'res-body':
+      return withBody(FrameType.RES_BODY, f.id, f.body);
+    case 'req-end':
+      return bare(FrameType.REQ_END, f.id);
+    case 'req-abort':
+      return bare(FrameType.REQ_ABORT, f.id);
+    case 'res-end':
+      return bare(FrameType.RES_END, f.id);
+    case 'res-error':
+      return withText(FrameType.RES_ERROR, f.id, f.message);
+    case 'close-request':
+      return withText(FrameType.CLOSE_REQUEST, 0, f.reason);
+    case 'goaway':
+      return bare(FrameType.GOAWAY, 0);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The type byte and request id of a frame without decoding the rest (the relay's fast path). */
+export function peekFrame(data: Uint8Array): { type: number; flags: number; id: number } {
+  if (data.byteLength < FRAME_HEADER_BYTES) {
+    throw new FrameError('ERR_FRAME_TRUNCATED', `frame of ${data.byteLength} bytes is shorter than its ${FRAME_HEADER_BYTES}-byte header`);
+  }
+  const type = data[0]!;
+  if (type < FrameType.REQ_HEAD || type > FrameType.GOAWAY) throw new FrameError('ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${type}`);
+  return { type, flags: data[1]!, id: ((data[2]! << 24) | (data[3]! << 16) | (data[4]! << 8) | data[5]!) >>> 0 };
+}
+
+export function decodeFrame(data: Uint8Array): Frame {
+  const { type, flags, id } = peekFrame(data);
+  const buf = asBuffer(data);
+  const payload = buf.subarray(FRAME_HEADER_BYTES);
+  switch (type) {
+    case FrameType.REQ_HEAD: {
+      const { head, offset } = readRequestHead(buf, FRAME_HEADER_BYTES);
+      const body = offset < buf.length ? buf.subarray(offset) : null;
+      return { type: 'req-head', id, head, end: (flags & FLAG_END) !== 0, body };
+    }
+    case FrameType.RES_HEAD: {
+      const { head, offset } = readResponseHead(buf, FRAME_HEADER_BYTES);
+      const body = offset < buf.length ? buf.subarray(offset) : null;
+      return { type: 'res-head', id, head, end: (flags & FLAG_END) !== 0, body };
+    }
+    case FrameType.REQ_BODY:
+      return { type: 'req-body', id, body: payload };
+    case FrameType.RES_BODY:
+      return { type: 'res-body', id, body: payload };
+    case FrameType.REQ_END:
+      return { type: 'req-end', id };
+    case FrameType.REQ_ABORT:
+      return { type: 'req-abort', id };
+    case FrameType.RES_END:
+      return { type: 'res-end', id };
+    case FrameType.RES_ERROR:
+      return { type: 'res-error', id, message: payload.toString('utf8') };
+    case FrameType.CLOSE_REQUEST:
+      return { type: 'close-request', reason: payload.toString('utf8') };
+    case FrameType.GOAWAY:
+      return { type: 'goaway' };
+    default:
+      throw new FrameError('ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${type}`);
+  }
+}

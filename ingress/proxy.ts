@@ -1,0 +1,176 @@
+// The client side of the router: streams each HTTP request into the request ring and writes each
+// response from the response ring back to its client. Sockets live here because Node cannot move
+// them between threads; everything else happens in the dispatcher worker.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { endToEndHeaders } from '../core/http-headers.ts';
+import { FLAG_END, asBuffer, readResponseHead, requestHeadSize, writeRequestHead, type RequestHead } from '../core/frames.ts';
+import { Rec, decodeCredit, decodeResponseError, encodeCredit } from '../core/records.ts';
+import type { RingWriter } from '../core/ring-writer.ts';
+import { SlotTable } from './slots.ts';
+
+interface ClientExchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Body bytes written to the ring and not yet credited by the dispatcher. */
+  unacked: number;
+  /** The request stream is paused for want of credit. */
+  windowFull: boolean;
+  /** The terminal record arrived; the slot is free. */
+  done: boolean;
+  /** Nothing more goes to the client (it left, or the head was refused); await the terminal record. */
+  discard: boolean;
+  onData?: (chunk: Buffer) => void;
+  onEnd?: () => void;
+}
+
+export class Proxy {
+  private readonly slots = new SlotTable<ClientExchange>();
+  private ringBlocked = false;
+
+  constructor(
+    private readonly ring: RingWriter,
+    private readonly windowBytes: number,
+  ) {}
+
+  /** Requests currently between their head and their terminal record. */
+  get active(): number {
+    return this.slots.size;
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const cx: ClientExchange = { req, res, unacked: 0, windowFull: false, done: false, discard: false };
+    const slot = this.slots.add(cx);
+    const head: RequestHead = { method: req.method ?? 'GET', target: req.url ?? '/', headers: forwardedHeaders(req) };
+    const hasBody = requestHasBody(req);
+    this.ring.writeWith(Rec.REQUEST_HEAD, slot, 1 + requestHeadSize(head), (dst) => {
+      dst[0] = hasBody ? 0 : FLAG_END;
+      writeRequestHead(asBuffer(dst), 1, head);
+    });
+
+    if (hasBody) {
+      cx.onData = (chunk: Buffer) => {
+        this.ring.write(Rec.REQUEST_BODY, slot, chunk);
+        cx.unacked += chunk.length;
+        if (cx.unacked >= this.windowBytes) {
+          cx.windowFull = true;
+          req.pause();
+        }
+      };
+      cx.onEnd = () => this.ring.write(Rec.REQUEST_END, slot);
+      req.on('data', cx.onData);
+      req.on('end', cx.onEnd);
+      if (this.ringBlocked) req.pause();
+    }
+    // 'close' before the response finished means the client went away.
+    res.on('close', () => {
+      if (!cx.done && !res.writableFinished) {
+        cx.discard = true;
+        this.ring.write(Rec.REQUEST_ABORT, slot);
+      }
+    });
+  }
+
+  /** Response ring consumer. The payload view is only valid during the call. */
+  onRecord = (type: number, slot: number, payload: Uint8Array): void => {
+    const cx = this.slots.get(slot);
+    if (cx === undefined || cx.done) return;
+    if (cx.discard) {
+      if (type === Rec.RESPONSE_END || type === Rec.RESPONSE_ERROR) this.finish(cx, slot);
+      return;
+    }
+    switch (type) {
+      case Rec.RESPONSE_HEAD:
+        return this.onHead(cx, slot, payload);
+      case Rec.RESPONSE_BODY: {
+        const chunk = Buffer.from(payload);
+        const n = chunk.length;
+        cx.res.write(chunk, () => {
+          if (!cx.done) this.ring.write(Rec.CREDIT, slot, encodeCredit(n));
+        });
+        return;
+      }
+      case Rec.RESPONSE_END:
+        cx.res.end();
+        return this.finish(cx, slot);
+      case Rec.RESPONSE_ERROR: {
+        const { status, message } = decodeResponseError(payload);
+        if (cx.res.headersSent) cx.res.destroy();
+        else if (!cx.res.destroyed) {
+          const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
+          if (status === 503) headers['retry-after'] = '1';
+          cx.res.writeHead(status, headers).end(`${message}\n`);
+        }
+        return this.finish(cx, slot);
+      }
+      case Rec.CREDIT: {
+        cx.unacked -= decodeCredit(payload);
+        if (cx.windowFull && cx.unacked < this.windowBytes) {
+          cx.windowFull = false;
+          if (!this.ringBlocked) cx.req.resume();
+        }
+        return;
+      }
+    }
+  };
+
+  private onHead(cx: ClientExchange, slot: number, payload: Uint8Array): void {
+    try {
+      const { head, offset } = readResponseHead(payload, 1);
+      cx.res.writeHead(head.status, endToEndHeaders(head.headers));
+      if (offset < payload.byteLength) cx.res.write(Buffer.from(payload.subarray(offset)));
+    } catch {
+      // A head Node refuses (bad header characters): the client gets a clean 502, not a crash.
+      if (!cx.res.headersSent) cx.res.writeHead(502, { 'content-type': 'text/plain' }).end('bad response head from the function\n');
+      else cx.res.destroy();
+      cx.discard = true;
+      this.ring.write(Rec.REQUEST_ABORT, slot);
+    }
+  }
+
+  private finish(cx: ClientExchange, slot: number): void {
+    cx.done = true;
+    if (cx.onData) cx.req.off('data', cx.onData);
+    if (cx.onEnd) cx.req.off('end', cx.onEnd);
+    // Let Node discard whatever body the client is still sending so keep-alive can continue.
+    cx.req.resume();
+    this.slots.delete(slot);
+  }
+
+  /** The request ring is full: stop reading every client until it drains. */
+  ringFull(): void {
+    this.ringBlocked = true;
+    for (const cx of this.slots.values()) if (cx.onData) cx.req.pause();
+  }
+
+  ringDrained(): void {
+    this.ringBlocked = false;
+    for (const cx of this.slots.values()) if (cx.onData && !cx.windowFull && !cx.done) cx.req.resume();
+  }
+}
+
+function requestHasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return Number(length) > 0;
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+/** End-to-end headers plus the x-forwarded-* set, as a load balancer adds them. */
+function forwardedHeaders(req: IncomingMessage): string[] {
+  const headers = endToEndHeaders(req.rawHeaders);
+  const peer = req.socket.remoteAddress ?? '';
+  let xff = -1;
+  let hasProto = false;
+  let hasHost = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i];
+    if (name === 'x-forwarded-for') xff = i;
+    else if (name === 'x-forwarded-proto') hasProto = true;
+    else if (name === 'x-forwarded-host') hasHost = true;
+  }
+  if (xff >= 0) headers[xff + 1] = `${headers[xff + 1]}, ${peer}`;
+  else headers.push('x-forwarded-for', peer);
+  if (!hasProto) headers.push('x-forwarded-proto', 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http');
+  if (!hasHost && req.headers.host !== undefined) headers.push('x-forwarded-host', req.headers.host);
+  return headers;
+}
