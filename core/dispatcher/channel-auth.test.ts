@@ -1,0 +1,119 @@
+// Channel authentication on the control port, with a real Dispatcher, real sockets and a real
+// ring; the invoke is captured instead of sent so the test can play the extension itself.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { WebSocket } from 'ws';
+import { FLAG_END, decodeFrame, requestHeadSize, writeRequestHead, asBuffer } from '../frames.ts';
+import { Rec } from '../records.ts';
+import { RingConsumer, RingProducer, createRingBuffer } from '../ring.ts';
+import { RingWriter } from '../ring-writer.ts';
+import { CHANNEL_HEADER, CHANNEL_PATH, ChannelServer, INSTANCE_HEADER } from './channel-server.ts';
+import { Dispatcher } from './dispatcher.ts';
+import type { InvokeOutcome, InvokePayload } from './invoker.ts';
+
+let server: ChannelServer;
+let dispatcher: Dispatcher;
+let port: number;
+const invokes: { payload: InvokePayload; end: (o: InvokeOutcome) => void }[] = [];
+const responses = createRingBuffer(1 << 16);
+const consumer = new RingConsumer(responses);
+
+before(async () => {
+  let d: Dispatcher | undefined;
+  server = new ChannelServer(
+    {
+      tokenFor: (id) => d!.tokenFor(id),
+      accept: (id, i, ws) => d!.accept(id, i, ws),
+      rejected: () => {},
+    },
+    1 << 20,
+  );
+  port = await server.listen(0, '127.0.0.1');
+  d = dispatcher = new Dispatcher(
+    {
+      routerUrl: `ws://127.0.0.1:${port}`,
+      channelCount: 2,
+      maxConcurrent: 2,
+      instanceCountMultiplier: 1,
+      scalingAlgorithm: 'simple',
+      minInstances: 0,
+      maxInstances: 10,
+      queueTimeoutMs: 10_000,
+      maxPending: 100,
+      pingIntervalMs: 1000,
+      windowBytes: 1 << 16,
+      startTimeoutMs: 10_000,
+      drainTimeoutMs: 10_000,
+    },
+    new RingWriter(new RingProducer(responses)),
+    (payload) => new Promise((end) => invokes.push({ payload, end })),
+  );
+});
+
+after(async () => {
+  for (const i of invokes) i.end({ kind: 'returned', exitReason: 'goaway', requests: 0 });
+  await server.close();
+});
+
+function connect(instanceId: string, token: string): Promise<{ ws?: WebSocket; status: number; first?: Promise<Buffer> }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${CHANNEL_PATH}`, {
+      perMessageDeflate: false,
+      headers: { authorization: `Bearer ${token}`, [INSTANCE_HEADER]: instanceId, [CHANNEL_HEADER]: '0' },
+    });
+    // The first frame can arrive in the same packet as the 101: listen before 'open'.
+    const first = new Promise<Buffer>((r) => ws.once('message', (d: Buffer) => r(d)));
+    ws.once('open', () => resolve({ ws, status: 101, first }));
+    ws.once('unexpected-response', (_req, res) => {
+      resolve({ status: res.statusCode ?? 0 });
+      res.resume();
+    });
+    ws.once('error', () => resolve({ status: -1 }));
+  });
+}
+
+function enqueueGet(slot: number): void {
+  const head = { method: 'GET', target: '/ping', headers: ['host', 'x'] };
+  dispatcher.onRecord(
+    Rec.REQUEST_HEAD,
+    slot,
+    (() => {
+      const b = Buffer.alloc(1 + requestHeadSize(head));
+      b[0] = FLAG_END;
+      writeRequestHead(asBuffer(b), 1, head);
+      return b;
+    })(),
+  );
+}
+
+test('a request starts an instance; a bad token gets 401 and no request, the right one gets it', async () => {
+  enqueueGet(0);
+  assert.equal(invokes.length, 1, 'one invoke for one waiting request');
+  const { payload } = invokes[0]!;
+  assert.equal(payload.v, 1);
+  assert.equal(payload.routerUrl, `ws://127.0.0.1:${port}`);
+
+  const bad = await connect(payload.instanceId, payload.token.slice(0, -1) + (payload.token.endsWith('A') ? 'B' : 'A'));
+  assert.equal(bad.status, 401);
+  assert.equal(dispatcher.status().pending, 1, 'nothing was dispatched to the impostor');
+
+  const unknown = await connect('no-such-instance', payload.token);
+  assert.equal(unknown.status, 409);
+
+  const good = await connect(payload.instanceId, payload.token);
+  assert.equal(good.status, 101);
+  const frame = await good.first!;
+  const f = decodeFrame(frame);
+  assert.equal(f.type, 'req-head');
+  assert.ok(f.type === 'req-head' && f.head.target === '/ping' && f.end);
+  assert.equal(dispatcher.status().pending, 0);
+  assert.equal(dispatcher.status().instances.open, 1);
+  good.ws!.close();
+  // The ring received the failure of the request whose channel went away.
+  const seen: number[] = [];
+  await new Promise((r) => setTimeout(r, 100));
+  consumer.drain((type) => seen.push(type));
+  assert.deepEqual(seen, [Rec.RESPONSE_ERROR]);
+  assert.equal(dispatcher.status().inFlight, 0);
+});

@@ -1,0 +1,56 @@
+// `npm start`: the whole system on one machine with no AWS — the local Lambda running the demo
+// function, and the router invoking it through the real SDK. Every port and setting comes from
+// the environment (README: Configuration). Ctrl-C stops everything; it is all one process.
+
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadRouterConfig } from '../core/config.ts';
+import { localLambdaOptionsFromEnv, startLocalLambda } from '../infra/local/lambda-service.ts';
+import { startRouter } from './router.ts';
+
+const DEMO_FUNCTION = fileURLToPath(new URL('../demo/function.ts', import.meta.url));
+
+function fail(err: unknown): never {
+  console.error(`lambda-dispatch: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
+
+let lambdaOptions;
+let config;
+try {
+  lambdaOptions = localLambdaOptionsFromEnv(process.env, { handlerModule: DEMO_FUNCTION });
+  config = loadRouterConfig(process.env); // validated before anything listens
+} catch (err) {
+  if (err instanceof ConfigError || err instanceof Error) fail(err);
+  throw err;
+}
+
+const lambda = await startLocalLambda({ ...lambdaOptions, log: (line) => console.log(`[local-lambda] ${line}`) }).catch(fail);
+// The local Lambda checks no signature; fixed credentials keep the SDK from looking for real ones.
+process.env.AWS_ACCESS_KEY_ID = 'local';
+process.env.AWS_SECRET_ACCESS_KEY = 'local';
+delete process.env.AWS_SESSION_TOKEN;
+delete process.env.AWS_PROFILE;
+config = loadRouterConfig({ ...process.env, AWS_ENDPOINT_URL_LAMBDA: lambda.url });
+const router = await startRouter({ config, bindHost: process.env.LAMBDA_DISPATCH_BindHost?.trim() || '127.0.0.1' }).catch(async (err) => {
+  await lambda.close();
+  fail(err);
+});
+
+console.log(`local Lambda  ${lambda.url}  (function ${config.functionName}, concurrency ${lambdaOptions.concurrency})`);
+console.log(`router        ${router.url}  (control port ${router.controlPort})`);
+console.log(`try           curl ${router.url}/ping`);
+console.log(`status        curl ${router.url}/_lambda_dispatch/status`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    console.log(`\nstopping (${signal})…`);
+    void (async () => {
+      await router.close(5000);
+      await lambda.close();
+      process.exit(0);
+    })();
+  });
+}

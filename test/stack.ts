@@ -1,0 +1,68 @@
+// Boots the whole system for a test: the local Lambda running the demo function and the router,
+// on ephemeral loopback ports, with the real LambdaClient between them.
+
+import { fileURLToPath } from 'node:url';
+import { loadRouterConfig } from '../core/config.ts';
+import { startRouter, type Router } from '../ingress/router.ts';
+import { startLocalLambda, type LocalLambda, type LocalLambdaOptions } from '../infra/local/lambda-service.ts';
+
+export const DEMO_FUNCTION = fileURLToPath(new URL('../demo/function.ts', import.meta.url));
+
+export interface Stack {
+  router: Router;
+  lambda: LocalLambda;
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export async function startStack(
+  opts: { routerEnv?: Record<string, string>; lambda?: Partial<LocalLambdaOptions> } = {},
+): Promise<Stack> {
+  const lambda = await startLocalLambda({
+    functionName: 'lambda-dispatch-demo',
+    handlerModule: DEMO_FUNCTION,
+    concurrency: 32,
+    timeoutS: 60,
+    memoryMb: 512,
+    initMs: 0,
+    ...opts.lambda,
+  });
+  // The dispatcher worker copies process.env when it starts: the SDK finds these there.
+  process.env.AWS_ACCESS_KEY_ID = 'local';
+  process.env.AWS_SECRET_ACCESS_KEY = 'local';
+  const config = loadRouterConfig({
+    LAMBDA_DISPATCH_FunctionName: 'lambda-dispatch-demo',
+    LAMBDA_DISPATCH_IncomingRequestHTTPPort: '0',
+    LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: '0',
+    LAMBDA_DISPATCH_PingIntervalMs: '500',
+    AWS_ENDPOINT_URL_LAMBDA: lambda.url,
+    ...opts.routerEnv,
+  });
+  const logs: string[] = [];
+  let router: Router;
+  try {
+    router = await startRouter({ config, bindHost: '127.0.0.1', log: (l) => logs.push(l) });
+  } catch (err) {
+    await lambda.close();
+    throw err;
+  }
+  return {
+    router,
+    lambda,
+    logs,
+    close: async () => {
+      await router.close(5000);
+      await lambda.close();
+    },
+  };
+}
+
+/** Polls until `check` holds or the time runs out; returns the last value it saw. */
+export async function waitFor<T>(read: () => Promise<T> | T, check: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (check(v) || Date.now() > until) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
