@@ -5,10 +5,22 @@ import type { StatusSnapshot } from '../core/dispatcher/dispatcher.ts';
 
 export const ADMIN_PREFIX = '/_lambda_dispatch/';
 
+export interface IngressStatus {
+  activeRequests: number;
+  connections: number;
+  /** The whole router process (both threads). */
+  memory: { rssBytes: number; heapUsedBytes: number; arrayBuffersBytes: number };
+}
+
+export function processMemory(): IngressStatus['memory'] {
+  const m = process.memoryUsage();
+  return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, arrayBuffersBytes: m.arrayBuffers };
+}
+
 export interface AdminSource {
   healthy(): boolean;
   status(): Promise<StatusSnapshot>;
-  ingress(): { activeRequests: number; connections: number };
+  ingress(): IngressStatus;
 }
 
 export function isAdminRequest(req: IncomingMessage): boolean {

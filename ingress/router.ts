@@ -7,7 +7,7 @@ import type { RouterConfig } from '../core/config.ts';
 import type { StatusSnapshot } from '../core/dispatcher/dispatcher.ts';
 import { RingConsumer, RingProducer, createRingBuffer } from '../core/ring.ts';
 import { RingWriter } from '../core/ring-writer.ts';
-import { isAdminRequest, serveAdmin } from './admin.ts';
+import { isAdminRequest, processMemory, serveAdmin, type IngressStatus } from './admin.ts';
 import { DispatcherThread } from './dispatcher-thread.ts';
 import { Proxy } from './proxy.ts';
 
@@ -24,7 +24,7 @@ export interface Router {
   url: string;
   port: number;
   controlPort: number;
-  status(): Promise<StatusSnapshot & { ingress: { activeRequests: number; connections: number } }>;
+  status(): Promise<StatusSnapshot & { ingress: IngressStatus }>;
   /** Stops taking requests, lets in-flight ones finish (bounded), drains instances, stops the worker. */
   close(graceMs?: number): Promise<void>;
 }
@@ -71,7 +71,7 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
         serveAdmin(req, res, {
           healthy: () => thread.alive && !closing,
           status: () => thread.status(),
-          ingress: () => ({ activeRequests: p.active, connections }),
+          ingress: () => ({ activeRequests: p.active, connections, memory: processMemory() }),
         });
         return;
       }
@@ -104,7 +104,7 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     url: `http://${host}:${port}`,
     port,
     controlPort: thread.controlPort,
-    status: async () => ({ ...(await thread.status()), ingress: { activeRequests: p.active, connections } }),
+    status: async () => ({ ...(await thread.status()), ingress: { activeRequests: p.active, connections, memory: processMemory() } }),
     close: async (graceMs = 10_000) => {
       if (closing) return;
       closing = true;
