@@ -5,7 +5,7 @@ import type { RouterConfig } from '../core/config.ts';
 import type { StatusSnapshot } from '../core/dispatcher/dispatcher.ts';
 import type { ToMain, ToWorker, WorkerInit } from '../core/dispatcher/messages.ts';
 
-export const DEFAULT_WORKER_FILE = new URL('../core/dispatcher/worker.ts', import.meta.url);
+export const DEFAULT_WORKER_FILE = new URL('../core/dispatcher/worker-dev.mjs', import.meta.url);
 
 export class DispatcherThread {
   private readonly worker: Worker;

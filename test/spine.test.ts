@@ -68,8 +68,8 @@ describe('router spine', () => {
     const byEnv = new Map<string, number[]>();
     for (const r of replies) {
       assert.equal(r.status, 200);
-      const w = JSON.parse(r.body.toString()) as { env: string; time: number };
-      byEnv.set(w.env, [...(byEnv.get(w.env) ?? []), w.time]);
+      const w = JSON.parse(r.body.toString()) as { env: string; time: string };
+      byEnv.set(w.env, [...(byEnv.get(w.env) ?? []), Date.parse(w.time)]);
     }
     assert.ok(byEnv.size < 200, `fewer environments (${byEnv.size}) than requests`);
     // Two answers from one environment less than `ms` apart were being served at the same time.

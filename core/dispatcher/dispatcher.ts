@@ -176,8 +176,12 @@ export class Dispatcher implements ChannelAuthority {
     }
     const ch = ex.channel;
     this.terminate(ex, Rec.RESPONSE_END);
-    // The channel stays busy until the extension confirms with RES_END/RES_ERROR.
-    if (ch !== null) this.sendBare(ch, FrameType.REQ_ABORT, ex.id);
+    // The channel stays busy until the extension confirms with RES_END/RES_ERROR; it must be
+    // reading again to see that confirmation.
+    if (ch !== null) {
+      if (ch.paused) this.resume(ch);
+      this.sendBare(ch, FrameType.REQ_ABORT, ex.id);
+    }
   }
 
   private onCredit(slot: number, bytes: number): void {
