@@ -8,7 +8,8 @@ import { FLAG_END, decodeFrame, requestHeadSize, writeRequestHead, asBuffer } fr
 import { Rec } from '../records.ts';
 import { RingConsumer, RingProducer, createRingBuffer } from '../ring.ts';
 import { RingWriter } from '../ring-writer.ts';
-import { CHANNEL_HEADER, CHANNEL_PATH, ChannelServer, INSTANCE_HEADER } from './channel-server.ts';
+import { CHANNEL_HEADER, CHANNEL_PATH, INSTANCE_HEADER } from '../protocol.ts';
+import { ChannelServer } from './channel-server.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { InvokeOutcome, InvokePayload } from './invoker.ts';
 

@@ -5,10 +5,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { CHANNEL_HEADER, CHANNEL_PATH, INSTANCE_HEADER } from '../protocol.ts';
 
-export const CHANNEL_PATH = '/v1/channel';
-export const INSTANCE_HEADER = 'x-lambda-dispatch-instance-id';
-export const CHANNEL_HEADER = 'x-lambda-dispatch-channel';
 
 export interface ChannelAuthority {
   /** The secret of a known instance that still accepts channels; null when unknown or closing. */

@@ -4,17 +4,9 @@
 import { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { InvokePayload } from '../protocol.ts';
 
-export interface InvokePayload {
-  v: 1;
-  routerUrl: string;
-  instanceId: string;
-  token: string;
-  channels: number;
-  maxConcurrent: number;
-  sentAt: number;
-  initOnly?: boolean;
-}
+export type { InvokePayload };
 
 export type InvokeOutcome =
   | { kind: 'returned'; exitReason: string; requests: number; error?: string }

@@ -1,0 +1,190 @@
+// Test support (not shipped): a minimal router side of the channel protocol on real sockets — a
+// WebSocket server on 127.0.0.1:0 that checks the bearer token like the real one and speaks frames
+// through core/frames.ts — plus helpers to drive one request through a channel.
+
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+import { decodeFrame, encodeFrame, type Frame } from '../core/frames.ts';
+import { CHANNEL_HEADER, CHANNEL_PATH, INSTANCE_HEADER } from '../core/protocol.ts';
+import type { InvokePayload, LambdaContext } from './types.ts';
+
+/** A FIFO that hands values to waiters, with a timeout so a broken test fails instead of hanging. */
+export class AsyncQueue<T> {
+  private readonly items: T[] = [];
+  private readonly waiters: ((v: T) => void)[] = [];
+
+  push(v: T): void {
+    const w = this.waiters.shift();
+    if (w) w(v);
+    else this.items.push(v);
+  }
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  next(timeoutMs = 5000, what = 'value'): Promise<T> {
+    if (this.items.length > 0) return Promise.resolve(this.items.shift()!);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const waiter = (v: T) => {
+        clearTimeout(timer);
+        resolve(v);
+      };
+      this.waiters.push(waiter);
+    });
+  }
+}
+
+export interface RelayedResponse {
+  status: number;
+  headers: string[];
+  body: Buffer;
+  /** Frames the response took (RES_HEAD, RES_BODY…, RES_END), for protocol assertions. */
+  frames: Frame['type'][];
+  /** The RES_ERROR message, when the extension answered with one. */
+  error?: string;
+}
+
+export class TestChannel {
+  readonly frames = new AsyncQueue<Frame>();
+  /** CLOSE_REQUEST reasons seen while waiting for responses. */
+  readonly closeRequests: string[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly index: number,
+  ) {
+    ws.on('message', (data: Buffer) => this.frames.push(decodeFrame(data)));
+    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  }
+
+  send(f: Frame): void {
+    this.ws.send(encodeFrame(f));
+  }
+
+  next(timeoutMs = 5000): Promise<Frame> {
+    return this.frames.next(timeoutMs, `frame on channel ${this.index}`);
+  }
+
+  /** Sends a whole request: head (END when there is no body), body chunks, REQ_END. */
+  request(id: number, method: string, target: string, headers: string[] = [], body?: Buffer, chunkBytes = 64 * 1024): void {
+    const hasBody = body !== undefined && body.length > 0;
+    this.send({ type: 'req-head', id, head: { method, target, headers }, end: !hasBody, body: null });
+    if (!hasBody) return;
+    for (let off = 0; off < body.length; off += chunkBytes) {
+      this.send({ type: 'req-body', id, body: body.subarray(off, off + chunkBytes) });
+    }
+    this.send({ type: 'req-end', id });
+  }
+
+  /** Collects the response to `id` (frames for other ids are a test failure). */
+  async response(id: number, timeoutMs = 10_000): Promise<RelayedResponse> {
+    const out: RelayedResponse = { status: 0, headers: [], body: Buffer.alloc(0), frames: [] };
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const f = await this.next(timeoutMs);
+      if (f.type === 'close-request') {
+        this.closeRequests.push(f.reason);
+        continue;
+      }
+      if (!('id' in f) || f.id !== id) throw new Error(`frame ${f.type} for id ${'id' in f ? f.id : '-'} while waiting for ${id}`);
+      out.frames.push(f.type);
+      if (f.type === 'res-head') {
+        out.status = f.head.status;
+        out.headers = f.head.headers;
+        if (f.body) chunks.push(Buffer.from(f.body));
+        if (f.end) break;
+      } else if (f.type === 'res-body') {
+        chunks.push(Buffer.from(f.body));
+      } else if (f.type === 'res-end') {
+        break;
+      } else if (f.type === 'res-error') {
+        out.error = f.message;
+        break;
+      } else {
+        throw new Error(`unexpected ${f.type} from the extension`);
+      }
+    }
+    out.body = Buffer.concat(chunks);
+    return out;
+  }
+}
+
+export interface TestRouterOptions {
+  /** Answer 409 to every channel (instance unknown or closing). */
+  conflict?: boolean;
+}
+
+export class TestRouter {
+  readonly token = randomUUID();
+  readonly instanceId = randomUUID();
+  readonly channels = new AsyncQueue<TestChannel>();
+  /** Status codes of refused upgrades. */
+  readonly refused: number[] = [];
+  private readonly http = http.createServer((_req, res) => res.writeHead(426).end());
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  private readonly sockets = new Set<WebSocket>();
+  url = '';
+
+  constructor(private readonly o: TestRouterOptions = {}) {
+    this.http.on('upgrade', (req, socket, head) => {
+      const refuse = (status: number) => {
+        this.refused.push(status);
+        socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      };
+      if (req.url !== CHANNEL_PATH) return refuse(404);
+      if (req.headers.authorization !== `Bearer ${this.token}`) return refuse(401);
+      if (this.o.conflict || req.headers[INSTANCE_HEADER] !== this.instanceId) return refuse(409);
+      const index = Number(req.headers[CHANNEL_HEADER]);
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        this.sockets.add(ws);
+        ws.once('close', () => this.sockets.delete(ws));
+        this.channels.push(new TestChannel(ws, index));
+      });
+    });
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((r) => this.http.listen(0, '127.0.0.1', r));
+    this.url = `ws://127.0.0.1:${(this.http.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  payload(p: Partial<InvokePayload> = {}): InvokePayload {
+    return { v: 1, routerUrl: this.url, instanceId: this.instanceId, token: this.token, channels: 1, maxConcurrent: 1, sentAt: Date.now(), ...p };
+  }
+
+  /** Waits for `n` channels to open, in index order. */
+  async open(n: number, timeoutMs = 5000): Promise<TestChannel[]> {
+    const out: TestChannel[] = [];
+    for (let i = 0; i < n; i++) out.push(await this.channels.next(timeoutMs, 'channel'));
+    return out.sort((a, b) => a.index - b.index);
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.sockets) ws.terminate();
+    await new Promise<void>((r) => this.wss.close(() => r()));
+    this.http.closeAllConnections();
+    await new Promise<void>((r) => this.http.close(() => r()));
+  }
+}
+
+/** A Lambda context whose deadline is `ms` from now. */
+export function contextFor(ms: number): LambdaContext & { deadline: number } {
+  const deadline = Date.now() + ms;
+  return { deadline, awsRequestId: randomUUID(), getRemainingTimeInMillis: () => deadline - Date.now() };
+}
+
+/** The values of header `name` in a flat list. */
+export function headerValues(headers: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === name) out.push(headers[i + 1]!);
+  return out;
+}
