@@ -27,6 +27,8 @@ try {
 const lambda = await startLocalLambda({ ...lambdaOptions, log: (line) => console.log(`[local-lambda] ${line}`) }).catch(fail);
 // The local Lambda checks no signature; fixed credentials keep the SDK from looking for real ones.
 process.env.AWS_ACCESS_KEY_ID = 'local';
+// Node 20 is fine for local runs; the deploy targets are 22 and 24.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.AWS_SECRET_ACCESS_KEY = 'local';
 delete process.env.AWS_SESSION_TOKEN;
 delete process.env.AWS_PROFILE;

@@ -30,6 +30,7 @@ export async function startStack(
   // The dispatcher worker copies process.env when it starts: the SDK finds these there.
   process.env.AWS_ACCESS_KEY_ID = 'local';
   process.env.AWS_SECRET_ACCESS_KEY = 'local';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const config = loadRouterConfig({
     LAMBDA_DISPATCH_FunctionName: 'lambda-dispatch-demo',
     LAMBDA_DISPATCH_IncomingRequestHTTPPort: '0',
