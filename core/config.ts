@@ -30,6 +30,10 @@ export interface RouterConfig {
   /** Size of each SharedArrayBuffer ring's data area. */
   ringBytes: number;
   maxHeaderBytes: number;
+  /** An instance that asked to leave keeps serving at most this long while its replacement starts. */
+  replacementWaitMs: number;
+  /** Invoke the function once with initOnly at start so an environment is initialised before it is needed. */
+  prewarmOnStart: boolean;
   /** Lambda endpoint override (the local Lambda); unset means the SDK's default resolution. */
   lambdaEndpoint: string | undefined;
   region: string;
@@ -57,6 +61,15 @@ function num(env: Env, name: string, dflt: number, min: number, max: number): nu
   const v = Number(raw);
   if (!Number.isFinite(v) || v < min || v > max) throw new ConfigError(`${name} must be a number between ${min} and ${max}, got "${raw}"`);
   return v;
+}
+
+function bool(env: Env, name: string, dflt: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return dflt;
+  const v = raw.trim().toLowerCase();
+  if (v === 'true' || v === '1' || v === 'yes') return true;
+  if (v === 'false' || v === '0' || v === 'no') return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
 function oneOf<T extends string>(env: Env, name: string, dflt: T, allowed: readonly T[]): T {
@@ -113,6 +126,8 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
     windowBytes: int(env, 'LAMBDA_DISPATCH_WindowBytes', 512 * 1024, 16 * 1024, 64 * 1024 * 1024),
     ringBytes,
     maxHeaderBytes: int(env, 'LAMBDA_DISPATCH_MaxHeaderBytes', 16 * 1024, 1024, 1024 * 1024),
+    replacementWaitMs: int(env, 'LAMBDA_DISPATCH_ReplacementWaitMs', 2000, 0, 600_000),
+    prewarmOnStart: bool(env, 'LAMBDA_DISPATCH_PrewarmOnStart', false),
     lambdaEndpoint: env.AWS_ENDPOINT_URL_LAMBDA?.trim() || undefined,
     region: env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || 'us-east-1',
   };

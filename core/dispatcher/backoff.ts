@@ -55,4 +55,9 @@ export class Backoff {
   allows(now: number): boolean {
     return now >= this.notBefore;
   }
+
+  /** The earliest time the next start may happen. */
+  get nextStartAt(): number {
+    return this.notBefore;
+  }
 }

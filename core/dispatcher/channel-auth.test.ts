@@ -46,6 +46,7 @@ before(async () => {
       windowBytes: 1 << 16,
       startTimeoutMs: 10_000,
       drainTimeoutMs: 10_000,
+      replacementWaitMs: 1000,
     },
     new RingWriter(new RingProducer(responses)),
     (payload) => new Promise((end) => invokes.push({ payload, end })),

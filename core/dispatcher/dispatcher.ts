@@ -38,8 +38,10 @@ export interface DispatcherOptions {
   windowBytes: number;
   /** A started instance that has opened no channel by then is given up. */
   startTimeoutMs: number;
-  /** An instance asked to leave is told GOAWAY by then even if its replacement is not open. */
+  /** A draining instance's busy channels are told GOAWAY by then regardless. */
   drainTimeoutMs: number;
+  /** An instance that asked to leave keeps serving this long at most while its replacement starts. */
+  replacementWaitMs: number;
 }
 
 export interface Invoke {
@@ -54,7 +56,7 @@ export interface StatusSnapshot {
   inFlight: number;
   channels: { open: number; busy: number };
   invokes: { started: number; failed: number; failuresByKind: Record<string, number>; consecutiveFailures: number };
-  requests: { served: number; failed: number; timedOut: number; rejected: number; aborted: number };
+  requests: { served: number; failed: number; retried: number; timedOut: number; rejected: number; aborted: number };
 }
 
 export class Dispatcher implements ChannelAuthority {
@@ -74,6 +76,7 @@ export class Dispatcher implements ChannelAuthority {
     failuresByKind: {} as Record<string, number>,
     served: 0,
     failed: 0,
+    retried: 0,
     timedOut: 0,
     rejected: 0,
     aborted: 0,
@@ -227,6 +230,10 @@ export class Dispatcher implements ChannelAuthority {
       inst.state = 'open';
       inst.openedAt = this.now();
       this.backoff.succeeded();
+      if (inst.replaces !== null) {
+        this.drain(inst.replaces, 'replaced before its deadline');
+        inst.replaces = null;
+      }
     }
     inst.idle.push(ch);
     this.pump();
@@ -284,9 +291,29 @@ export class Dispatcher implements ChannelAuthority {
     }
   }
 
+  /**
+   * The extension wants to leave (its deadline nears). If it is still needed, a replacement starts
+   * now and the old instance keeps serving until the replacement opens (bounded), so no request
+   * waits on a cold start because an instance reached its timeout.
+   */
   private onCloseRequest(inst: Instance, reason: string): void {
-    this.log(`instance ${inst.id} asks to leave: ${reason}`);
-    if (inst.state === 'open') this.drain(inst, `close-request: ${reason}`);
+    if (inst.state !== 'open' || inst.leavingSince !== 0) return;
+    const now = this.now();
+    inst.leavingSince = now;
+    inst.closeReason = `close-request: ${reason}`;
+    const needed = inst.outstanding > 0 || this.pending.size > 0 || this.activeCount() < this.scaler.last.desired;
+    if (needed && !this.stopping && this.backoff.allows(now)) {
+      this.start().replaces = inst;
+    } else {
+      this.drain(inst, inst.closeReason);
+    }
+  }
+
+  /** Instances that count as capacity: starting or open, and not on their way out. */
+  private activeCount(): number {
+    let n = 0;
+    for (const inst of this.instances.values()) if ((inst.state === 'starting' || inst.state === 'open') && inst.leavingSince === 0) n++;
+    return n;
   }
 
   private onChannelClosed(ch: Channel): void {
@@ -295,11 +322,20 @@ export class Dispatcher implements ChannelAuthority {
     const ex = ch.exchange;
     if (ex !== null) {
       ch.exchange = null;
+      ex.channel = null;
       inst.outstanding--;
       this.inFlight--;
       if (!ex.detached) {
-        this.stats.failed++;
-        this.terminate(ex, Rec.RESPONSE_ERROR, 'the function instance went away');
+        if (ex.state === 'sent' && ex.retryable && !ex.retried && !this.stopping) {
+          // Nothing came back and sending it again cannot do harm: once, at the front of the queue.
+          ex.retried = true;
+          ex.state = 'pending';
+          this.stats.retried++;
+          this.pending.unshift(ex);
+        } else {
+          this.stats.failed++;
+          this.terminate(ex, Rec.RESPONSE_ERROR, 'the function instance went away');
+        }
       }
     }
     if (inst.channels.size === 0 && inst.state !== 'starting') {
@@ -417,7 +453,7 @@ export class Dispatcher implements ChannelAuthority {
 
   // ── instance lifecycle ─────────────────────────────────────────────────────────────────────
 
-  private start(): void {
+  private start(): Instance {
     const id = randomUUID();
     const token = randomBytes(32).toString('base64url');
     const inst = new Instance(id, Buffer.from(token), this.o.maxConcurrent, this.now());
@@ -436,6 +472,28 @@ export class Dispatcher implements ChannelAuthority {
       (outcome) => this.onInvokeEnded(inst, outcome),
       (err: Error) => this.onInvokeEnded(inst, { kind: 'error', name: err.name, message: err.message }),
     );
+    return inst;
+  }
+
+  /** Initialises an environment ahead of need: the extension gets ready and returns at once. */
+  prewarm(): void {
+    this.stats.invokesStarted++;
+    const payload: InvokePayload = {
+      v: 1,
+      routerUrl: this.o.routerUrl,
+      instanceId: `prewarm-${randomUUID()}`,
+      token: '',
+      channels: 1,
+      maxConcurrent: 1,
+      sentAt: this.now(),
+      initOnly: true,
+    };
+    void this.invoke(payload).then((outcome) => {
+      if (outcome.kind === 'returned') return;
+      this.stats.invokesFailed++;
+      this.stats.failuresByKind[outcome.kind] = (this.stats.failuresByKind[outcome.kind] ?? 0) + 1;
+      this.log(`pre-warm invoke failed (${outcome.kind}: ${outcome.message})`);
+    });
   }
 
   private onInvokeEnded(inst: Instance, outcome: InvokeOutcome): void {
@@ -452,6 +510,10 @@ export class Dispatcher implements ChannelAuthority {
       this.log(`instance ${inst.id} failed (${failure}: ${detail}); next start in ≥ ${Math.round(delay)} ms`);
     }
     inst.closeReason ||= outcome.kind === 'returned' ? outcome.exitReason : outcome.kind;
+    if (inst.replaces !== null) {
+      this.drain(inst.replaces, 'replacement failed to start');
+      inst.replaces = null;
+    }
     // The handler is gone: whatever channels remain belong to a dead (or frozen) environment.
     for (const ch of inst.channels) ch.ws.terminate();
     if (inst.channels.size === 0) this.closed(inst);
@@ -498,8 +560,28 @@ export class Dispatcher implements ChannelAuthority {
       if (inst.state === 'draining' && now - inst.lastBusyAt > this.o.drainTimeoutMs) {
         for (const ch of inst.channels) this.goaway(ch);
       }
+      if (inst.state === 'open' && inst.leavingSince !== 0 && now - inst.leavingSince > this.o.replacementWaitMs) {
+        this.drain(inst, `${inst.closeReason} (replacement not open in ${this.o.replacementWaitMs} ms)`);
+      }
     }
+    this.failHopeless(now);
     this.scale();
+  }
+
+  /**
+   * With no instance open or starting and starts held back by backoff, a request whose queue
+   * deadline comes before the next possible start cannot be served: answer 503 now rather than
+   * let it wait out the whole timeout.
+   */
+  private failHopeless(now: number): void {
+    if (this.pending.size === 0 || this.backoff.allows(now)) return;
+    for (const inst of this.instances.values()) if (inst.state === 'starting' || inst.state === 'open') return;
+    const nextStart = this.backoff.nextStartAt;
+    for (let ex = this.pending.peek(); ex !== undefined && ex.arrivedAt + this.o.queueTimeoutMs < nextStart; ex = this.pending.peek()) {
+      this.pending.shift();
+      this.stats.rejected++;
+      this.fail(ex, 503, 'the function cannot be started right now');
+    }
   }
 
   /** WebSocket ping on every channel; one that has not answered since the last ping is dead. */
@@ -521,8 +603,7 @@ export class Dispatcher implements ChannelAuthority {
   private scale(): void {
     if (this.stopping) return;
     const now = this.now();
-    let current = 0;
-    for (const inst of this.instances.values()) if (inst.state === 'starting' || inst.state === 'open') current++;
+    const current = this.activeCount();
     const d = this.scaler.decide(now, current, { running: this.inFlight, pending: this.pending.size });
     if (d.desired > current) {
       for (let n = d.desired - current; n > 0 && this.backoff.allows(now) && this.starts.take(now); n--) this.start();
@@ -530,7 +611,7 @@ export class Dispatcher implements ChannelAuthority {
       let excess = current - d.desired;
       // Leave the longest-idle instances first; a busy one keeps serving.
       const idle = [...this.instances.values()]
-        .filter((i) => i.state === 'open' && i.outstanding === 0)
+        .filter((i) => i.state === 'open' && i.outstanding === 0 && i.leavingSince === 0)
         .sort((a, b) => a.lastBusyAt - b.lastBusyAt);
       for (const inst of idle) {
         if (excess-- <= 0) break;
@@ -568,6 +649,7 @@ export class Dispatcher implements ChannelAuthority {
       requests: {
         served: this.stats.served,
         failed: this.stats.failed,
+        retried: this.stats.retried,
         timedOut: this.stats.timedOut,
         rejected: this.stats.rejected,
         aborted: this.stats.aborted,

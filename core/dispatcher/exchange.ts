@@ -12,6 +12,8 @@ export type ExchangeState =
   /** terminal record written; may still wait for the extension to release the channel */
   | 'done';
 
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
 export class Exchange {
   state: ExchangeState = 'pending';
   queued = false;
@@ -25,6 +27,10 @@ export class Exchange {
   /** Ingress no longer listens for this slot (terminal record written). */
   detached = false;
   assignedAt = 0;
+  /** Put back in the queue once already, after its instance died before answering. */
+  retried = false;
+  /** Safe to send again: idempotent method and no body (so nothing of it was consumed). */
+  readonly retryable: boolean;
 
   constructor(
     /** Request id on the wire; unique per router so a late frame never matches a newer request. */
@@ -37,5 +43,6 @@ export class Exchange {
     hasNoBody: boolean,
   ) {
     this.requestEnded = hasNoBody;
+    this.retryable = hasNoBody && IDEMPOTENT.has(method);
   }
 }

@@ -34,6 +34,10 @@ export class Instance {
   requests = 0;
   /** Why it left service, for the status page and logs. */
   closeReason = '';
+  /** It asked to leave (deadline) and keeps serving until its replacement opens. */
+  leavingSince = 0;
+  /** The instance this one was started to replace; drained once this one opens. */
+  replaces: Instance | null = null;
 
   constructor(
     readonly id: string,

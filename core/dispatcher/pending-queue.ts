@@ -20,6 +20,14 @@ export class PendingQueue<T extends Queueable> {
     this.count++;
   }
 
+  /** Puts an item back at the front (a request retried after its instance died). */
+  unshift(item: T): void {
+    item.queued = true;
+    if (this.head > 0) this.items[--this.head] = item;
+    else this.items.unshift(item);
+    this.count++;
+  }
+
   /** The oldest waiting item, without removing it. */
   peek(): T | undefined {
     this.skipRemoved();

@@ -52,6 +52,7 @@ const d = new Dispatcher(
     windowBytes: config.windowBytes,
     startTimeoutMs: 30_000,
     drainTimeoutMs: 30_000,
+    replacementWaitMs: config.replacementWaitMs,
   },
   responses,
   (payload) => invoker.invoke(payload),
@@ -59,6 +60,7 @@ const d = new Dispatcher(
   log,
 );
 dispatcher = d;
+if (config.prewarmOnStart) d.prewarm();
 
 const consuming = requests.run(d.onRecord);
 const ticker = setInterval(() => d.tick(), 100);
