@@ -30,6 +30,8 @@ export interface RouterConfig {
   /** Size of each SharedArrayBuffer ring's data area. */
   ringBytes: number;
   maxHeaderBytes: number;
+  scaleOutIntervalMs: number;
+  scaleInIntervalMs: number;
   /** An instance that asked to leave keeps serving at most this long while its replacement starts. */
   replacementWaitMs: number;
   /** Invoke the function once with initOnly at start so an environment is initialised before it is needed. */
@@ -126,6 +128,8 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
     windowBytes: int(env, 'LAMBDA_DISPATCH_WindowBytes', 512 * 1024, 16 * 1024, 64 * 1024 * 1024),
     ringBytes,
     maxHeaderBytes: int(env, 'LAMBDA_DISPATCH_MaxHeaderBytes', 16 * 1024, 1024, 1024 * 1024),
+    scaleOutIntervalMs: int(env, 'LAMBDA_DISPATCH_ScaleOutIntervalMs', 2000, 0, 600_000),
+    scaleInIntervalMs: int(env, 'LAMBDA_DISPATCH_ScaleInIntervalMs', 5000, 0, 3_600_000),
     replacementWaitMs: int(env, 'LAMBDA_DISPATCH_ReplacementWaitMs', 2000, 0, 600_000),
     prewarmOnStart: bool(env, 'LAMBDA_DISPATCH_PrewarmOnStart', false),
     lambdaEndpoint: env.AWS_ENDPOINT_URL_LAMBDA?.trim() || undefined,

@@ -260,12 +260,16 @@ describe('frames: wire layout', () => {
   });
 
   test('the END flag is bit 0 of the flags byte; other flag bits do not change the meaning', () => {
-    const enc = encodeFrame(resHead({ status: 200, headers: [] }, { end: false }));
-    for (const [flags, end] of [[0x00, false], [0x01, true], [0xfe, false], [0xff, true]] as const) {
-      const b = Buffer.from(enc);
-      b[1] = flags;
-      const f = decodeFrame(b);
-      assert.ok(f.type === 'res-head' && f.end === end, `flags ${flags}`);
+    const req = encodeFrame(reqHead({ method: 'GET', target: '/', headers: [] }, { end: false }));
+    const res = encodeFrame(resHead({ status: 200, headers: [] }, { end: false }));
+    for (const [flags, end] of [[0x00, false], [0x01, true], [0xfe, false], [0xff, true], [0x81, true]] as const) {
+      for (const enc of [req, res]) {
+        const b = Buffer.from(enc);
+        b[1] = flags;
+        const f = decodeFrame(b);
+        assert.ok((f.type === 'res-head' || f.type === 'req-head') && f.end === end, `${f.type} flags ${flags}`);
+        assert.equal(peekFrame(b).flags, flags, 'peekFrame reports the raw flags byte');
+      }
     }
   });
 

@@ -16,6 +16,7 @@ import type { InvokeOutcome, InvokePayload } from './invoker.ts';
 let server: ChannelServer;
 let dispatcher: Dispatcher;
 let port: number;
+let clock = 1_000_000;
 const invokes: { payload: InvokePayload; end: (o: InvokeOutcome) => void }[] = [];
 const responses = createRingBuffer(1 << 16);
 const consumer = new RingConsumer(responses);
@@ -40,6 +41,8 @@ before(async () => {
       scalingAlgorithm: 'simple',
       minInstances: 0,
       maxInstances: 10,
+      scaleOutIntervalMs: 2000,
+      scaleInIntervalMs: 5000,
       queueTimeoutMs: 10_000,
       maxPending: 100,
       pingIntervalMs: 1000,
@@ -50,6 +53,7 @@ before(async () => {
     },
     new RingWriter(new RingProducer(responses)),
     (payload) => new Promise((end) => invokes.push({ payload, end })),
+    () => clock,
   );
 });
 
@@ -112,10 +116,30 @@ test('a request starts an instance; a bad token gets 401 and no request, the rig
   assert.equal(dispatcher.status().pending, 0);
   assert.equal(dispatcher.status().instances.open, 1);
   good.ws!.close();
-  // The ring received the failure of the request whose channel went away.
-  const seen: number[] = [];
   await new Promise((r) => setTimeout(r, 100));
+  // A GET with no body whose instance vanished before answering goes back to the queue, once.
+  const s = dispatcher.status();
+  assert.equal(s.requests.retried, 1);
+  assert.equal(s.pending, 1);
+  assert.equal(s.inFlight, 0);
+
+  // The instance that lost all its channels is gone; the scaler starts another for the request.
+  assert.equal((await connect(payload.instanceId, payload.token)).status, 409);
+  clock += 3000;
+  dispatcher.tick();
+  assert.equal(invokes.length, 2);
+  const second = invokes[1]!.payload;
+  // Its second instance dies as well: now the client gets a 502 through the ring.
+  const again = await connect(second.instanceId, second.token);
+  assert.equal(again.status, 101);
+  assert.equal(decodeFrame(await again.first!).type, 'req-head');
+  again.ws!.close();
+  await new Promise((r) => setTimeout(r, 100));
+  const seen: number[] = [];
   consumer.drain((type) => seen.push(type));
   assert.deepEqual(seen, [Rec.RESPONSE_ERROR]);
-  assert.equal(dispatcher.status().inFlight, 0);
+  const t = dispatcher.status();
+  assert.equal(t.pending, 0);
+  assert.equal(t.inFlight, 0);
+  assert.equal(t.requests.failed, 1);
 });

@@ -32,6 +32,8 @@ export interface DispatcherOptions {
   scalingAlgorithm: 'simple' | 'ewma';
   minInstances: number;
   maxInstances: number;
+  scaleOutIntervalMs: number;
+  scaleInIntervalMs: number;
   queueTimeoutMs: number;
   maxPending: number;
   pingIntervalMs: number;
@@ -97,8 +99,8 @@ export class Dispatcher implements ChannelAuthority {
         instanceCountMultiplier: o.instanceCountMultiplier,
         minInstances: o.minInstances,
         maxInstances: o.maxInstances,
-        scaleOutIntervalMs: 2000,
-        scaleInIntervalMs: 5000,
+        scaleOutIntervalMs: o.scaleOutIntervalMs,
+        scaleInIntervalMs: o.scaleInIntervalMs,
       },
       t,
     );

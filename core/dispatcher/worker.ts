@@ -46,6 +46,8 @@ const d = new Dispatcher(
     scalingAlgorithm: config.scalingAlgorithm,
     minInstances: config.minInstances,
     maxInstances: config.maxInstances,
+    scaleOutIntervalMs: config.scaleOutIntervalMs,
+    scaleInIntervalMs: config.scaleInIntervalMs,
     queueTimeoutMs: config.incomingRequestTimeoutMs,
     maxPending: config.maxPendingRequests,
     pingIntervalMs: config.pingIntervalMs,
