@@ -126,6 +126,8 @@ class Reader {
   }
   headers(): HeaderList {
     const count = this.u16('header count');
+    // Each header takes at least 6 bytes: refuse a count the data cannot hold before allocating.
+    this.need(count * 6, `${count} headers`);
     const out: HeaderList = new Array(count * 2);
     for (let i = 0; i < count; i++) {
       out[2 * i] = this.latin1(this.u16('header name length'), 'header name');
@@ -143,6 +145,7 @@ export function asBuffer(b: Uint8Array): Buffer {
 }
 
 export function requestHeadSize(h: RequestHead): number {
+  if (h.method.length === 0) throw new FrameError('ERR_FRAME_INVALID', 'empty method');
   if (h.method.length > MAX_U8) throw new FrameError('ERR_FRAME_FIELD_TOO_LONG', `method of ${h.method.length} bytes`);
   if (h.target.length > MAX_U16) throw new FrameError('ERR_FRAME_FIELD_TOO_LONG', `target of ${h.target.length} bytes`);
   return 1 + h.method.length + 2 + h.target.length + headersSize(h.headers);
@@ -167,6 +170,7 @@ export function readRequestHead(buf: Uint8Array, off = 0): { head: RequestHead; 
 }
 
 export function responseHeadSize(h: ResponseHead): number {
+  if (!Number.isInteger(h.status) || h.status < 100 || h.status > 999) throw new FrameError('ERR_FRAME_INVALID', `status ${h.status} out of range`);
   return 2 + headersSize(h.headers);
 }
 

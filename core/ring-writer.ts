@@ -32,7 +32,12 @@ export class RingWriter {
     if (this.queue.length === 0) {
       const dst = this.producer.reserve(type, slot, length);
       if (dst !== null) {
-        fill(dst);
+        try {
+          fill(dst);
+        } catch (err) {
+          this.producer.cancel();
+          throw err;
+        }
         this.producer.commit();
         return;
       }

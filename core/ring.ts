@@ -75,6 +75,7 @@ export class RingProducer extends RingView {
    */
   reserve(type: number, slot: number, length: number): Uint8Array | null {
     if (this.pending !== -1) throw new RingError('reserve() called twice without commit()');
+    if (!Number.isInteger(length) || length < 0) throw new RingError(`record length must be a non-negative integer, got ${length}`);
     if (length > this.maxPayload) throw new RingError(`record of ${length} bytes exceeds the ring's maximum of ${this.maxPayload}`);
     const need = align4(RECORD_HEADER_BYTES + length);
     const tail = Atomics.load(this.ctl, TAIL) >>> 0;
@@ -94,6 +95,11 @@ export class RingProducer extends RingView {
     this.pending = (this.head + skip + need) >>> 0;
     const start = pos + RECORD_HEADER_BYTES;
     return this.bytes.subarray(start, start + length);
+  }
+
+  /** Gives up a reservation (its filler failed); nothing was visible to the consumer. */
+  cancel(): void {
+    this.pending = -1;
   }
 
   /** Publishes the reserved record and wakes the consumer only if it is asleep. */
@@ -205,18 +211,26 @@ export class RingConsumer extends RingView {
   async run(onRecord: RecordHandler): Promise<void> {
     if (this.running) throw new RingError('consumer already running');
     this.running = true;
-    while (this.running) {
-      if (this.drain(onRecord) > 0) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        continue;
+    // On Node 20 a pending Atomics.waitAsync holds no reference: a worker whose only work is this
+    // loop would exit at its first sleep. A ref'd timer keeps the thread alive while we consume.
+    const keepAlive = setInterval(() => {}, 2 ** 31 - 1);
+    try {
+      while (this.running) {
+        if (this.drain(onRecord) > 0) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
+        Atomics.store(this.ctl, CONSUMER_SLEEPING, 1);
+        if ((Atomics.load(this.ctl, HEAD) >>> 0) !== this.tail || !this.running) {
+          Atomics.store(this.ctl, CONSUMER_SLEEPING, 0);
+          continue;
+        }
+        const r = Atomics.waitAsync(this.ctl, CONSUMER_SLEEPING, 1);
+        if (r.async) await r.value;
       }
-      Atomics.store(this.ctl, CONSUMER_SLEEPING, 1);
-      if ((Atomics.load(this.ctl, HEAD) >>> 0) !== this.tail || !this.running) {
-        Atomics.store(this.ctl, CONSUMER_SLEEPING, 0);
-        continue;
-      }
-      const r = Atomics.waitAsync(this.ctl, CONSUMER_SLEEPING, 1);
-      if (r.async) await r.value;
+    } finally {
+      clearInterval(keepAlive);
+      this.running = false;
     }
   }
 
