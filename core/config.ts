@@ -36,6 +36,8 @@ export interface RouterConfig {
   replacementWaitMs: number;
   /** Invoke the function once with initOnly at start so an environment is initialised before it is needed. */
   prewarmOnStart: boolean;
+  /** Shared secret of container workers (permanent capacity); unset: worker mode off. */
+  workerSecret: string | undefined;
   /** Lambda endpoint override (the local Lambda); unset means the SDK's default resolution. */
   lambdaEndpoint: string | undefined;
   region: string;
@@ -95,6 +97,13 @@ export function resolveCallbackHost(env: Env): string {
   return '127.0.0.1';
 }
 
+function workerSecret(env: Env): string | undefined {
+  const v = env.LAMBDA_DISPATCH_WorkerSecret;
+  if (v === undefined || v === '') return undefined;
+  if (v.length < 16) throw new ConfigError('LAMBDA_DISPATCH_WorkerSecret must be at least 16 characters');
+  return v;
+}
+
 export function loadRouterConfig(env: Env = process.env): RouterConfig {
   const maxConcurrentCount = int(env, 'LAMBDA_DISPATCH_MaxConcurrentCount', 10, 1, 1000);
   const channelCount = int(env, 'LAMBDA_DISPATCH_ChannelCount', Math.max(20, maxConcurrentCount), 1, 1000);
@@ -132,6 +141,7 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
     scaleInIntervalMs: int(env, 'LAMBDA_DISPATCH_ScaleInIntervalMs', 5000, 0, 3_600_000),
     replacementWaitMs: int(env, 'LAMBDA_DISPATCH_ReplacementWaitMs', 2000, 0, 600_000),
     prewarmOnStart: bool(env, 'LAMBDA_DISPATCH_PrewarmOnStart', false),
+    workerSecret: workerSecret(env),
     lambdaEndpoint: env.AWS_ENDPOINT_URL_LAMBDA?.trim() || undefined,
     region: env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || 'us-east-1',
   };

@@ -4,6 +4,9 @@
 export const CHANNEL_PATH = '/v1/channel';
 export const INSTANCE_HEADER = 'x-lambda-dispatch-instance-id';
 export const CHANNEL_HEADER = 'x-lambda-dispatch-channel';
+/** Container workers (permanent capacity) introduce themselves with these instead of an instance id. */
+export const WORKER_HEADER = 'x-lambda-dispatch-worker-id';
+export const MAX_CONCURRENT_HEADER = 'x-lambda-dispatch-max-concurrent';
 
 /** The invoke payload (router → Lambda), version 1. */
 export interface InvokePayload {

@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { WebSocket } from 'ws';
-import { FLAG_END, decodeFrame, requestHeadSize, writeRequestHead, asBuffer } from '../frames.ts';
+import { FLAG_END, decodeFrame, encodeFrame, requestHeadSize, writeRequestHead, asBuffer } from '../frames.ts';
 import { Rec } from '../records.ts';
 import { RingConsumer, RingProducer, createRingBuffer } from '../ring.ts';
 import { RingWriter } from '../ring-writer.ts';
-import { CHANNEL_HEADER, CHANNEL_PATH, INSTANCE_HEADER } from '../protocol.ts';
+import { CHANNEL_HEADER, CHANNEL_PATH, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../protocol.ts';
 import { ChannelServer } from './channel-server.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { InvokeOutcome, InvokePayload } from './invoker.ts';
@@ -17,6 +17,7 @@ let server: ChannelServer;
 let dispatcher: Dispatcher;
 let port: number;
 let clock = 1_000_000;
+const WORKER_SECRET = 'a-worker-secret-of-some-length';
 const invokes: { payload: InvokePayload; end: (o: InvokeOutcome) => void }[] = [];
 const responses = createRingBuffer(1 << 16);
 const consumer = new RingConsumer(responses);
@@ -27,9 +28,11 @@ before(async () => {
     {
       tokenFor: (id) => d!.tokenFor(id),
       accept: (id, i, ws) => d!.accept(id, i, ws),
+      acceptWorker: (id, i, max, ws) => d!.acceptWorker(id, i, max, ws),
       rejected: () => {},
     },
     1 << 20,
+    Buffer.from(WORKER_SECRET),
   );
   port = await server.listen(0, '127.0.0.1');
   d = dispatcher = new Dispatcher(
@@ -62,12 +65,17 @@ after(async () => {
   await server.close();
 });
 
+function connectWorker(secret: string): Promise<{ ws?: WebSocket; status: number; first?: Promise<Buffer> }> {
+  return open({ authorization: `Bearer ${secret}`, [WORKER_HEADER]: 'box-1', [CHANNEL_HEADER]: '0', [MAX_CONCURRENT_HEADER]: '4' });
+}
+
 function connect(instanceId: string, token: string): Promise<{ ws?: WebSocket; status: number; first?: Promise<Buffer> }> {
+  return open({ authorization: `Bearer ${token}`, [INSTANCE_HEADER]: instanceId, [CHANNEL_HEADER]: '0' });
+}
+
+function open(headers: Record<string, string>): Promise<{ ws?: WebSocket; status: number; first?: Promise<Buffer> }> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${CHANNEL_PATH}`, {
-      perMessageDeflate: false,
-      headers: { authorization: `Bearer ${token}`, [INSTANCE_HEADER]: instanceId, [CHANNEL_HEADER]: '0' },
-    });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${CHANNEL_PATH}`, { perMessageDeflate: false, headers });
     // The first frame can arrive in the same packet as the 101: listen before 'open'.
     const first = new Promise<Buffer>((r) => ws.once('message', (d: Buffer) => r(d)));
     ws.once('open', () => resolve({ ws, status: 101, first }));
@@ -142,4 +150,28 @@ test('a request starts an instance; a bad token gets 401 and no request, the rig
   assert.equal(t.pending, 0);
   assert.equal(t.inFlight, 0);
   assert.equal(t.requests.failed, 1);
+});
+
+test('a container worker with the shared secret is used before any Lambda is invoked', async () => {
+  assert.equal((await connectWorker('not-the-secret')).status, 401);
+  const worker = await connectWorker(WORKER_SECRET);
+  assert.equal(worker.status, 101);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(dispatcher.status().workers, { connected: 1, busy: 0 });
+  const invokesBefore = invokes.length;
+  clock += 3000;
+  enqueueGet(1);
+  const f = decodeFrame(await worker.first!);
+  assert.ok(f.type === 'req-head');
+  assert.equal(invokes.length, invokesBefore, 'no Lambda invoked while a worker has room');
+  assert.equal(dispatcher.status().workers.busy, 1);
+  worker.ws!.send(encodeFrame({ type: 'res-head', id: f.id, head: { status: 200, headers: ['content-type', 'text/plain'] }, end: true, body: Buffer.from('pong') }));
+  await new Promise((r) => setTimeout(r, 100));
+  const seen: number[] = [];
+  consumer.drain((type) => seen.push(type));
+  assert.deepEqual(seen, [Rec.RESPONSE_HEAD, Rec.RESPONSE_END]);
+  worker.ws!.close();
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(dispatcher.status().workers, { connected: 0, busy: 0 });
+  assert.equal(dispatcher.status().inFlight, 0);
 });

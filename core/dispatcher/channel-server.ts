@@ -5,13 +5,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CHANNEL_HEADER, CHANNEL_PATH, INSTANCE_HEADER } from '../protocol.ts';
+import { CHANNEL_HEADER, CHANNEL_PATH, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../protocol.ts';
 
 
 export interface ChannelAuthority {
   /** The secret of a known instance that still accepts channels; null when unknown or closing. */
   tokenFor(instanceId: string): Buffer | null | 'closing';
   accept(instanceId: string, index: number, ws: WebSocket): void;
+  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket): void;
   rejected(status: number, why: string): void;
 }
 
@@ -34,6 +35,8 @@ export class ChannelServer {
   constructor(
     private readonly authority: ChannelAuthority,
     maxFrameBytes: number,
+    /** The shared secret of container workers; null when worker mode is off. */
+    private readonly workerSecret: Buffer | null = null,
   ) {
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: maxFrameBytes, clientTracking: true });
     this.http = createServer((_req, res) => {
@@ -46,22 +49,34 @@ export class ChannelServer {
     socket.on('error', () => socket.destroy());
     const path = (req.url ?? '').split('?')[0];
     if (path !== CHANNEL_PATH) return this.reject(socket, 404, `unknown path ${path}`);
-    const instanceId = req.headers[INSTANCE_HEADER];
     const index = Number(req.headers[CHANNEL_HEADER]);
     const auth = req.headers.authorization;
+    const given = typeof auth === 'string' && auth.startsWith('Bearer ') ? Buffer.from(auth.slice(7)) : Buffer.alloc(0);
+    const workerId = req.headers[WORKER_HEADER];
+    if (typeof workerId === 'string') return this.upgradeWorker(req, socket, head, workerId, index, given);
+    const instanceId = req.headers[INSTANCE_HEADER];
     if (typeof instanceId !== 'string' || !Number.isInteger(index) || index < 0) {
       return this.reject(socket, 400, `missing ${INSTANCE_HEADER} or ${CHANNEL_HEADER}`);
     }
     const expected = this.authority.tokenFor(instanceId);
     if (expected === null) return this.reject(socket, 409, 'unknown instance');
     if (expected === 'closing') return this.reject(socket, 409, 'instance is closing');
-    const given = typeof auth === 'string' && auth.startsWith('Bearer ') ? Buffer.from(auth.slice(7)) : Buffer.alloc(0);
     if (!sameSecret(given, expected)) return this.reject(socket, 401, 'bad token');
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       // The instance may have closed while the handshake completed.
       if (this.authority.tokenFor(instanceId) === null) return ws.close(1008, 'instance closed');
       this.authority.accept(instanceId, index, ws);
     });
+  }
+
+  private upgradeWorker(req: IncomingMessage, socket: Duplex, head: Buffer, workerId: string, index: number, given: Buffer): void {
+    if (this.workerSecret === null) return this.reject(socket, 503, 'container workers are not enabled (LAMBDA_DISPATCH_WorkerSecret)');
+    if (!sameSecret(given, this.workerSecret)) return this.reject(socket, 401, 'bad worker secret');
+    const maxConcurrent = Number(req.headers[MAX_CONCURRENT_HEADER] ?? 1);
+    if (workerId === '' || workerId.length > 200 || !Number.isInteger(index) || index < 0 || !Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 10_000) {
+      return this.reject(socket, 400, `bad ${WORKER_HEADER}, ${CHANNEL_HEADER} or ${MAX_CONCURRENT_HEADER}`);
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.authority.acceptWorker(workerId, index, maxConcurrent, ws));
   }
 
   private reject(socket: Duplex, status: number, why: string): void {

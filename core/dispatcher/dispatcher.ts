@@ -52,6 +52,7 @@ export interface Invoke {
 
 export interface StatusSnapshot {
   instances: Record<Exclude<InstanceState, 'closed'>, number>;
+  workers: { connected: number; busy: number };
   desired: number;
   lastDecision: Decision;
   pending: number;
@@ -201,7 +202,7 @@ export class Dispatcher implements ChannelAuthority {
 
   tokenFor(instanceId: string): Buffer | null | 'closing' {
     const inst = this.instances.get(instanceId);
-    if (inst === undefined || inst.state === 'closed') return null;
+    if (inst === undefined || inst.state === 'closed' || inst.kind === 'worker') return null;
     if (inst.state === 'closing' || inst.state === 'draining') return 'closing';
     return inst.token;
   }
@@ -239,6 +240,25 @@ export class Dispatcher implements ChannelAuthority {
     }
     inst.idle.push(ch);
     this.pump();
+  }
+
+  /** A container worker's channel: its instance exists for as long as it has channels. */
+  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket): void {
+    const id = `worker:${workerId}`;
+    let inst = this.instances.get(id);
+    if (inst === undefined || inst.state === 'closed') {
+      inst = new Instance(id, Buffer.alloc(0), maxConcurrent, this.now(), 'worker');
+      inst.state = 'open';
+      inst.openedAt = this.now();
+      inst.invokeEnded = true; // nothing to wait for once its channels are gone
+      this.instances.set(id, inst);
+      this.log(`container worker ${workerId} connected (${maxConcurrent} at once)`);
+    }
+    if (this.stopping || inst.state !== 'open') {
+      ws.close(1013, 'not accepting channels');
+      return;
+    }
+    this.accept(id, index, ws);
   }
 
   private protocolError(ch: Channel, why: string): void {
@@ -314,7 +334,9 @@ export class Dispatcher implements ChannelAuthority {
   /** Instances that count as capacity: starting or open, and not on their way out. */
   private activeCount(): number {
     let n = 0;
-    for (const inst of this.instances.values()) if ((inst.state === 'starting' || inst.state === 'open') && inst.leavingSince === 0) n++;
+    for (const inst of this.instances.values()) {
+      if (inst.kind === 'lambda' && (inst.state === 'starting' || inst.state === 'open') && inst.leavingSince === 0) n++;
+    }
     return n;
   }
 
@@ -359,11 +381,18 @@ export class Dispatcher implements ChannelAuthority {
     }
   }
 
+  /** Container workers first (they cost nothing extra), then the Lambda with the fewest requests. */
   private leastOutstanding(): Instance | undefined {
     let best: Instance | undefined;
     for (const inst of this.instances.values()) {
       if (!inst.available) continue;
-      if (best === undefined || inst.outstanding < best.outstanding) best = inst;
+      if (
+        best === undefined ||
+        (inst.kind === 'worker' && best.kind !== 'worker') ||
+        (inst.kind === best.kind && inst.outstanding < best.outstanding)
+      ) {
+        best = inst;
+      }
     }
     return best;
   }
@@ -606,14 +635,17 @@ export class Dispatcher implements ChannelAuthority {
     if (this.stopping) return;
     const now = this.now();
     const current = this.activeCount();
-    const d = this.scaler.decide(now, current, { running: this.inFlight, pending: this.pending.size });
+    // Requests on container workers need no Lambda: the scaler sees only what Lambdas carry.
+    let running = 0;
+    for (const inst of this.instances.values()) if (inst.kind === 'lambda') running += inst.outstanding;
+    const d = this.scaler.decide(now, current, { running, pending: this.pending.size });
     if (d.desired > current) {
       for (let n = d.desired - current; n > 0 && this.backoff.allows(now) && this.starts.take(now); n--) this.start();
     } else if (d.desired < current) {
       let excess = current - d.desired;
       // Leave the longest-idle instances first; a busy one keeps serving.
       const idle = [...this.instances.values()]
-        .filter((i) => i.state === 'open' && i.outstanding === 0 && i.leavingSince === 0)
+        .filter((i) => i.kind === 'lambda' && i.state === 'open' && i.outstanding === 0 && i.leavingSince === 0)
         .sort((a, b) => a.lastBusyAt - b.lastBusyAt);
       for (const inst of idle) {
         if (excess-- <= 0) break;
@@ -626,10 +658,14 @@ export class Dispatcher implements ChannelAuthority {
 
   status(): StatusSnapshot {
     const instances = { starting: 0, open: 0, draining: 0, closing: 0 };
+    const workers = { connected: 0, busy: 0 };
     let open = 0;
     let busy = 0;
     for (const inst of this.instances.values()) {
-      if (inst.state !== 'closed') instances[inst.state]++;
+      if (inst.kind === 'worker') {
+        workers.connected++;
+        workers.busy += inst.outstanding;
+      } else if (inst.state !== 'closed') instances[inst.state]++;
       for (const ch of inst.channels) {
         open++;
         if (ch.exchange !== null) busy++;
@@ -637,6 +673,7 @@ export class Dispatcher implements ChannelAuthority {
     }
     return {
       instances,
+      workers,
       desired: this.scaler.last.desired,
       lastDecision: this.scaler.last,
       pending: this.pending.size,

@@ -22,6 +22,9 @@ export class Channel {
   ) {}
 }
 
+/** A Lambda invocation, or a container worker that stays (permanent capacity, never invoked). */
+export type InstanceKind = 'lambda' | 'worker';
+
 export class Instance {
   state: InstanceState = 'starting';
   readonly channels = new Set<Channel>();
@@ -44,6 +47,7 @@ export class Instance {
     readonly token: Buffer,
     readonly maxConcurrent: number,
     readonly startedAt: number,
+    readonly kind: InstanceKind = 'lambda',
   ) {
     this.lastBusyAt = startedAt;
   }

@@ -33,8 +33,10 @@ const server = new ChannelServer(
     tokenFor: (id) => dispatcher?.tokenFor(id) ?? null,
     accept: (id, index, ws) => dispatcher?.accept(id, index, ws),
     rejected: (status, why) => dispatcher?.rejected(status, why),
+    acceptWorker: (id, index, max, ws) => dispatcher?.acceptWorker(id, index, max, ws),
   },
   Math.max(1 << 20, responses.maxPayload + 64),
+  config.workerSecret ? Buffer.from(config.workerSecret) : null,
 );
 const controlPort = await server.listen(config.controlPort, init.bindHost);
 const d = new Dispatcher(
