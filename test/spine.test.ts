@@ -120,6 +120,14 @@ describe('router spine', () => {
     assert.ok(echo.body.equals(body));
   });
 
+  test('a huge request head gets 431 and nothing is dispatched', async () => {
+    const before = (await stack.router.status()).requests.served;
+    const r = await call(base, '/ping', { headers: { 'x-big': 'x'.repeat(64 * 1024) } });
+    assert.equal(r.status, 431);
+    assert.equal((await stack.router.status()).requests.served, before);
+    assert.equal((await call(base, '/ping')).body.toString(), 'pong');
+  });
+
   test('a client that aborts mid-response frees its channel', async () => {
     await new Promise<void>((resolve, reject) => {
       const req = request(new URL('/bytes?n=200000000', base), (res) => {

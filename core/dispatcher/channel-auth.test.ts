@@ -175,3 +175,22 @@ test('a container worker with the shared secret is used before any Lambda is inv
   assert.deepEqual(dispatcher.status().workers, { connected: 0, busy: 0 });
   assert.equal(dispatcher.status().inFlight, 0);
 });
+
+test('a malformed frame closes that channel with a protocol error and its request is answered', async () => {
+  const worker = await connectWorker(WORKER_SECRET);
+  assert.equal(worker.status, 101);
+  enqueueGet(2);
+  const f = decodeFrame(await worker.first!);
+  assert.ok(f.type === 'req-head');
+  const closed = new Promise<number>((r) => worker.ws!.once('close', (code) => r(code)));
+  worker.ws!.send(Buffer.from([0xee, 0, 0, 0, 0, 1, 2, 3])); // unknown frame type
+  assert.equal(await closed, 1002);
+  await new Promise((r) => setTimeout(r, 50));
+  const s = dispatcher.status();
+  assert.equal(s.inFlight, 0);
+  // A GET with no body is retried once: it waits for the next instance rather than failing.
+  assert.equal(s.pending, 1);
+  assert.equal(s.requests.retried, 2);
+  dispatcher.onRecord(Rec.REQUEST_ABORT, 2, new Uint8Array(0));
+  assert.equal(dispatcher.status().pending, 0);
+});
