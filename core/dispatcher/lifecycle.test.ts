@@ -1,0 +1,155 @@
+// The instance lifecycle (starting → open → draining → closing → closed) with a fake clock, real
+// channels and captured invokes: every way an instance ends leaves the counters right.
+
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, test } from 'node:test';
+import type { WebSocket } from 'ws';
+import { decodeFrame, encodeFrame } from '../frames.ts';
+import { settle, startHarness, type Harness } from './harness.ts';
+
+let h: Harness;
+beforeEach(async () => {
+  h = await startHarness();
+});
+afterEach(() => h.close());
+
+function answer(ws: WebSocket, id: number): void {
+  ws.send(encodeFrame({ type: 'res-head', id, head: { status: 200, headers: [] }, end: true, body: null }));
+}
+
+test('deadline: the old instance serves until its replacement opens, then gets GOAWAY', async () => {
+  h.enqueueGet(0);
+  const a = h.invokes[0]!.payload;
+  const a0 = await h.connect(a.instanceId, a.token, 0);
+  const a1 = await h.connect(a.instanceId, a.token, 1);
+  const f0 = a0.frames;
+  const f1 = a1.frames;
+  await settle();
+  // One request in flight on A, then A asks to leave.
+  assert.equal(h.dispatcher.status().inFlight, 1);
+  const busy = f0.length > 0 ? a0 : a1;
+  const busyFrames = f0.length > 0 ? f0 : f1;
+  const idleFrames = f0.length > 0 ? f1 : f0;
+  busy.ws!.send(encodeFrame({ type: 'close-request', reason: 'deadline' }));
+  await settle();
+  assert.equal(h.invokes.length, 2, 'a replacement starts at once');
+  assert.equal(h.dispatcher.status().instances.open, 1, 'A still serves');
+  assert.equal(h.dispatcher.status().instances.starting, 1);
+
+  // The replacement opens: A's idle channel gets GOAWAY, its busy one after its request.
+  const b = h.invokes[1]!.payload;
+  const b0 = await h.connect(b.instanceId, b.token, 0);
+  await settle();
+  assert.deepEqual(idleFrames.map((f) => f.type), ['goaway']);
+  answer(busy.ws!, busyFrames[0]!.type === 'req-head' ? (busyFrames[0] as { id: number }).id : -1);
+  await settle();
+  assert.deepEqual(busyFrames.map((f) => f.type), ['req-head', 'goaway']);
+  assert.equal(h.dispatcher.status().instances.draining, 1);
+
+  // New work goes to B only.
+  h.enqueueGet(1);
+  const fb = decodeFrame(await b0.first!);
+  assert.equal(fb.type, 'req-head');
+
+  // A leaves: channels close, then its invoke returns.
+  a0.ws!.close();
+  a1.ws!.close();
+  await settle();
+  assert.equal(h.dispatcher.status().instances.closing, 1);
+  h.invokes[0]!.end({ kind: 'returned', exitReason: 'deadline', requests: 1 });
+  await settle();
+  const s = h.dispatcher.status();
+  assert.deepEqual(s.instances, { starting: 0, open: 1, draining: 0, closing: 0 });
+  assert.equal(s.inFlight, 1);
+  assert.equal(s.invokes.failed, 0);
+});
+
+test('deadline: without a replacement in time the old instance is drained anyway', async () => {
+  h.enqueueGet(0);
+  const a = h.invokes[0]!.payload;
+  const a0 = await h.connect(a.instanceId, a.token, 0);
+  const f0 = a0.frames;
+  await settle();
+  a0.ws!.send(encodeFrame({ type: 'close-request', reason: 'deadline' }));
+  await settle();
+  assert.equal(h.invokes.length, 2);
+  h.clock.now += 500;
+  h.dispatcher.tick();
+  assert.equal(h.dispatcher.status().instances.open, 1, 'still within the wait');
+  h.clock.now += 600;
+  h.dispatcher.tick();
+  assert.equal(h.dispatcher.status().instances.draining, 1);
+  answer(a0.ws!, (f0[0] as { id: number }).id);
+  await settle();
+  assert.deepEqual(f0.map((f) => f.type), ['req-head', 'goaway']);
+});
+
+test('a frozen environment (no pongs) is cut off and its request goes elsewhere', async () => {
+  h.enqueueGet(0);
+  const a = h.invokes[0]!.payload;
+  const a0 = await h.connect(a.instanceId, a.token, 0);
+  await a0.first;
+  // A frozen Lambda keeps its socket open but answers nothing.
+  (a0.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  h.dispatcher.ping();
+  await settle();
+  assert.equal(h.dispatcher.status().channels.open, 1, 'one missed pong is tolerated');
+  h.dispatcher.ping();
+  await settle();
+  const s = h.dispatcher.status();
+  assert.equal(s.channels.open, 0);
+  assert.equal(s.inFlight, 0);
+  assert.equal(s.requests.retried, 1);
+  assert.equal(s.pending, 1);
+  assert.equal(s.instances.closing, 1, 'waits for its invoke to end');
+  h.invokes[0]!.end({ kind: 'function-error', errorType: 'Sandbox.Timedout', message: 'Task timed out' });
+  await settle();
+  assert.equal(h.dispatcher.status().instances.closing, 0);
+});
+
+test('failed starts back off: no new invoke until the delay has passed', async () => {
+  h.enqueueGet(0);
+  assert.equal(h.invokes.length, 1);
+  h.invokes[0]!.end({ kind: 'throttled', message: 'Rate Exceeded.' });
+  await settle();
+  let s = h.dispatcher.status();
+  assert.equal(s.invokes.failuresByKind.throttled, 1);
+  assert.equal(s.invokes.consecutiveFailures, 1);
+  h.clock.now += 2100; // past the scale-out interval, within the first backoff? (≤ 500 ms: no)
+  h.dispatcher.tick();
+  assert.equal(h.invokes.length, 2, 'after the first backoff (≤ 500 ms) a start is allowed');
+  h.invokes[1]!.end({ kind: 'returned', exitReason: 'connect-failed', requests: 0, error: 'ECONNREFUSED' });
+  await settle();
+  s = h.dispatcher.status();
+  assert.equal(s.invokes.failuresByKind['connect-failed'], 1);
+  assert.equal(s.invokes.consecutiveFailures, 2);
+  h.clock.now += 400; // the second backoff is 500–1000 ms
+  h.dispatcher.tick();
+  assert.equal(h.invokes.length, 2, 'held back');
+  h.clock.now += 2100;
+  h.dispatcher.tick();
+  assert.equal(h.invokes.length, 3);
+});
+
+test('instances idle after the load go away; requests never leave counters behind', async () => {
+  h.enqueueGet(0);
+  const a = h.invokes[0]!.payload;
+  const a0 = await h.connect(a.instanceId, a.token, 0);
+  const f0 = a0.frames;
+  await settle();
+  answer(a0.ws!, (f0[0] as { id: number }).id);
+  await settle();
+  assert.equal(h.dispatcher.status().inFlight, 0);
+  h.clock.now += 6000;
+  h.dispatcher.tick();
+  assert.equal(h.dispatcher.status().instances.draining, 1, 'scale-in drains the idle instance');
+  await settle();
+  assert.deepEqual(f0.map((f) => f.type), ['req-head', 'goaway']);
+  a0.ws!.close();
+  h.invokes[0]!.end({ kind: 'returned', exitReason: 'goaway', requests: 1 });
+  await settle();
+  const s = h.dispatcher.status();
+  assert.deepEqual(s.instances, { starting: 0, open: 0, draining: 0, closing: 0 });
+  assert.equal(s.pending + s.inFlight + s.channels.open + s.channels.busy, 0);
+  assert.equal(s.requests.served, 1);
+});
