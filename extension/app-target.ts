@@ -1,11 +1,17 @@
 // How requests reach the app: always loopback HTTP, through a keep-alive agent. A Node request
 // listener gets one http.Server per execution environment (started lazily, kept across
 // invocations), so Express/Koa/Fastify see exactly Node's own semantics; `{ port }` is any app in
-// any language that answers `GET healthPath` with 200 once it is ready.
+// any language that answers `GET healthPath` with 200 once it is ready, optionally started by the
+// extension from `command` (never restarted). A fetch handler is adapted to a request listener.
+//
+// Pooled connections idle longer than `keepAliveIdleMs` (or the app's announced keep-alive
+// timeout less a second) are closed by our side, so the app never closes one under a request.
 
+import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { PortApp } from './types.ts';
+import { fetchListener } from './fetch-app.ts';
+import { envPort, type App, type FetchHandler, type PortApp } from './types.ts';
 
 export interface AppTarget {
   /** For messages: `listener` or `127.0.0.1:3001`. */
@@ -14,17 +20,30 @@ export interface AppTarget {
   ready(timeoutMs: number): Promise<void>;
   /** A request to the app. `headers` is the flat [name, value, …] form, repeats kept. */
   request(method: string, path: string, headers: string[]): http.ClientRequest;
+  /** Calls `listener` if the app's process exits (only `command` apps have one); returns the unsubscribe. */
+  onExit(listener: (why: string) => void): () => void;
 }
 
-function newAgent(): http.Agent {
+export interface TargetSettings {
+  healthIntervalMs: number;
+  keepAliveIdleMs: number;
+}
+
+function newAgent(idleMs: number): http.Agent {
   // Unlimited sockets: concurrency is bounded by the router's maxConcurrent, not by the pool.
-  return new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  // `timeout` closes a pooled socket idle this long (Node lowers it further to the server's
+  // `keep-alive: timeout=N` hint less one second).
+  return new http.Agent({ keepAlive: true, maxSockets: Infinity, timeout: idleMs });
 }
 
 class HttpTarget {
-  readonly agent = newAgent();
+  readonly agent: http.Agent;
   host = '127.0.0.1';
   port = 0;
+
+  constructor(idleMs: number) {
+    this.agent = newAgent(idleMs);
+  }
 
   request(method: string, path: string, headers: string[]): http.ClientRequest {
     return http.request({ host: this.host, port: this.port, method, path, headers, agent: this.agent });
@@ -44,7 +63,7 @@ interface LocalServer {
 
 const localServers = new Map<http.RequestListener, Promise<LocalServer>>();
 
-function startLocalServer(app: http.RequestListener): Promise<LocalServer> {
+function startLocalServer(app: http.RequestListener, idleMs: number): Promise<LocalServer> {
   return new Promise((resolve, reject) => {
     const server = http.createServer(app);
     // Both ends of these connections live in this process. Idle sockets are kept long so the
@@ -59,24 +78,30 @@ function startLocalServer(app: http.RequestListener): Promise<LocalServer> {
       server.off('error', reject);
       // The listening handle must not keep a process alive that has nothing else to do.
       server.unref();
-      const target = new HttpTarget();
+      const target = new HttpTarget(idleMs);
       target.port = (server.address() as AddressInfo).port;
       resolve({ server, target });
     });
   });
 }
 
-class ListenerTarget implements AppTarget {
-  readonly description = 'in-process request listener';
-  private local: LocalServer | null = null;
+const noExit = () => () => {};
 
-  constructor(private readonly app: http.RequestListener) {}
+class ListenerTarget implements AppTarget {
+  private local: LocalServer | null = null;
+  readonly onExit = noExit;
+
+  constructor(
+    private readonly app: http.RequestListener,
+    private readonly idleMs: number,
+    readonly description = 'in-process request listener',
+  ) {}
 
   async ready(): Promise<void> {
     // Looked up per invocation (cheap): closeLocalServers() may have closed the last one.
     let p = localServers.get(this.app);
     if (p === undefined) {
-      p = startLocalServer(this.app);
+      p = startLocalServer(this.app, this.idleMs);
       localServers.set(this.app, p);
       // A failed start may be retried by a later invocation.
       p.catch(() => localServers.delete(this.app));
@@ -110,29 +135,90 @@ function probe(host: string, port: number, path: string, timeoutMs: number): Pro
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+// ── command: the app's own process, one per environment, never restarted ────────────────────
+
+interface AppProcess {
+  child: ChildProcess;
+  /** Why it ended, once it has. */
+  exited: string | null;
+  listeners: Set<(why: string) => void>;
+}
+
+const appProcesses = new Map<string, AppProcess>();
+
+function startProcess(command: string, port: number, cwd: string | undefined): AppProcess {
+  const key = `${cwd ?? ''}\0${port}\0${command}`;
+  const existing = appProcesses.get(key);
+  if (existing !== undefined) return existing;
+  // Its own process group, so that the shell and everything it started can be stopped together.
+  const child = spawn(command, {
+    shell: true,
+    cwd,
+    detached: process.platform !== 'win32',
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, PORT: String(port) },
+  });
+  const proc: AppProcess = { child, exited: null, listeners: new Set() };
+  const ended = (why: string) => {
+    if (proc.exited !== null) return;
+    proc.exited = why;
+    for (const l of proc.listeners) l(why);
+  };
+  child.on('error', (err) => ended(`the app command \`${command}\` could not start: ${err.message}`));
+  child.on('exit', (code, signal) =>
+    ended(`the app command \`${command}\` exited (${signal !== null ? `signal ${signal}` : `code ${code}`}); it is not restarted`),
+  );
+  appProcesses.set(key, proc);
+  return proc;
+}
+
+function killProcess(proc: AppProcess, signal: NodeJS.Signals = 'SIGTERM'): void {
+  if (proc.exited !== null || proc.child.pid === undefined) return;
+  try {
+    if (process.platform !== 'win32') process.kill(-proc.child.pid, signal);
+    else proc.child.kill(signal);
+  } catch {
+    proc.child.kill(signal);
+  }
+}
+
+process.once('exit', () => {
+  for (const p of appProcesses.values()) killProcess(p, 'SIGKILL');
+});
+
 class PortTarget implements AppTarget {
-  private readonly http = new HttpTarget();
+  private readonly http: HttpTarget;
   private readonly healthPath: string;
+  private readonly command: string | undefined;
+  private readonly cwd: string | undefined;
+  private proc: AppProcess | null = null;
   readonly description: string;
 
-  constructor(
-    app: PortApp,
-    private readonly intervalMs: number,
-  ) {
-    if (!Number.isInteger(app.port) || app.port < 1 || app.port > 65535) {
-      throw new RangeError(`lambda-dispatch: app port must be an integer in 1..65535, got ${app.port}`);
+  constructor(app: PortApp, private readonly intervalMs: number, idleMs: number) {
+    const port = app.port ?? envPort();
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new RangeError(`lambda-dispatch: app port must be an integer in 1..65535, got ${port}`);
     }
+    if (app.command !== undefined && (typeof app.command !== 'string' || app.command.trim() === '')) {
+      throw new TypeError('lambda-dispatch: app command must be a non-empty string');
+    }
+    this.http = new HttpTarget(idleMs);
     this.http.host = app.host ?? '127.0.0.1';
-    this.http.port = app.port;
-    this.healthPath = app.healthPath ?? '/health';
-    this.description = this.http.authority;
+    this.http.port = port;
+    this.healthPath = app.healthPath ?? (process.env.LAMBDA_DISPATCH_HEALTH_PATH?.trim() || '/health');
+    if (!this.healthPath.startsWith('/')) throw new RangeError(`lambda-dispatch: healthPath must start with /, got "${this.healthPath}"`);
+    this.command = app.command;
+    this.cwd = app.cwd;
+    this.description = this.command !== undefined ? `\`${this.command}\` on ${this.http.authority}` : this.http.authority;
   }
 
-  /** Polls `GET healthPath` until it answers 200, for at most `timeoutMs`. */
+  /** Starts the command (once), then polls `GET healthPath` until it answers 200, for at most `timeoutMs`. */
   async ready(timeoutMs: number): Promise<void> {
+    if (this.command !== undefined) this.proc ??= startProcess(this.command, this.http.port, this.cwd);
     const until = Date.now() + timeoutMs;
     let last = 'no probe made';
     for (;;) {
+      if (this.proc?.exited != null) throw new Error(this.proc.exited);
       const left = until - Date.now();
       const r = await probe(this.http.host, this.http.port, this.healthPath, Math.max(1, Math.min(1000, left)));
       if (r === 200) return;
@@ -140,9 +226,21 @@ class PortTarget implements AppTarget {
       if (Date.now() + this.intervalMs > until) break;
       await sleep(this.intervalMs);
     }
+    if (this.proc?.exited != null) throw new Error(this.proc.exited);
     throw new Error(
-      `the app at ${this.description} did not answer GET ${this.healthPath} with 200 within ${timeoutMs} ms (last: ${last})`,
+      `the app at ${this.description} did not answer GET ${this.healthPath} with 200 within ${Math.round(timeoutMs)} ms (last: ${last})`,
     );
+  }
+
+  onExit(listener: (why: string) => void): () => void {
+    const proc = this.proc;
+    if (proc === null) return () => {};
+    if (proc.exited !== null) {
+      queueMicrotask(() => listener(proc.exited!));
+      return () => {};
+    }
+    proc.listeners.add(listener);
+    return () => proc.listeners.delete(listener);
   }
 
   request(method: string, path: string, headers: string[]): http.ClientRequest {
@@ -150,17 +248,69 @@ class PortTarget implements AppTarget {
   }
 }
 
-export function appTarget(app: http.RequestListener | PortApp, healthIntervalMs: number): AppTarget {
-  if (typeof app === 'function') return new ListenerTarget(app);
-  if (app !== null && typeof app === 'object' && 'port' in app) return new PortTarget(app, healthIntervalMs);
-  throw new TypeError('lambda-dispatch: createHandler needs a request listener (req, res) => void or { port }');
+/** Fetch handlers already adapted, so that one handler always gets the same loopback server. */
+const adapted = new WeakMap<object, http.RequestListener>();
+
+function adapt(fetch: FetchHandler, key: object): http.RequestListener {
+  let listener = adapted.get(key);
+  if (listener === undefined) {
+    listener = fetchListener(fetch);
+    adapted.set(key, listener);
+  }
+  return listener;
+}
+
+export function appTarget(app: App, settings: TargetSettings): AppTarget {
+  const idle = settings.keepAliveIdleMs;
+  if (typeof app === 'function') {
+    // One declared parameter: `(request) => Response`. Two or more: `(req, res[, next])`.
+    if (app.length === 1) return new ListenerTarget(adapt(app as FetchHandler, app), idle, 'in-process fetch handler');
+    return new ListenerTarget(app as http.RequestListener, idle);
+  }
+  if (app !== null && typeof app === 'object') {
+    const fetch = (app as { fetch?: unknown }).fetch;
+    if (typeof fetch === 'function') {
+      return new ListenerTarget(adapt((req) => (fetch as FetchHandler).call(app, req), app), idle, 'in-process fetch handler');
+    }
+    if (typeof (app as { callback?: unknown }).callback === 'function') {
+      throw new TypeError('lambda-dispatch: createHandler got a Koa app: pass app.callback(), its request listener');
+    }
+    const known = new Set(['port', 'host', 'healthPath', 'command', 'cwd']);
+    const unknown = Object.keys(app).filter((k) => !known.has(k));
+    if (unknown.length === 0) return new PortTarget(app as PortApp, settings.healthIntervalMs, idle);
+  }
+  throw new TypeError(
+    'lambda-dispatch: createHandler needs a request listener (req, res) => void, a fetch handler (request) => Response, an object with a fetch method, or { port }',
+  );
+}
+
+/** Stops the processes started from `command` (SIGTERM to their process group) and waits for them. */
+export async function stopAppProcesses(graceMs = 5000): Promise<void> {
+  const all = [...appProcesses.values()];
+  appProcesses.clear();
+  await Promise.all(
+    all.map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          if (p.exited !== null || p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
+          const force = setTimeout(() => killProcess(p, 'SIGKILL'), graceMs);
+          p.child.once('exit', () => {
+            clearTimeout(force);
+            resolve();
+          });
+          killProcess(p);
+        }),
+    ),
+  );
 }
 
 /**
- * Closes the in-process servers started for request listeners and their pooled connections. Lambda
+ * Closes the in-process servers started for request listeners and their pooled connections, and
+ * stops the processes started from `command`. Lambda
  * never needs this (the environment just ends); tests and long-lived workers shutting down do.
  */
 export async function closeLocalServers(): Promise<void> {
+  await stopAppProcesses();
   const all = [...localServers.values()];
   localServers.clear();
   await Promise.all(

@@ -13,16 +13,20 @@
 //   REQ_ABORT for the current request       → app request destroyed, RES_END
 //   any frame for another id                → ignored (stale: the request already ended)
 //   GOAWAY                                  → the current request finishes, then the channel closes
+// Responses are gzipped on the way when compression is on and the request and response allow it
+// (compression.ts); a compressed body is never sent inline with the head.
 // Memory per request is bounded both ways: the app's response is paused while the channel has more
 // than highWaterMark bytes unsent, and the channel stops reading while the app's request is not
 // draining.
 
-import { CHANNEL_HEADER, CHANNEL_PATH, INSTANCE_HEADER } from '../core/protocol.ts';
+import { CHANNEL_PATH } from '../core/protocol.ts';
 import type http from 'node:http';
+import type { Readable } from 'node:stream';
 import WebSocket from 'ws';
 import { decodeFrame, encodeFrame, type Frame, type RequestHead } from '../core/frames.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
 import type { AppTarget } from './app-target.ts';
+import { gzipHeaders, gzipStream, shouldCompress } from './compression.ts';
 import type { ResolvedOptions } from './types.ts';
 
 
@@ -37,13 +41,16 @@ export interface ChannelHost {
   closed(ch: Channel): void;
   /** The app refused a connection: nothing listens any more. */
   appGone(err: Error): void;
+  /** GOAWAY arrived on this channel. */
+  goaway?(ch: Channel): void;
 }
 
 /**
  * How a channel ended: `goaway` (router asked), `lost` (closed by the other side or the network
- * without GOAWAY), `refused` (never opened), `stopped` (closed by us at the hard stop).
+ * without GOAWAY), `refused` (never opened), `stopped` (closed by us at the hard stop), `retired`
+ * (closed by us once idle: the instance or worker is leaving).
  */
-export type ChannelEnd = 'goaway' | 'lost' | 'refused' | 'stopped';
+export type ChannelEnd = 'goaway' | 'lost' | 'refused' | 'stopped' | 'retired';
 
 type State = 'connecting' | 'open' | 'closing' | 'closed';
 
@@ -61,6 +68,8 @@ class Exchange {
   wsPaused = false;
   /** The app's response is paused until the channel's send buffer drains. */
   resPaused = false;
+  /** What the body is read from: the app's response, or the gzip stream it is piped through. */
+  source: Readable | null = null;
 
   constructor(
     readonly id: number,
@@ -85,15 +94,21 @@ export class Channel {
   /** GOAWAY received. */
   goaway = false;
   end: ChannelEnd | null = null;
+  /** HTTP status of a refused handshake (401, 409, 503…), when there was one. */
+  refusedStatus: number | null = null;
   private stopping = false;
+  private retiring = false;
   private current: Exchange | null = null;
   private readonly lowWaterMark: number;
 
+  /**
+   * @param headers how the channel introduces itself: `authorization` and either the instance id
+   *   (Lambda) or the worker id and capacity (container worker), plus the channel index.
+   */
   constructor(
     readonly index: number,
     routerUrl: string,
-    instanceId: string,
-    token: string,
+    headers: Record<string, string>,
     handshakeTimeoutMs: number,
     private readonly host: ChannelHost,
   ) {
@@ -101,11 +116,24 @@ export class Channel {
     this.ws = new WebSocket(routerUrl + CHANNEL_PATH, {
       perMessageDeflate: false,
       handshakeTimeout: Math.max(1, Math.round(handshakeTimeoutMs)),
-      headers: {
-        authorization: `Bearer ${token}`,
-        [INSTANCE_HEADER]: instanceId,
-        [CHANNEL_HEADER]: String(index),
-      },
+      headers,
+    });
+    // A refused upgrade: keep the status (and the first bytes of the reason, when they come at once).
+    this.ws.on('unexpected-response', (_req, res) => {
+      this.refusedStatus = res.statusCode ?? 0;
+      let done = false;
+      const give = (why: string) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.connectError ??= `Unexpected server response: ${this.refusedStatus}${why ? ` (${why})` : ''}`;
+        res.destroy();
+        this.ws.terminate();
+      };
+      const timer = setTimeout(() => give(''), 200);
+      res.once('data', (c: Buffer) => give(c.toString('utf8').trim().slice(0, 200)));
+      res.once('end', () => give(''));
+      res.once('error', () => give(''));
     });
     this.ws.on('open', () => {
       this.state = 'open';
@@ -130,6 +158,17 @@ export class Channel {
   /** Asks the router to stop sending this instance requests (it answers GOAWAY when it is ready). */
   sendCloseRequest(reason: string): void {
     if (this.sendable) this.ws.send(encodeFrame({ type: 'close-request', reason }));
+  }
+
+  /** Closes the channel once its current request (if any) has finished. */
+  retire(): void {
+    this.retiring = true;
+    if (this.state === 'connecting') return this.stop();
+    if (this.current === null) this.close();
+  }
+
+  get busy(): boolean {
+    return this.current !== null;
   }
 
   /** Hard stop: drops the connection and whatever it was serving, now. */
@@ -165,6 +204,7 @@ export class Channel {
         return;
       case 'goaway':
         this.goaway = true;
+        this.host.goaway?.(this);
         if (this.current === null) this.close();
         return;
       default:
@@ -272,8 +312,13 @@ export class Channel {
   private sendHead(ex: Exchange, res: http.IncomingMessage): void {
     if (ex.finished) return;
     const status = res.statusCode ?? 502;
-    const headers = endToEndHeaders(res.rawHeaders);
+    let headers = endToEndHeaders(res.rawHeaders);
     const bodyless = ex.head.method === 'HEAD' || status === 204 || status === 304;
+    if (!bodyless && this.host.options.compression && shouldCompress(ex.head.method, ex.head.headers, status, headers)) {
+      headers = gzipHeaders(headers);
+      return this.sendCompressed(ex, res, status, headers);
+    }
+    ex.source = res;
     let inline: Buffer | null = null;
     let rest: Buffer | null = null;
     let end = bodyless;
@@ -307,7 +352,30 @@ export class Channel {
     });
   }
 
-  private sendBody(ex: Exchange, res: http.IncomingMessage, chunk: Buffer): void {
+  private sendCompressed(ex: Exchange, res: http.IncomingMessage, status: number, headers: string[]): void {
+    try {
+      this.send({ type: 'res-head', id: ex.id, head: { status, headers }, end: false, body: null });
+    } catch (err) {
+      res.destroy();
+      return this.fail(ex, `the app's response head cannot be relayed: ${(err as Error).message}`);
+    }
+    ex.headSent = true;
+    const gz = gzipStream(res);
+    ex.source = gz;
+    gz.on('data', (chunk: Buffer) => this.sendBody(ex, gz, chunk));
+    gz.on('end', () => this.finish(ex, { type: 'res-end', id: ex.id }));
+    gz.on('error', (err) => {
+      if (!ex.finished) this.fail(ex, `compressing the response failed: ${err.message}`);
+    });
+    res.on('close', () => {
+      if (!ex.finished && !res.complete) {
+        gz.destroy();
+        this.fail(ex, 'the app closed the connection before its response was complete');
+      }
+    });
+  }
+
+  private sendBody(ex: Exchange, res: Readable, chunk: Buffer): void {
     if (ex.finished || !this.sendable) return;
     const max = this.host.options.maxChunkBytes;
     for (let off = 0; off < chunk.length; off += max) {
@@ -325,7 +393,7 @@ export class Channel {
     const ex = this.current;
     if (ex !== null && ex.resPaused && this.ws.bufferedAmount <= this.lowWaterMark) {
       ex.resPaused = false;
-      ex.appRes?.resume();
+      ex.source?.resume();
     }
   };
 
@@ -341,7 +409,7 @@ export class Channel {
     ex.finished = true;
     if (last !== null) this.send(last);
     this.release(ex);
-    if (this.goaway) this.close();
+    if (this.goaway || this.retiring) this.close();
   }
 
   private release(ex: Exchange): void {
@@ -350,6 +418,7 @@ export class Channel {
     // an app that answered before reading the whole body) ends the connection.
     const clean = ex.requestEnded && ex.appRes !== null && ex.appRes.complete;
     if (!clean) ex.appReq?.destroy();
+    if (ex.source !== null && ex.source !== ex.appRes) ex.source.destroy();
     if (this.current === ex) {
       this.current = null;
       this.host.release();
@@ -377,7 +446,7 @@ export class Channel {
   private onClose(): void {
     this.abandonCurrent();
     this.state = 'closed';
-    this.end = !this.wasOpened ? 'refused' : this.goaway ? 'goaway' : this.stopping ? 'stopped' : 'lost';
+    this.end = !this.wasOpened ? 'refused' : this.goaway ? 'goaway' : this.stopping ? 'stopped' : this.retiring ? 'retired' : 'lost';
     this.host.closed(this);
   }
 }

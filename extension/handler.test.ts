@@ -521,16 +521,47 @@ describe('lifecycle', () => {
     }
   });
 
-  test('router lost: every channel closed without GOAWAY → "router-lost"', async () => {
-    const { router, run } = await setup(demoApp, { channels: 2 });
+  test('router lost: channels dropped and the router gone → reconnect tried briefly, then "router-lost"', async () => {
+    const { router, run } = await setup(demoApp, { channels: 2, options: { reconnectMs: 400 } });
     try {
       const chans = await router.open(2);
       chans[0]!.request(1, 'GET', '/delay?ms=5000');
       await new Promise((r) => setTimeout(r, 30));
-      for (const ch of chans) ch.ws.terminate();
+      await router.close(); // drops every channel and stops listening
       const result = await run;
       assert.equal(result.exitReason, 'router-lost');
       assert.equal(result.requests, 1);
+    } finally {
+      await router.close();
+    }
+  });
+
+  test('a channel dropped without GOAWAY is reopened and serves again', async () => {
+    const { router, run } = await setup(demoApp, { channels: 2 });
+    try {
+      const chans = await router.open(2);
+      chans[0]!.ws.terminate();
+      const [again] = await router.open(1);
+      assert.equal(again!.index, chans[0]!.index, 'the same channel index comes back');
+      again!.request(1, 'GET', '/ping');
+      assert.equal((await again!.response(1)).body.toString(), 'pong');
+      again!.send({ type: 'goaway' });
+      chans[1]!.send({ type: 'goaway' });
+      assert.equal((await run).exitReason, 'goaway');
+    } finally {
+      await router.close();
+    }
+  });
+
+  test('a router that no longer knows the instance (409 on reconnect): "router-lost" at once', async () => {
+    const { router, run } = await setup(demoApp, { channels: 1 });
+    try {
+      const [ch] = await router.open(1);
+      router.refuseAll = 409;
+      ch!.ws.terminate();
+      const result = await run;
+      assert.equal(result.exitReason, 'router-lost');
+      assert.deepEqual(router.refused, [409]);
     } finally {
       await router.close();
     }

@@ -1,17 +1,23 @@
 // The Lambda side of lambda-dispatch (DESIGN §6): `createHandler(app)` returns the Lambda handler.
-// Each invocation connects back to the router named in its payload and serves requests through
-// the app until the router lets it go or the deadline comes.
+// An invocation from the router connects back to the router named in its payload and serves
+// requests through the app until the router lets it go or the deadline comes. A plain Lambda HTTP
+// event (Function URL, API Gateway v1/v2, ALB) is answered through the same app directly.
 
-import type { RequestListener } from 'node:http';
-import { appTarget } from './app-target.ts';
+import { appTarget, type AppTarget } from './app-target.ts';
+import { httpEventKind, serveHttpEvent } from './direct.ts';
 import { Invocation } from './instance.ts';
-import { parsePayload, resolveOptions, type ExtensionOptions, type LambdaHandler, type PortApp } from './types.ts';
+import { parsePayload, resolveOptions, type App, type DispatchHandler, type ExtensionOptions, type LambdaContext } from './types.ts';
 
-export { closeLocalServers } from './app-target.ts';
+export { closeLocalServers, stopAppProcesses } from './app-target.ts';
+export { fetchListener } from './fetch-app.ts';
 export type {
   App,
+  DispatchHandler,
   ExitReason,
   ExtensionOptions,
+  FetchHandler,
+  HttpEvent,
+  HttpEventResult,
   InvocationResult,
   InvokePayload,
   LambdaContext,
@@ -20,12 +26,61 @@ export type {
 } from './types.ts';
 
 /**
- * @param app a Node request listener (Express, Koa's `app.callback()`, a `(req, res)` function),
- *   served by one loopback http.Server per execution environment; or `{ port, host?, healthPath? }`
- *   for an app listening on its own, ready once `GET healthPath` (default `/health`) answers 200.
+ * @param app a Node request listener (Express, Koa's `app.callback()`, Fastify's `routing`, a
+ *   `(req, res)` function) or a fetch handler (`(request) => Response`, or an object with a `fetch`
+ *   method such as a Hono app), served by one loopback http.Server per execution environment; or
+ *   `{ port, host?, healthPath?, command? }` for an app listening on its own (started from
+ *   `command` when given), ready once `GET healthPath` (default `/health`) answers 200.
  */
-export function createHandler(app: RequestListener | PortApp, options: ExtensionOptions = {}): LambdaHandler {
+export function createHandler(app: App, options: ExtensionOptions = {}): DispatchHandler {
   const resolved = resolveOptions(options);
-  const target = appTarget(app, resolved.healthIntervalMs);
-  return async (event, context) => new Invocation(parsePayload(event), context, target, resolved).run();
+  const target = appTarget(app, resolved);
+  /** With async init and an app not ready at the end of init: the time by which it must be. */
+  let readyBy: number | null = null;
+  let initialized: Promise<DispatchHandler> | null = null;
+
+  const ready = async (hardStopMs: number): Promise<void> => {
+    const budget = readyBy !== null ? Math.max(0, readyBy - Date.now()) : resolved.healthTimeoutMs;
+    await target.ready(Math.min(budget, hardStopMs));
+    readyBy = null;
+  };
+
+  const handler = (async (event: unknown, context: LambdaContext) => {
+    if (httpEventKind(event) !== null) {
+      const remaining = context.getRemainingTimeInMillis();
+      await ready(Math.max(0, remaining - resolved.hardStopMarginMs));
+      return serveHttpEvent(event, target, resolved.compression);
+    }
+    const invocationTarget: AppTarget = {
+      description: target.description,
+      ready,
+      request: (method, path, headers) => target.request(method, path, headers),
+      onExit: (listener) => target.onExit(listener),
+    };
+    return new Invocation(parsePayload(event), context, invocationTarget, resolved).run();
+  }) as DispatchHandler;
+
+  handler.init = () => {
+    initialized ??= (async () => {
+      const started = Date.now();
+      try {
+        await target.ready(resolved.initTimeoutMs);
+      } catch (err) {
+        const message = (err as Error).message;
+        const timedOut = /did not answer/.test(message);
+        if (!resolved.asyncInit || !timedOut) {
+          throw new Error(
+            `lambda-dispatch: init failed: ${message}${timedOut ? '; set LAMBDA_DISPATCH_ASYNC_INIT=true to let the first invocation wait for a slow app' : ''}`,
+          );
+        }
+        readyBy = started + resolved.asyncInitTimeoutMs;
+        resolved.log(
+          `lambda-dispatch: the app is not ready after ${resolved.initTimeoutMs} ms of init; async init: the first invocation keeps waiting (up to ${resolved.asyncInitTimeoutMs} ms from the start)`,
+        );
+      }
+      return handler;
+    })();
+    return initialized;
+  };
+  return handler;
 }

@@ -1,17 +1,30 @@
 // The life of one invocation: get the app ready, open the channels, serve until the router says
 // GOAWAY (or goes away, or the deadline comes), return the result. Never runs past the deadline:
 // at `remaining - margin` it sends CLOSE_REQUEST and keeps serving what still comes, and at
-// `remaining - hardStopMarginMs` it drops everything and returns.
+// `remaining - hardStopMarginMs` it drops everything and returns. A channel lost without GOAWAY
+// is reopened for up to `reconnectMs` (the router restarted, the network blipped); a router that
+// no longer knows the instance (409) or is gone for longer ends the invocation with `router-lost`.
+// An app process that exits ends it with `app-failed`.
 
 import type { AppTarget } from './app-target.ts';
+import { CHANNEL_HEADER, INSTANCE_HEADER } from '../core/protocol.ts';
 import { Channel, type ChannelHost } from './channel.ts';
 import type { ExitReason, InvocationResult, InvokePayload, LambdaContext, ResolvedOptions } from './types.ts';
 
 export class Invocation implements ChannelHost {
+  /** The live channel of each index (a reconnect replaces it). */
   private readonly channels: Channel[] = [];
+  private readonly reconnectTimers = new Set<NodeJS.Timeout>();
+  /** When each index was first lost, while it is being reopened. */
+  private readonly lostSince = new Map<number, number>();
   private inFlight = 0;
   private requests = 0;
   private closedChannels = 0;
+  private everOpened = false;
+  private sawGoaway = false;
+  private firstConnectError: string | null = null;
+  private hardStopAt = 0;
+  private stopWatchingApp: () => void = () => {};
   /** Why this instance asked the router to let it go (CLOSE_REQUEST sent), if it did. */
   private leaving: 'deadline' | 'app-failed' | null = null;
   private appError: string | null = null;
@@ -44,9 +57,9 @@ export class Invocation implements ChannelHost {
     // 1. The app, within the time there is.
     let hardTimer: NodeJS.Timeout | undefined;
     try {
-      const healthBudget = Math.max(0, Math.min(this.options.healthTimeoutMs, hardStopIn));
+      // The target bounds its own wait (healthTimeoutMs, or the async-init budget); this is the hard limit.
       await Promise.race([
-        this.target.ready(healthBudget),
+        this.target.ready(Math.max(0, hardStopIn)),
         new Promise<never>((_, reject) => {
           hardTimer = setTimeout(() => reject(new Error(`the app was not ready before the invocation's deadline`)), hardStopIn);
         }),
@@ -59,6 +72,7 @@ export class Invocation implements ChannelHost {
       clearTimeout(hardTimer);
     }
     if (this.payload.initOnly) return result('init-only');
+    this.stopWatchingApp = this.target.onExit((why) => this.appExited(why));
 
     // 2. The channels, until they have all closed or the hard stop.
     const ended = new Promise<ExitReason>((resolve) => {
@@ -66,18 +80,17 @@ export class Invocation implements ChannelHost {
     });
     const softTimer = setTimeout(() => this.leave('deadline'), Math.max(0, softIn - elapsed()));
     hardTimer = setTimeout(() => this.hardStop(), Math.max(0, hardStopIn - elapsed()));
-    const handshakeMs = Math.min(this.options.connectTimeoutMs, Math.max(1, hardStopIn - elapsed()));
-    const { routerUrl, instanceId, token } = this.payload;
-    for (let i = 0; i < this.payload.channels; i++) {
-      this.channels.push(new Channel(i, routerUrl, instanceId, token, handshakeMs, this));
-    }
+    this.hardStopAt = Date.now() + Math.max(0, hardStopIn - elapsed());
+    const { routerUrl, instanceId } = this.payload;
+    for (let i = 0; i < this.payload.channels; i++) this.channels.push(this.connect(i));
     const exitReason = await ended;
     clearTimeout(softTimer);
     clearTimeout(hardTimer);
+    for (const t of this.reconnectTimers) clearTimeout(t);
+    this.stopWatchingApp();
     let error: string | undefined;
     if (exitReason === 'connect-failed') {
-      const first = this.channels.find((c) => c.connectError !== null)?.connectError ?? 'closed during the handshake';
-      error = `no channel could open to ${routerUrl}: ${first}`;
+      error = `no channel could open to ${routerUrl}: ${this.firstConnectError ?? 'closed during the handshake'}`;
       this.options.log(`lambda-dispatch: instance ${instanceId}: ${error}`);
     } else if (exitReason === 'app-failed' && this.appError !== null) {
       error = this.appError;
@@ -99,19 +112,72 @@ export class Invocation implements ChannelHost {
   }
 
   opened(ch: Channel): void {
+    this.everOpened = true;
+    this.lostSince.delete(ch.index);
     if (this.leaving !== null) ch.sendCloseRequest(this.leaving);
   }
 
-  closed(_ch: Channel): void {
+  goaway(): void {
+    this.sawGoaway = true;
+  }
+
+  closed(ch: Channel): void {
+    if (this.ended || this.channels[ch.index] !== ch) return;
+    if (ch.connectError !== null) this.firstConnectError ??= ch.connectError;
+    if (this.shouldReconnect(ch)) return;
     this.closedChannels++;
     if (this.closedChannels < this.channels.length) return;
     // Every channel has closed: the instance is done.
     let reason: ExitReason;
-    if (!this.channels.some((c) => c.wasOpened)) reason = 'connect-failed';
+    if (!this.everOpened) reason = 'connect-failed';
     else if (this.leaving !== null) reason = this.leaving;
-    else if (this.channels.some((c) => c.end === 'goaway')) reason = 'goaway';
+    else if (this.sawGoaway) reason = 'goaway';
     else reason = 'router-lost';
     this.end(reason);
+  }
+
+  private connect(index: number): Channel {
+    const handshakeMs = Math.min(this.options.connectTimeoutMs, Math.max(1, this.hardStopAt - Date.now()));
+    const headers = {
+      authorization: `Bearer ${this.payload.token}`,
+      [INSTANCE_HEADER]: this.payload.instanceId,
+      [CHANNEL_HEADER]: String(index),
+    };
+    return new Channel(index, this.payload.routerUrl, headers, handshakeMs, this);
+  }
+
+  /**
+   * A channel that had opened (or is being reopened) and was lost without GOAWAY while the
+   * instance is not leaving: reopen it after a short pause, within the reconnect window. A refusal
+   * (the router does not know the instance any more) is final.
+   */
+  private shouldReconnect(ch: Channel): boolean {
+    if (this.leaving !== null || this.sawGoaway || this.options.reconnectMs <= 0) return false;
+    const reopening = this.lostSince.has(ch.index);
+    const lost = ch.end === 'lost' || (reopening && ch.end === 'refused' && ch.refusedStatus === null);
+    if (!lost) {
+      this.lostSince.delete(ch.index);
+      return false;
+    }
+    const since = this.lostSince.get(ch.index) ?? Date.now();
+    this.lostSince.set(ch.index, since);
+    const attempt = Math.min(500, 50 * 2 ** Math.min(4, Math.floor((Date.now() - since) / 200)));
+    if (Date.now() + attempt - since > this.options.reconnectMs || Date.now() + attempt >= this.hardStopAt) return false;
+    const timer = setTimeout(() => {
+      this.reconnectTimers.delete(timer);
+      if (!this.ended) this.channels[ch.index] = this.connect(ch.index);
+    }, attempt);
+    this.reconnectTimers.add(timer);
+    return true;
+  }
+
+  /** The app's process exited: nothing can be served any more. */
+  private appExited(why: string): void {
+    if (this.ended) return;
+    this.appError ??= why;
+    this.options.log(`lambda-dispatch: instance ${this.payload.instanceId}: ${why}`);
+    this.leave('app-failed');
+    for (const ch of this.channels) ch.retire();
   }
 
   appGone(err: Error): void {
@@ -134,8 +200,8 @@ export class Invocation implements ChannelHost {
   private hardStop(): void {
     if (this.ended) return;
     this.leaving = 'deadline';
-    for (const ch of this.channels) ch.stop();
     this.end('deadline');
+    for (const ch of this.channels) ch.stop();
   }
 
   private end(reason: ExitReason): void {

@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { decodeFrame, encodeFrame, type Frame } from '../core/frames.ts';
-import { CHANNEL_HEADER, CHANNEL_PATH, INSTANCE_HEADER } from '../core/protocol.ts';
+import { CHANNEL_HEADER, CHANNEL_PATH, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../core/protocol.ts';
 import type { InvokePayload, LambdaContext } from './types.ts';
 
 /** A FIFO that hands values to waiters, with a timeout so a broken test fails instead of hanging. */
@@ -56,6 +56,10 @@ export class TestChannel {
   /** CLOSE_REQUEST reasons seen while waiting for responses. */
   readonly closeRequests: string[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
+
+  /** For container workers: the worker id and capacity the channel announced. */
+  workerId: string | null = null;
+  maxConcurrent = 0;
 
   constructor(
     readonly ws: WebSocket,
@@ -120,6 +124,10 @@ export class TestChannel {
 export interface TestRouterOptions {
   /** Answer 409 to every channel (instance unknown or closing). */
   conflict?: boolean;
+  /** Accept container workers presenting this secret (else they get 503, worker mode off). */
+  workerSecret?: string;
+  /** Listen on this port (to stand in for a router restarted on the same address). */
+  port?: number;
 }
 
 export class TestRouter {
@@ -131,7 +139,10 @@ export class TestRouter {
   private readonly http = http.createServer((_req, res) => res.writeHead(426).end());
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   private readonly sockets = new Set<WebSocket>();
+  /** When set, every upgrade is refused with this status. */
+  refuseAll: number | null = null;
   url = '';
+  port = 0;
 
   constructor(private readonly o: TestRouterOptions = {}) {
     this.http.on('upgrade', (req, socket, head) => {
@@ -140,20 +151,45 @@ export class TestRouter {
         socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       };
       if (req.url !== CHANNEL_PATH) return refuse(404);
+      if (this.refuseAll !== null) return refuse(this.refuseAll);
+      const index = Number(req.headers[CHANNEL_HEADER]);
+      const workerId = req.headers[WORKER_HEADER];
+      if (typeof workerId === 'string') {
+        if (this.o.workerSecret === undefined) return refuse(503);
+        if (req.headers.authorization !== `Bearer ${this.o.workerSecret}`) return refuse(401);
+        const max = Number(req.headers[MAX_CONCURRENT_HEADER]);
+        if (workerId === '' || !Number.isInteger(index) || index < 0 || !Number.isInteger(max) || max < 1) return refuse(400);
+        return this.accept(req, socket, head, index, (ch) => {
+          ch.workerId = workerId;
+          ch.maxConcurrent = max;
+        });
+      }
       if (req.headers.authorization !== `Bearer ${this.token}`) return refuse(401);
       if (this.o.conflict || req.headers[INSTANCE_HEADER] !== this.instanceId) return refuse(409);
-      const index = Number(req.headers[CHANNEL_HEADER]);
-      this.wss.handleUpgrade(req, socket, head, (ws) => {
-        this.sockets.add(ws);
-        ws.once('close', () => this.sockets.delete(ws));
-        this.channels.push(new TestChannel(ws, index));
-      });
+      this.accept(req, socket, head, index, () => {});
+    });
+  }
+
+  private accept(req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer, index: number, init: (ch: TestChannel) => void): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.sockets.add(ws);
+      ws.once('close', () => this.sockets.delete(ws));
+      const ch = new TestChannel(ws, index);
+      init(ch);
+      this.channels.push(ch);
     });
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((r) => this.http.listen(0, '127.0.0.1', r));
-    this.url = `ws://127.0.0.1:${(this.http.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(this.o.port ?? 0, '127.0.0.1', () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = (this.http.address() as AddressInfo).port;
+    this.url = `ws://127.0.0.1:${this.port}`;
     return this;
   }
 
@@ -168,11 +204,17 @@ export class TestRouter {
     return out.sort((a, b) => a.index - b.index);
   }
 
-  async close(): Promise<void> {
-    for (const ws of this.sockets) ws.terminate();
-    await new Promise<void>((r) => this.wss.close(() => r()));
-    this.http.closeAllConnections();
-    await new Promise<void>((r) => this.http.close(() => r()));
+  private closing: Promise<void> | null = null;
+
+  /** Drops every channel and stops listening (idempotent). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const ws of this.sockets) ws.terminate();
+      await new Promise<void>((r) => this.wss.close(() => r()));
+      this.http.closeAllConnections();
+      await new Promise<void>((r) => this.http.close(() => r()));
+    })();
+    return this.closing;
   }
 }
 

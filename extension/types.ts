@@ -11,18 +11,66 @@ export interface LambdaContext {
   awsRequestId?: string;
 }
 
-export type LambdaHandler = (event: unknown, context: LambdaContext) => Promise<InvocationResult>;
+/** What a plain Lambda HTTP event (Function URL, API Gateway v1/v2, ALB) gets back. */
+export interface HttpEventResult {
+  statusCode: number;
+  statusDescription?: string;
+  headers?: Record<string, string>;
+  multiValueHeaders?: Record<string, string[]>;
+  cookies?: string[];
+  body: string;
+  isBase64Encoded: boolean;
+}
+
+export type LambdaHandler = (event: unknown, context: LambdaContext) => Promise<InvocationResult | HttpEventResult>;
+
+/** A Lambda HTTP event (Function URL / API Gateway payload 2.0 or 1.0, ALB): all carry a requestContext. */
+export interface HttpEvent {
+  requestContext: object;
+  [key: string]: unknown;
+}
+
+/** The handler createHandler returns. */
+export interface DispatchHandler {
+  (event: HttpEvent, context: LambdaContext): Promise<HttpEventResult>;
+  (event: unknown, context: LambdaContext): Promise<InvocationResult>;
+  /**
+   * Starts the app (its `command`, if any) and waits until it is ready, for at most `initTimeoutMs`
+   * — call it at the top level of the handler module (`export const handler = await
+   * createHandler(app).init()`) so that it runs in Lambda's init phase. When the app is not ready
+   * in time it rejects with a clear error (the init fails), unless async init is on: then it
+   * resolves and the first invocations keep waiting, until `asyncInitTimeoutMs` after the start.
+   */
+  init(): Promise<DispatchHandler>;
+}
 
 /** An app of any language listening on `host:port` (loopback by default). */
 export interface PortApp {
-  port: number;
+  /** Default: env `LAMBDA_DISPATCH_PORT`, else 3001. */
+  port?: number;
   /** Default `127.0.0.1`. */
   host?: string;
-  /** Readiness probe, `GET` answering 200. Default `/health`. */
+  /** Readiness probe, `GET` answering 200. Default: env `LAMBDA_DISPATCH_HEALTH_PATH`, else `/health`. */
   healthPath?: string;
+  /**
+   * A shell command that starts the app (`PORT` is set in its environment). Started once per
+   * execution environment (or worker process), stdout and stderr passed through, never
+   * restarted: an app that exits ends the invocation with exit reason `app-failed`.
+   */
+  command?: string;
+  /** Working directory of `command`. Default: the current one. */
+  cwd?: string;
 }
 
-export type App = RequestListener | PortApp;
+/** A fetch handler, as Hono and the WinterCG frameworks export it. */
+export type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+/**
+ * A Node request listener (declares two or more parameters: `(req, res)`, Express's
+ * `(req, res, next)`), a fetch handler (declares one: `(request)`), an object with a `fetch`
+ * method (a Hono app, `{ fetch }`), or `{ port }` for an app listening on its own.
+ */
+export type App = RequestListener | FetchHandler | { fetch: FetchHandler } | PortApp;
 
 export interface ExtensionOptions {
   /**
@@ -47,6 +95,30 @@ export interface ExtensionOptions {
    * for a small response instead of three). 0 disables. Default 64 KiB.
    */
   inlineBodyBytes?: number;
+  /**
+   * gzip responses when the client accepts gzip, the type is textual and the body is over 1 KiB or
+   * of unknown length. Default: env `LAMBDA_DISPATCH_ENABLE_COMPRESSION`, else true.
+   */
+  compression?: boolean;
+  /** `init()`: longest wait for readiness inside Lambda's 10 s init phase. Default: env `LAMBDA_DISPATCH_INIT_TIMEOUT` (ms), else 9500. */
+  initTimeoutMs?: number;
+  /** Leave the init phase when `initTimeoutMs` passes and keep waiting in the first invocation. Default: env `LAMBDA_DISPATCH_ASYNC_INIT`, else false. */
+  asyncInit?: boolean;
+  /** With async init: how long after the start the app may take to become ready. Default: env `LAMBDA_DISPATCH_ASYNC_INIT_TIMEOUT` (ms), else 60000. */
+  asyncInitTimeoutMs?: number;
+  /**
+   * Pooled connections to the app idle this long are closed by the extension, before the app's
+   * own keep-alive timer can close them under a request (an app that announces
+   * `keep-alive: timeout=N` gets N−1 s when that is shorter). Default: env
+   * `LAMBDA_DISPATCH_KEEPALIVE_IDLE_MS`, else 4000 (Node's servers close idle sockets at 5 s).
+   */
+  keepAliveIdleMs?: number;
+  /**
+   * A channel lost without GOAWAY is reopened for this long (the router may have restarted or the
+   * network blipped) before the invocation gives up with `router-lost`. 0 disables. Default: env
+   * `LAMBDA_DISPATCH_RECONNECT_MS`, else 2000.
+   */
+  reconnectMs?: number;
   /** Invocation-level problems (never one line per request). Default: console.error. */
   log?: (message: string) => void;
 }
@@ -61,7 +133,40 @@ export interface ResolvedOptions {
   highWaterMark: number;
   maxChunkBytes: number;
   inlineBodyBytes: number;
+  compression: boolean;
+  initTimeoutMs: number;
+  asyncInit: boolean;
+  asyncInitTimeoutMs: number;
+  keepAliveIdleMs: number;
+  reconnectMs: number;
   log: (message: string) => void;
+}
+
+type Env = Record<string, string | undefined>;
+
+function envBool(env: Env, name: string, dflt: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return dflt;
+  if (raw === 'true' || raw === '1' || raw === 'yes') return true;
+  if (raw === 'false' || raw === '0' || raw === 'no') return false;
+  throw new RangeError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+function envMs(env: Env, name: string, dflt: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return dflt;
+  const v = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isFinite(v)) throw new RangeError(`${name} must be a non-negative number of milliseconds, got "${env[name]}"`);
+  return v;
+}
+
+/** `LAMBDA_DISPATCH_PORT` (default 3001). */
+export function envPort(env: Env = process.env): number {
+  const raw = env.LAMBDA_DISPATCH_PORT?.trim();
+  if (raw === undefined || raw === '') return 3001;
+  const v = Number(raw);
+  if (!/^\d+$/.test(raw) || v < 1 || v > 65535) throw new RangeError(`LAMBDA_DISPATCH_PORT must be a port number (1..65535), got "${env.LAMBDA_DISPATCH_PORT}"`);
+  return v;
 }
 
 function nonNegative(name: string, v: number | undefined, dflt: number): number {
@@ -76,7 +181,7 @@ function positive(name: string, v: number | undefined, dflt: number): number {
   return v;
 }
 
-export function resolveOptions(o: ExtensionOptions = {}, env: Record<string, string | undefined> = process.env): ResolvedOptions {
+export function resolveOptions(o: ExtensionOptions = {}, env: Env = process.env): ResolvedOptions {
   let deadlineMarginMs = o.deadlineMarginMs;
   if (deadlineMarginMs === undefined) {
     const raw = env.LAMBDA_DISPATCH_DeadlineMarginMs;
@@ -99,6 +204,12 @@ export function resolveOptions(o: ExtensionOptions = {}, env: Record<string, str
     highWaterMark: positive('highWaterMark', o.highWaterMark, 256 * 1024),
     maxChunkBytes: positive('maxChunkBytes', o.maxChunkBytes, 64 * 1024),
     inlineBodyBytes: nonNegative('inlineBodyBytes', o.inlineBodyBytes, 64 * 1024),
+    compression: o.compression ?? envBool(env, 'LAMBDA_DISPATCH_ENABLE_COMPRESSION', true),
+    initTimeoutMs: nonNegative('initTimeoutMs', o.initTimeoutMs, envMs(env, 'LAMBDA_DISPATCH_INIT_TIMEOUT', 9500)),
+    asyncInit: o.asyncInit ?? envBool(env, 'LAMBDA_DISPATCH_ASYNC_INIT', false),
+    asyncInitTimeoutMs: nonNegative('asyncInitTimeoutMs', o.asyncInitTimeoutMs, envMs(env, 'LAMBDA_DISPATCH_ASYNC_INIT_TIMEOUT', 60_000)),
+    keepAliveIdleMs: positive('keepAliveIdleMs', o.keepAliveIdleMs, envMs(env, 'LAMBDA_DISPATCH_KEEPALIVE_IDLE_MS', 4000) || 4000),
+    reconnectMs: nonNegative('reconnectMs', o.reconnectMs, envMs(env, 'LAMBDA_DISPATCH_RECONNECT_MS', 2000)),
     log: o.log ?? ((m) => console.error(m)),
   };
 }

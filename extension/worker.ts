@@ -1,0 +1,218 @@
+// Container worker mode (DESIGN §6): the same app and the same channels as in Lambda, run as a
+// long-lived process that registers with the router as permanent capacity. The router fills
+// workers before it starts Lambda instances.
+//
+// Each channel introduces itself with `authorization: Bearer <shared secret>`, the worker id
+// (stable for the process), its index and the worker's maxConcurrent. There is no deadline: a
+// channel closed by GOAWAY (the router is shutting down) or lost is reopened with backoff (100 ms
+// doubling to 5 s, jittered) until the router is back. stop() asks the router to stop sending
+// (CLOSE_REQUEST "shutdown"), lets in-flight requests finish, then closes.
+
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { CHANNEL_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../core/protocol.ts';
+import { appTarget, type AppTarget } from './app-target.ts';
+import { Channel, type ChannelHost } from './channel.ts';
+import { resolveOptions, type App, type ExtensionOptions, type ResolvedOptions } from './types.ts';
+
+export interface WorkerOptions extends ExtensionOptions {
+  /** The router's control port, e.g. `ws://router.internal:5003`. */
+  routerUrl: string;
+  /** The router's `LAMBDA_DISPATCH_WorkerSecret`. */
+  secret: string;
+  /** Requests served at once. Default 10. */
+  maxConcurrent?: number;
+  /** Channels kept open (≥ maxConcurrent; extras are spares). Default maxConcurrent. */
+  channels?: number;
+  /** Default `<hostname>-<pid>-<random>`. */
+  workerId?: string;
+  /** First reconnect delay. Default 100. */
+  backoffInitialMs?: number;
+  /** Longest reconnect delay. Default 5000. */
+  backoffMaxMs?: number;
+}
+
+export interface WorkerStatus {
+  workerId: string;
+  /** Channels open now. */
+  open: number;
+  inFlight: number;
+  /** Requests accepted since the start. */
+  requests: number;
+  /** Times a channel opened (the first opens included). */
+  connects: number;
+}
+
+const STATUS_HINT: Record<number, string> = {
+  401: 'the router refused the worker secret (check LAMBDA_DISPATCH_WorkerSecret on both sides)',
+  503: 'the router does not accept container workers (set LAMBDA_DISPATCH_WorkerSecret on the router)',
+};
+
+export class Worker implements ChannelHost {
+  readonly options: ResolvedOptions;
+  readonly workerId: string;
+  private readonly channels: (Channel | null)[];
+  private readonly attempts: number[];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly maxConcurrent: number;
+  private inFlight = 0;
+  private requests = 0;
+  private connects = 0;
+  private stopping = false;
+  private lastProblem: string | null = null;
+  private stopWatchingApp: () => void = () => {};
+  private allClosed: (() => void) | null = null;
+  /** Resolves when the app process (if the worker started one) has exited. */
+  readonly appExited: Promise<string>;
+  private resolveAppExited: (why: string) => void = () => {};
+
+  private constructor(
+    readonly target: AppTarget,
+    private readonly o: WorkerOptions,
+  ) {
+    this.options = resolveOptions(o);
+    if (!/^wss?:\/\//.test(o.routerUrl)) throw new RangeError(`lambda-dispatch worker: the router URL must be ws:// or wss://, got "${o.routerUrl}"`);
+    if (typeof o.secret !== 'string' || o.secret === '') throw new RangeError('lambda-dispatch worker: the worker secret (LAMBDA_DISPATCH_WorkerSecret) is required');
+    this.maxConcurrent = o.maxConcurrent ?? 10;
+    const channels = o.channels ?? this.maxConcurrent;
+    if (!Number.isInteger(this.maxConcurrent) || this.maxConcurrent < 1) throw new RangeError(`lambda-dispatch worker: maxConcurrent must be an integer ≥ 1, got ${this.maxConcurrent}`);
+    if (!Number.isInteger(channels) || channels < this.maxConcurrent) throw new RangeError(`lambda-dispatch worker: channels must be an integer ≥ maxConcurrent (${this.maxConcurrent}), got ${channels}`);
+    this.workerId = o.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.channels = new Array<Channel | null>(channels).fill(null);
+    this.attempts = new Array<number>(channels).fill(0);
+    this.appExited = new Promise((r) => (this.resolveAppExited = r));
+  }
+
+  /** Waits for the app to be ready (starting its command, if any), then opens the channels. */
+  static async start(app: App, o: WorkerOptions): Promise<Worker> {
+    const resolved = resolveOptions(o);
+    const w = new Worker(appTarget(app, resolved), o);
+    const budget = resolved.asyncInit ? resolved.asyncInitTimeoutMs : resolved.healthTimeoutMs;
+    await w.target.ready(budget);
+    w.stopWatchingApp = w.target.onExit((why) => {
+      w.options.log(`lambda-dispatch worker: ${why}`);
+      w.resolveAppExited(why);
+    });
+    for (let i = 0; i < w.channels.length; i++) w.connect(i);
+    return w;
+  }
+
+  status(): WorkerStatus {
+    return {
+      workerId: this.workerId,
+      open: this.channels.filter((c) => c !== null && c.wasOpened && c.end === null).length,
+      inFlight: this.inFlight,
+      requests: this.requests,
+      connects: this.connects,
+    };
+  }
+
+  /**
+   * Sends CLOSE_REQUEST "shutdown", closes each channel once its request has finished, and
+   * resolves when all are closed; after `graceMs` whatever is still running is dropped.
+   */
+  async stop(graceMs = 20_000): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = true;
+      this.stopWatchingApp();
+      for (const t of this.timers) clearTimeout(t);
+      this.timers.clear();
+      for (const ch of this.channels) {
+        ch?.sendCloseRequest('shutdown');
+        ch?.retire();
+      }
+    }
+    if (this.live() === 0) return;
+    const closed = new Promise<void>((r) => (this.allClosed = r));
+    const force = setTimeout(() => {
+      for (const ch of this.channels) ch?.stop();
+    }, graceMs);
+    await closed;
+    clearTimeout(force);
+  }
+
+  private live(): number {
+    return this.channels.filter((c) => c !== null && c.end === null).length;
+  }
+
+  private connect(index: number): void {
+    const headers = {
+      authorization: `Bearer ${this.o.secret}`,
+      [WORKER_HEADER]: this.workerId,
+      [CHANNEL_HEADER]: String(index),
+      [MAX_CONCURRENT_HEADER]: String(this.maxConcurrent),
+    };
+    this.channels[index] = new Channel(index, this.o.routerUrl.replace(/\/+$/, ''), headers, this.options.connectTimeoutMs, this);
+  }
+
+  // ── ChannelHost ────────────────────────────────────────────────────────────────────────────
+
+  acquire(): boolean {
+    if (this.inFlight >= this.maxConcurrent) return false;
+    this.inFlight++;
+    this.requests++;
+    return true;
+  }
+
+  release(): void {
+    this.inFlight--;
+  }
+
+  opened(ch: Channel): void {
+    this.connects++;
+    this.attempts[ch.index] = 0;
+    if (this.lastProblem !== null) {
+      this.options.log(`lambda-dispatch worker ${this.workerId}: connected to ${this.o.routerUrl} again`);
+      this.lastProblem = null;
+    }
+    if (this.stopping) {
+      ch.sendCloseRequest('shutdown');
+      ch.retire();
+    }
+  }
+
+  appGone(err: Error): void {
+    this.report(`the app could not be reached: ${err.message}`);
+  }
+
+  closed(ch: Channel): void {
+    if (this.channels[ch.index] !== ch) return;
+    if (this.stopping) {
+      if (this.live() === 0) this.allClosed?.();
+      return;
+    }
+    if (ch.end === 'refused') {
+      const status = ch.refusedStatus;
+      this.report(
+        status !== null && STATUS_HINT[status] !== undefined
+          ? `${STATUS_HINT[status]}: ${ch.connectError ?? status}`
+          : `cannot connect to ${this.o.routerUrl}: ${ch.connectError ?? 'closed during the handshake'}`,
+      );
+    } else if (ch.end === 'lost') {
+      this.report(`connection to ${this.o.routerUrl} lost; reconnecting`);
+    }
+    // GOAWAY (the router is going away), lost or refused: try again, with backoff.
+    const attempt = this.attempts[ch.index]!++;
+    const initial = this.o.backoffInitialMs ?? 100;
+    const max = this.o.backoffMaxMs ?? 5000;
+    const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 20));
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.stopping) this.connect(ch.index);
+    }, delay);
+    this.timers.add(timer);
+  }
+
+  /** Logs a problem once, not once per channel and attempt. */
+  private report(problem: string): void {
+    if (problem === this.lastProblem) return;
+    this.lastProblem = problem;
+    this.options.log(`lambda-dispatch worker ${this.workerId}: ${problem}`);
+  }
+}
+
+/** Starts a container worker serving `app` (see WorkerOptions). */
+export function startWorker(app: App, options: WorkerOptions): Promise<Worker> {
+  return Worker.start(app, options);
+}
