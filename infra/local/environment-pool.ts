@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { MAX_RESPONSE_BYTES, responseTooLarge, runtimeExit, timedOut, toFunctionError } from './errors.ts';
 import type { FunctionErrorBody } from './errors.ts';
-import { emptyLedger, recordInvocation } from './ledger.ts';
+import { chargeFor, emptyLedger, recordInvocation } from './ledger.ts';
 import type { LedgerSnapshot } from './ledger.ts';
 import { isEnvironmentMessage } from './protocol.ts';
 import type { EnvironmentConfig, EnvironmentMessage, InvocationResult, InvocationTask } from './protocol.ts';
@@ -135,8 +135,21 @@ export class EnvironmentPool {
     if (this.#start(task) === undefined) this.#eventQueue.push(task);
   }
 
-  ledger(): LedgerSnapshot {
-    return { ...this.#ledger };
+  /**
+   * The billing ledger. With `includeRunning`, invocations still running are charged for the time
+   * they have run so far (not counted as invocations): what a long-lived invocation has cost up to now.
+   */
+  ledger(opts: { includeRunning?: boolean } = {}): LedgerSnapshot {
+    const snapshot = { ...this.#ledger };
+    if (opts.includeRunning) {
+      const now = performance.now();
+      for (const inv of this.#inflight.values()) {
+        const charge = chargeFor(now - inv.dispatchedAt, this.#opts.memoryMb);
+        snapshot.billedMs += charge.billedMs;
+        snapshot.gbSeconds += charge.gbSeconds;
+      }
+    }
+    return snapshot;
   }
 
   stats(): PoolStats {

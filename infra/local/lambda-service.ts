@@ -32,7 +32,8 @@ export interface LocalLambda {
   /** e.g. http://127.0.0.1:5051, to use as the LambdaClient endpoint. */
   url: string;
   port: number;
-  ledger(): LedgerSnapshot;
+  /** `includeRunning`: also charge running invocations for their time so far (see EnvironmentPool.ledger). */
+  ledger(opts?: { includeRunning?: boolean }): LedgerSnapshot;
   stats(): { busy: number; warm: number; environments: string[] };
   /** Fault injection: terminate that environment; its running invocation fails with Runtime.ExitError. */
   killEnvironment(envId: string): boolean;
@@ -126,7 +127,7 @@ export async function startLocalLambda(opts: LocalLambdaOptions): Promise<LocalL
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
-    ledger: () => pool.ledger(),
+    ledger: (o) => pool.ledger(o),
     stats: () => pool.stats(),
     killEnvironment: (envId) => pool.kill(envId),
     close: () =>

@@ -1,0 +1,317 @@
+// The bench's outputs: the targets of issue 6 checked against the figures, a table for stdout,
+// a Markdown report, the JSON of every figure, and the burst chart.
+
+import type { BurstResult } from './scenarios/burst.ts';
+import type { MicroResult } from './scenarios/micro.ts';
+import type { PeakResult } from './scenarios/peak.ts';
+import type { SteadyResult } from './scenarios/steady.ts';
+import type { StreamScenarioResult } from './scenarios/stream.ts';
+import { scatterSvg, thin, type Point } from './svg.ts';
+
+export const SCENARIOS = ['steady', 'burst', 'peak', 'stream', 'micro'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface RunInfo {
+  command: string;
+  quick: boolean;
+  startedAt: string;
+  commit: string;
+  node: string;
+}
+
+export interface ScenarioResults {
+  steady?: SteadyResult;
+  burst?: Omit<BurstResult, 'points'>;
+  peak?: PeakResult;
+  stream?: StreamScenarioResult;
+  micro?: MicroResult;
+}
+
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  memoryGb: number;
+  platform: string;
+  arch: string;
+  loadAverageAtStart: number[];
+  loadAverageAtEnd: number[];
+}
+
+export interface TargetCheck {
+  scenario: ScenarioName;
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface BenchReport {
+  command: string;
+  quick: boolean;
+  startedAt: string;
+  finishedAt: string;
+  durationS: number;
+  node: string;
+  commit: string;
+  machine: Machine;
+  scenarios: ScenarioResults;
+  /** Which run produced each scenario's figures (a `--scenario` run keeps the others from before). */
+  runs: Partial<Record<ScenarioName, RunInfo>>;
+  errors: Partial<Record<ScenarioName, string>>;
+  targets: TargetCheck[];
+}
+
+const f1 = (n: number) => (Math.round(n * 10) / 10).toLocaleString('en-US');
+const f2 = (n: number) => (Math.round(n * 100) / 100).toString();
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const pct = (n: number) => `${(Math.round(n * 10000) / 100).toString()}%`;
+const usd = (n: number) => `$${n < 1 ? n.toFixed(4) : n.toFixed(2)}`;
+
+export function checkTargets(s: ScenarioResults): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  if (s.burst) {
+    const b = s.burst;
+    out.push({
+      scenario: 'burst',
+      target: 'requests waiting a whole cold start ≤ 1% through the router',
+      measured: `${pct(b.router.coldWaitShare)} (${b.router.coldWaits} of ${int(b.router.burstRequests)}); direct ${pct(b.direct.coldWaitShare)}`,
+      met: b.router.coldWaitShare <= 0.01,
+    });
+    out.push({
+      scenario: 'burst',
+      target: `router p99 ≤ 0.5 × cold start (${b.initMs / 2} ms)`,
+      measured: `${f1(b.router.latency.p99)} ms; direct ${f1(b.direct.latency.p99)} ms`,
+      met: b.router.latency.p99 <= 0.5 * b.initMs,
+    });
+    // Judged against the floor of direct's bill (no cold start longer than configured), which is
+    // the stricter comparison; the measured ratio is shown beside it.
+    const floor = b.direct.floor.cost.gbSecondsPerMillion;
+    const ratio = floor > 0 ? b.router.cost.gbSecondsPerMillion / floor : Infinity;
+    const measuredRatio = b.direct.cost.gbSecondsPerMillion > 0 ? b.router.cost.gbSecondsPerMillion / b.direct.cost.gbSecondsPerMillion : Infinity;
+    out.push({
+      scenario: 'burst',
+      target: 'GB-seconds per million requests ≤ 0.25 × direct',
+      measured: `${f2(ratio)} × direct's floor (${int(b.router.cost.gbSecondsPerMillion)} vs ${int(floor)} GB-s); ${f2(measuredRatio)} × direct as measured (${int(b.direct.cost.gbSecondsPerMillion)})`,
+      met: ratio <= 0.25,
+    });
+  }
+  if (s.steady) {
+    for (const p of s.steady.paths) {
+      out.push({
+        scenario: 'steady',
+        target: `${p.path} at ${int(s.steady.rate)} req/s: router p50 ≤ direct + 1 ms`,
+        measured: `+${f2(p.added.p50)} ms (${f2(p.router.latency.p50)} vs ${f2(p.direct.latency.p50)})`,
+        met: p.added.p50 <= 1,
+      });
+      out.push({
+        scenario: 'steady',
+        target: `${p.path} at ${int(s.steady.rate)} req/s: router p99 ≤ direct + 5 ms`,
+        measured: `+${f2(p.added.p99)} ms (${f2(p.router.latency.p99)} vs ${f2(p.direct.latency.p99)})`,
+        met: p.added.p99 <= 5,
+      });
+    }
+  }
+  if (s.peak) {
+    const t = s.peak.targets;
+    out.push({
+      scenario: 'peak',
+      target: 'router ≥ 1.0 × the plain Node reverse proxy (req/s)',
+      measured: `${f2(s.peak.routerVsNodeProxy)} × (${int(t.router?.rps ?? 0)} vs ${int(t['node-proxy']?.rps ?? 0)} req/s)`,
+      met: s.peak.routerVsNodeProxy >= 1,
+    });
+  }
+  if (s.stream) {
+    out.push({
+      scenario: 'stream',
+      target: '≥ 100 MB/s, router memory growth ≤ 100 MB',
+      measured: `${f1(s.stream.mbPerS)} MB/s, RSS +${f1(s.stream.rss.growthMb)} MB (live +${f1(s.stream.live.growthMb)} MB)${s.stream.verified ? '' : ', ECHO NOT VERIFIED'}`,
+      met: s.stream.mbPerS >= 100 && s.stream.rss.growthMb <= 100 && s.stream.verified,
+    });
+  }
+  if (s.micro) {
+    const kb = s.micro.sizes.find((x) => x.bytes === 1024);
+    if (kb) {
+      out.push({
+        scenario: 'micro',
+        target: 'ring ≥ 3 × MessagePort records/s at 1 KB',
+        measured: `${f1(kb.ratio)} × (${int(kb.ringPerS)} vs ${int(kb.portPerS)})`,
+        met: kb.ratio >= 3,
+      });
+    }
+  }
+  return out;
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function mdTable(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+interface Section {
+  title: string;
+  head: string[];
+  rows: string[][];
+  notes: string[];
+}
+
+function sections(r: BenchReport): Section[] {
+  const out: Section[] = [];
+  const s = r.scenarios;
+  if (s.steady) {
+    const st = s.steady;
+    const rows: string[][] = [];
+    for (const p of st.paths) {
+      for (const [name, t] of [['direct (no router)', p.direct], ['router', p.router]] as const) {
+        rows.push([`${p.path} ${name}`, f2(t.latency.p50), f2(t.latency.p90), f2(t.latency.p99), f2(t.latency.p999), f2(t.latency.max), int(t.achievedRps), String(t.errors)]);
+      }
+      rows.push([`${p.path} added by router`, `+${f2(p.added.p50)}`, `+${f2(p.added.p90)}`, `+${f2(p.added.p99)}`, `+${f2(p.added.p999)}`, '', '', '']);
+    }
+    out.push({
+      title: `steady — open loop at ${int(st.rate)} req/s, ${st.rounds} × ${st.roundMs / 1000} s per target (latency from the intended send time, ms)`,
+      head: ['path / target', 'p50', 'p90', 'p99', 'p99.9', 'max', 'req/s', 'errors'],
+      rows,
+      notes: [],
+    });
+  }
+  if (s.burst) {
+    const b = s.burst;
+    const row = (name: string, t: Omit<BurstResult['direct'], 'floor'>) => [
+      name,
+      f1(t.latency.p50),
+      f1(t.latency.p90),
+      f1(t.latency.p99),
+      f1(t.latency.p999),
+      f1(t.latency.max),
+      pct(t.coldWaitShare),
+      int(t.rps),
+      String(t.errors),
+      String(t.environments),
+      f1(t.cost.gbSecondsPerMillion),
+      usd(t.cost.x86Usd),
+      usd(t.cost.arm64Usd),
+    ];
+    const notes = [
+      `cold start ${b.initMs} ms, /delay?ms=${b.delayMs}, ${b.warmClients} clients for ${b.warmMs / 1000} s then ${b.burstClients} clients for ${b.burstMs / 1000} s (closed loop); percentiles over the ${b.burstClients}-client phase; ${b.memoryMb} MB functions, concurrency limit ${b.concurrencyLimit}.`,
+      `Cost covers the whole run (both phases); the router's running instances are charged up to the end of the load. Router: ${b.router.invokes} invocations for ${int(b.router.requests)} requests; direct: one invocation per request, ${b.direct.ledger.coldStarts} cold starts.`,
+      `"direct Lambda, floor" bills every direct request at the app's ${b.delayMs} ms and every cold start at exactly ${b.initMs} ms: the least Lambda could charge for that run. Measured cold starts here run longer, because the local environments start on the same ${r.machine.cpus} cores as everything else (each costs a few hundred ms of CPU to start), whereas Lambda starts them on their own hosts.`,
+    ];
+    if (b.router.afterScaleIn) {
+      const a = b.router.afterScaleIn;
+      notes.push(
+        `Router including the scale-in after the load (instances kept ${f1(a.waitedMs / 1000)} s more until the scaler released them): ${f1(a.cost.gbSecondsPerMillion)} GB-s per million requests, ${usd(a.cost.x86Usd)} x86 — ${f2(a.cost.gbSecondsPerMillion / Math.max(1e-9, b.direct.cost.gbSecondsPerMillion))} × direct.`,
+      );
+    }
+    const fg = b.router.fargate;
+    notes.push(
+      `Plus the router itself (estimate, not measured): a Fargate task of ${fg.vcpu} vCPU / ${fg.memoryGb} GB costs ${usd(fg.x86UsdPerHour)}/hour x86 (${usd(fg.arm64UsdPerHour)} arm64), i.e. ${usd(fg.x86UsdPerMillionAtRate)} per million requests if it served the burst's ${int(fg.requestsPerSecond)} req/s around the clock.`,
+    );
+    out.push({
+      title: 'burst — router vs direct Lambda (latency in ms; GB-s and $ per million requests)',
+      head: ['target', 'p50', 'p90', 'p99', 'p99.9', 'max', '≥1 cold start', 'req/s', 'errors', 'envs', 'GB-s/M', '$/M x86', '$/M arm64'],
+      rows: [
+        row('router', b.router),
+        row('direct Lambda', b.direct),
+        ['direct Lambda, floor', '', '', '', '', '', '', '', '', '', f1(b.direct.floor.cost.gbSecondsPerMillion), usd(b.direct.floor.cost.x86Usd), usd(b.direct.floor.cost.arm64Usd)],
+      ],
+      notes,
+    });
+  }
+  if (s.peak) {
+    const p = s.peak;
+    const cpu = (t: PeakResult['targets'][string]) =>
+      Object.entries(t.cpuUsPerRequest)
+        .map(([k, v]) => `${k} ${int(v)}`)
+        .join(', ');
+    const rows = Object.entries(p.targets).map(([name, t]) => [name, int(t.rps), t.rounds.map(int).join(' / '), f2(t.latency.p50), f2(t.latency.p99), String(t.errors), cpu(t)]);
+    out.push({
+      title: `peak — closed loop, ${p.concurrency} clients on ${p.path}, ${p.rounds} × ${p.roundMs / 1000} s per target (median req/s over rounds)`,
+      head: ['target', 'req/s', 'rounds', 'p50 ms', 'p99 ms', 'errors', 'CPU µs per request'],
+      rows,
+      notes: [
+        `router ÷ node-proxy = ${f2(p.routerVsNodeProxy)}`,
+        'CPU per request by process: `lambda` is the local Lambda (extension + app in its environments), which shares these cores with the router here but runs on Lambda\'s own CPUs in production.',
+        ...p.notes,
+      ],
+    });
+  }
+  if (s.stream) {
+    const st = s.stream;
+    out.push({
+      title: `stream — ${int(st.bytes / 1048576)} MiB POST /echo through the router (uploaded and echoed at once)`,
+      head: ['MB/s', 'seconds', 'router RSS baseline', 'peak', 'growth', 'live growth', 'verified'],
+      rows: [[f1(st.mbPerS), f1(st.seconds), `${f1(st.rss.baselineMb)} MB`, `${f1(st.rss.peakMb)} MB`, `+${f1(st.rss.growthMb)} MB`, `+${f1(st.live.growthMb)} MB`, String(st.verified)]],
+      notes: st.error ? [`error: ${st.error}`] : [],
+    });
+  }
+  if (s.micro) {
+    const m = s.micro;
+    out.push({
+      title: `micro — records/s main thread → worker (batches of ${int(m.batch)}, tinybench)`,
+      head: ['record', 'SAB ring', 'MessagePort', 'ring ÷ port'],
+      rows: m.sizes.map((x) => [x.bytes >= 1024 ? `${x.bytes / 1024} KB` : `${x.bytes} B`, int(x.ringPerS), int(x.portPerS), `${f1(x.ratio)} ×`]),
+      notes: [`frames: encode ${int(m.frames.encodePerS)}/s, decode ${int(m.frames.decodePerS)}/s (a ${m.frames.headBytes}-byte request head with 8 headers)`],
+    });
+  }
+  return out;
+}
+
+export function textReport(r: BenchReport): string {
+  const lines: string[] = [];
+  lines.push(`lambda-dispatch bench — ${r.command}`);
+  lines.push(`${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, Node ${r.node}, commit ${r.commit}, ${r.startedAt}`);
+  for (const s of sections(r)) {
+    lines.push('', s.title, table(s.head, s.rows));
+    for (const n of s.notes) lines.push(`  ${n}`);
+  }
+  if (r.targets.length > 0) {
+    lines.push('', 'targets (issue 6)', table(['', 'target', 'measured'], r.targets.map((t) => [t.met ? 'MET ' : 'MISS', `${t.scenario}: ${t.target}`, t.measured])));
+  }
+  for (const [name, err] of Object.entries(r.errors)) lines.push('', `${name} FAILED: ${err}`);
+  return lines.join('\n') + '\n';
+}
+
+export function markdownReport(r: BenchReport, chartFile: string | undefined): string {
+  const lines: string[] = [];
+  lines.push(`# lambda-dispatch bench`, '');
+  lines.push(`Produced by \`${r.command}\` on ${r.startedAt} (${f1(r.durationS)} s).`, '');
+  lines.push(`Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, ${r.machine.platform}/${r.machine.arch}, Node ${r.node}, commit \`${r.commit}\`; load average at start ${r.machine.loadAverageAtStart.map(f2).join(' ')}.`);
+  lines.push('Every process (load generator, router, local Lambda environments, proxies) shares this machine; ratios are measured within one run.', '');
+  const others = Object.entries(r.runs).filter(([, info]) => info && info.command !== r.command);
+  if (others.length > 0) {
+    lines.push(`Kept from earlier runs: ${others.map(([n, info]) => `${n} (\`${info!.command}\`, ${info!.startedAt}, commit \`${info!.commit}\`)`).join('; ')}.`, '');
+  }
+  if (r.targets.length > 0) {
+    lines.push('## Targets', '');
+    lines.push(mdTable(['', 'target', 'measured'], r.targets.map((t) => [t.met ? '✅ met' : '❌ missed', `${t.scenario}: ${t.target}`, t.measured])), '');
+  }
+  for (const s of sections(r)) {
+    lines.push(`## ${s.title}`, '', mdTable(s.head, s.rows), '');
+    for (const n of s.notes) lines.push(`- ${n}`);
+    if (s.notes.length > 0) lines.push('');
+    if (s.title.startsWith('burst') && chartFile) lines.push(`![latency over time, router vs direct Lambda](${chartFile})`, '');
+  }
+  for (const [name, err] of Object.entries(r.errors)) lines.push(`**${name} failed:** ${err}`, '');
+  return lines.join('\n');
+}
+
+/** The burst chart: every request's latency against its send time, router and direct Lambda. */
+export function burstChart(b: BurstResult, maxPoints = 6000): string {
+  const series = (p: { t: number[]; ms: number[] }): Point[] => p.t.map((t, i) => ({ t, ms: p.ms[i]! }));
+  const router = series(b.points.router);
+  const direct = series(b.points.direct);
+  return scatterSvg(
+    [
+      { name: 'router', colour: '#1f77b4', points: thin(router, maxPoints, b.initMs / 4), total: router.length },
+      { name: 'direct Lambda', colour: '#e8590c', points: thin(direct, maxPoints, b.initMs / 4), total: direct.length },
+    ],
+    {
+      title: `burst: ${b.warmClients} → ${b.burstClients} clients, /delay?ms=${b.delayMs}, cold start ${b.initMs} ms`,
+      marks: [{ ms: b.initMs, label: `cold start (${b.initMs} ms)` }],
+      events: [{ t: b.warmMs / 1000, label: `${b.burstClients} clients` }],
+    },
+  );
+}

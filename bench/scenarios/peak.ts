@@ -1,0 +1,128 @@
+// peak: closed-loop maximum requests per second on /ping through the router, through a plain Node
+// reverse proxy (node:http forwarding to the demo app), through nginx when installed, and to the
+// demo app with nothing in front (for reference), in rotating rounds within one run.
+
+import { mergeEncoded, median, summarize, type LatencySummary } from '../hist.ts';
+import { nginxAvailable, processCpuMs, runLoadgen, startDemoProcess, startNginx, startNodeProxy, startRouterProcess, type Service } from '../procs.ts';
+import { ROUTER_ENV, routerLambda, rotation, type Ctx } from './common.ts';
+
+export interface PeakTarget {
+  /** Median over rounds. */
+  rps: number;
+  rounds: number[];
+  latency: LatencySummary;
+  errors: number;
+  loadgenCpuMs: number;
+  /**
+   * CPU time per answered request (µs) of each process involved, over the measured rounds:
+   * `router` (both threads), `lambda` (the local Lambda: the extension and the app in its
+   * environments), `proxy`, `app` (demo/serve.ts), `loadgen`. nginx's workers are not read.
+   */
+  cpuUsPerRequest: Record<string, number>;
+}
+
+export interface PeakResult {
+  path: string;
+  concurrency: number;
+  roundMs: number;
+  rounds: number;
+  targets: Record<string, PeakTarget>;
+  /** router rps ÷ node-proxy rps. */
+  routerVsNodeProxy: number;
+  notes: string[];
+}
+
+export async function runPeak(ctx: Ctx): Promise<PeakResult> {
+  const path = '/ping';
+  const concurrency = 64;
+  const roundMs = ctx.quick ? 2000 : 5000;
+  const rounds = ctx.quick ? 1 : ctx.repeats;
+  const notes: string[] = [];
+  const lambda = await routerLambda(ctx);
+  const started: Service[] = [];
+  try {
+    const router = await startRouterProcess(lambda.url, ROUTER_ENV);
+    started.push(router);
+    const demo = await startDemoProcess();
+    started.push(demo);
+    const proxy = await startNodeProxy(demo.url);
+    started.push(proxy);
+    const urls: Record<string, string> = { router: router.url, 'node-proxy': proxy.url, direct: demo.url };
+    // Whose CPU each target's requests use (the orchestrator hosts the local Lambda's environments).
+    const pids: Record<string, Record<string, number>> = {
+      router: { router: router.pid, lambda: process.pid },
+      'node-proxy': { proxy: proxy.pid, app: demo.pid },
+      direct: { app: demo.pid },
+      nginx: { app: demo.pid },
+    };
+    if (nginxAvailable()) {
+      const nginx = await startNginx(demo.url);
+      if (nginx) {
+        started.push(nginx);
+        urls.nginx = nginx.url;
+        notes.push('nginx: 1 worker process, upstream keep-alive');
+      }
+    } else notes.push('nginx not installed: skipped (apt-get install -y nginx to include it)');
+
+    const names = Object.keys(urls);
+    const perTarget: Record<string, { rps: number[]; hist: string[]; errors: number; cpu: number; ok: number; components: Record<string, number> }> = {};
+    for (const n of names) perTarget[n] = { rps: [], hist: [], errors: 0, cpu: 0, ok: 0, components: {} };
+    const cpuOf = (name: string): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const [component, pid] of Object.entries(pids[name] ?? {})) {
+        if (pid === process.pid) {
+          const c = process.cpuUsage();
+          out[component] = (c.user + c.system) / 1000;
+        } else {
+          const ms = processCpuMs(pid);
+          if (ms !== undefined) out[component] = ms;
+        }
+      }
+      return out;
+    };
+    for (let r = 0; r < rounds; r++) {
+      for (const name of rotation(names, r)) {
+        const leadMs = r === 0 && name === 'router' ? (ctx.quick ? 2000 : 3000) : 1000;
+        // CPU is read around the whole run (lead-in included) and charged to the measured requests
+        // scaled by the lead-in's share of time, which is close enough for a per-request figure.
+        const cpu0 = cpuOf(name);
+        const res = await runLoadgen({
+          kind: 'closed',
+          url: urls[name]!,
+          path,
+          timeoutMs: 30_000,
+          phases: [
+            { name: 'lead-in', concurrency, durationMs: leadMs, record: false },
+            { name: 'measure', concurrency, durationMs: roundMs, record: true },
+          ],
+        });
+        const cpu1 = cpuOf(name);
+        const m = res.phases[1]!;
+        const t = perTarget[name]!;
+        const share = roundMs / (roundMs + leadMs);
+        for (const [k, v] of Object.entries(cpu1)) t.components[k] = (t.components[k] ?? 0) + (v - (cpu0[k] ?? v)) * share;
+        t.components.loadgen = (t.components.loadgen ?? 0) + res.loadgenCpuMs * share;
+        t.ok += m.ok;
+        t.rps.push(m.rps);
+        t.hist.push(m.histogram);
+        t.errors += m.errors;
+        t.cpu += res.loadgenCpuMs;
+        ctx.log(`peak ${name} round ${r + 1}: ${Math.round(m.rps)} req/s, p99 ${m.latency.p99} ms, ${m.errors} errors`);
+      }
+    }
+    const targets: Record<string, PeakTarget> = {};
+    for (const n of names) {
+      const t = perTarget[n]!;
+      const h = mergeEncoded(t.hist);
+      const cpuUsPerRequest: Record<string, number> = {};
+      for (const [k, v] of Object.entries(t.components)) cpuUsPerRequest[k] = t.ok > 0 ? Math.round((v * 1000) / t.ok) : 0;
+      targets[n] = { rps: median(t.rps), rounds: t.rps, latency: summarize(h), errors: t.errors, loadgenCpuMs: t.cpu, cpuUsPerRequest };
+      h.destroy();
+    }
+    const proxyRps = targets['node-proxy']!.rps;
+    return { path, concurrency, roundMs, rounds, targets, routerVsNodeProxy: proxyRps > 0 ? targets.router!.rps / proxyRps : 0, notes };
+  } finally {
+    for (const s of started.reverse()) await s.stop();
+    await lambda.close();
+  }
+}
