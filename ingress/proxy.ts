@@ -39,11 +39,19 @@ export class Proxy {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
+    const head: RequestHead = { method: req.method ?? 'GET', target: req.url ?? '/', headers: forwardedHeaders(req) };
+    let size: number;
+    try {
+      size = 1 + requestHeadSize(head);
+    } catch (err) {
+      // A head the channel protocol cannot carry (Node's own limits normally stop it first).
+      res.writeHead(431, { 'content-type': 'text/plain', connection: 'close' }).end(`${(err as Error).message}\n`);
+      return;
+    }
     const cx: ClientExchange = { req, res, unacked: 0, windowFull: false, done: false, discard: false };
     const slot = this.slots.add(cx);
-    const head: RequestHead = { method: req.method ?? 'GET', target: req.url ?? '/', headers: forwardedHeaders(req) };
     const hasBody = requestHasBody(req);
-    this.ring.writeWith(Rec.REQUEST_HEAD, slot, 1 + requestHeadSize(head), (dst) => {
+    this.ring.writeWith(Rec.REQUEST_HEAD, slot, size, (dst) => {
       dst[0] = hasBody ? 0 : FLAG_END;
       writeRequestHead(asBuffer(dst), 1, head);
     });

@@ -56,7 +56,14 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     },
   );
   const responses = new RingConsumer(responseRing);
-  const consuming = responses.run(p.onRecord);
+  // One bad record must cost one request, never the router: log it and go on.
+  const consuming = responses.run((type, slot, payload) => {
+    try {
+      p.onRecord(type, slot, payload);
+    } catch (err) {
+      log(`ingress: record type ${type} for slot ${slot} failed: ${(err as Error).stack ?? String(err)}`);
+    }
+  });
 
   let connections = 0;
   const server: Server = createServer(

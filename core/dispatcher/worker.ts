@@ -66,7 +66,14 @@ const d = new Dispatcher(
 dispatcher = d;
 if (config.prewarmOnStart) d.prewarm();
 
-const consuming = requests.run(d.onRecord);
+// One bad record must cost one request, never the router: log it and go on.
+const consuming = requests.run((type, slot, payload) => {
+  try {
+    d.onRecord(type, slot, payload);
+  } catch (err) {
+    log(`dispatcher: record type ${type} for slot ${slot} failed: ${(err as Error).stack ?? String(err)}`);
+  }
+});
 const ticker = setInterval(() => d.tick(), 100);
 const pinger = setInterval(() => d.ping(), config.pingIntervalMs);
 
