@@ -645,7 +645,14 @@ export class Dispatcher implements ChannelAuthority {
       let excess = current - d.desired;
       // Leave the longest-idle instances first; a busy one keeps serving.
       const idle = [...this.instances.values()]
-        .filter((i) => i.kind === 'lambda' && i.state === 'open' && i.outstanding === 0 && i.leavingSince === 0)
+        .filter(
+          (i) =>
+            i.kind === 'lambda' &&
+            i.state === 'open' &&
+            i.outstanding === 0 &&
+            i.leavingSince === 0 &&
+            now - i.lastBusyAt >= Math.min(this.o.scaleInIntervalMs, 5000),
+        )
         .sort((a, b) => a.lastBusyAt - b.lastBusyAt);
       for (const inst of idle) {
         if (excess-- <= 0) break;

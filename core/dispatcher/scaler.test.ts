@@ -43,9 +43,21 @@ test('scale-out and scale-in are rate limited; no scale-in while requests wait',
   assert.equal(s.decide(1000, 3, { running: 40, pending: 0 }).desired, 3, 'within 2 s of the last scale-out');
   assert.equal(s.decide(2000, 3, { running: 40, pending: 0 }).desired, 8);
   assert.equal(s.decide(3000, 8, { running: 0, pending: 5 }).desired, 8, 'pending blocks scale-in');
-  assert.equal(s.decide(3000, 8, { running: 0, pending: 0 }).desired, 3, 'scale-in by at most 5');
-  assert.equal(s.decide(4000, 3, { running: 0, pending: 0 }).desired, 3, 'within 5 s of the last scale-in');
-  assert.equal(s.decide(8000, 3, { running: 0, pending: 0 }).desired, 0);
+  assert.equal(s.decide(3000, 8, { running: 0, pending: 0 }).desired, 8, 'demand peaked at 10 within the last 5 s');
+  assert.equal(s.decide(7100, 8, { running: 0, pending: 0 }).desired, 3, 'then scale-in, by at most 5');
+  assert.equal(s.decide(8000, 3, { running: 0, pending: 0 }).desired, 3, 'within 5 s of the last scale-in');
+  assert.equal(s.decide(12_200, 3, { running: 0, pending: 0 }).desired, 0);
+});
+
+test('an instant of idleness under steady load does not scale in', () => {
+  const s = new Scaler(settings, 0);
+  let current = 0;
+  // A fast app at steady load: most ticks see 1-2 running, some see none.
+  for (let t = 0; t < 60_000; t += 100) {
+    const running = t % 300 === 0 ? 0 : 2;
+    current = s.decide(t, current, { running, pending: 0 }).desired;
+    if (t > 1000) assert.equal(current, 1, `at ${t} ms`);
+  }
 });
 
 test('min and max instances clamp the decision', () => {

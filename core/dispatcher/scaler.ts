@@ -91,6 +91,8 @@ export class Scaler {
   private lastOut = -Infinity;
   private lastIn = -Infinity;
   private readonly ewma: Ewma;
+  /** Recent raw demand, newest last: scale-in follows the peak of the last interval, not an instant. */
+  private readonly recent: { t: number; v: number }[] = [];
   last: Decision = { desired: 0, reason: 'idle' };
 
   constructor(
@@ -123,6 +125,16 @@ export class Scaler {
     } else {
       raw = simpleDesired(load, this.s);
       why = `simple running=${load.running} pending=${load.pending}`;
+    }
+    // A fast app is often idle at the instant of a tick even under steady load: shrinking on that
+    // instant would drain the instance the next request needs and make it wait a cold start.
+    this.recent.push({ t: now, v: raw });
+    while (this.recent.length > 0 && this.recent[0]!.t < now - this.s.scaleInIntervalMs) this.recent.shift();
+    let recentPeak = 0;
+    for (const r of this.recent) recentPeak = Math.max(recentPeak, r.v);
+    if (raw < current && recentPeak > raw) {
+      raw = Math.min(current, recentPeak);
+      why += ` (peak ${recentPeak} in the last ${this.s.scaleInIntervalMs} ms)`;
     }
     let desired = Math.min(this.s.maxInstances, Math.max(this.s.minInstances, raw));
     const step = maxStep(current);
