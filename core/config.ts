@@ -12,7 +12,7 @@ export interface RouterConfig {
   instanceCountMultiplier: number;
   incomingPort: number;
   controlPort: number;
-  /** Host the Lambda connects back to; see resolveCallbackHost. */
+  /** Host the Lambda connects back to (configuredCallbackHost; the router process may find a better one). */
   callbackHost: string;
   scalingAlgorithm: ScalingAlgorithm;
   /** Longest a request may wait in the queue for a channel (504 after). */
@@ -84,17 +84,20 @@ function oneOf<T extends string>(env: Env, name: string, dflt: T, allowed: reado
   return v;
 }
 
+export type CallbackHostSource = 'RouterCallbackHost' | 'EnvVarForCallbackIp' | 'ecs-metadata' | 'loopback';
+
 /**
- * The address the function must call back: an explicit host, else the variable named by
- * LAMBDA_DISPATCH_EnvVarForCallbackIp (K8S_POD_IP by default), else loopback.
+ * The address the function must call back, when the settings name it: LAMBDA_DISPATCH_RouterCallbackHost,
+ * else the variable named by LAMBDA_DISPATCH_EnvVarForCallbackIp (K8S_POD_IP by default). Otherwise
+ * the router process finds it (ingress/callback-host.ts: ECS task metadata, else loopback).
  */
-export function resolveCallbackHost(env: Env): string {
+export function configuredCallbackHost(env: Env): { host: string; source: CallbackHostSource } | undefined {
   const explicit = env.LAMBDA_DISPATCH_RouterCallbackHost?.trim();
-  if (explicit) return explicit;
+  if (explicit) return { host: explicit, source: 'RouterCallbackHost' };
   const varName = env.LAMBDA_DISPATCH_EnvVarForCallbackIp?.trim() || 'K8S_POD_IP';
   const fromVar = env[varName]?.trim();
-  if (fromVar) return fromVar;
-  return '127.0.0.1';
+  if (fromVar) return { host: fromVar, source: 'EnvVarForCallbackIp' };
+  return undefined;
 }
 
 function workerSecret(env: Env): string | undefined {
@@ -126,7 +129,7 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
     instanceCountMultiplier: num(env, 'LAMBDA_DISPATCH_InstanceCountMultiplier', 2, 1, 100),
     incomingPort: int(env, 'LAMBDA_DISPATCH_IncomingRequestHTTPPort', 5001, 0, 65535),
     controlPort: int(env, 'LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port', 5003, 0, 65535),
-    callbackHost: resolveCallbackHost(env),
+    callbackHost: configuredCallbackHost(env)?.host ?? '127.0.0.1',
     scalingAlgorithm: oneOf(env, 'LAMBDA_DISPATCH_ScalingAlgorithm', 'simple', ['simple', 'ewma'] as const),
     incomingRequestTimeoutMs: Math.round(num(env, 'LAMBDA_DISPATCH_IncomingRequestTimeout', 60, 0.001, 3600) * 1000),
     maxPendingRequests: int(env, 'LAMBDA_DISPATCH_MaxPendingRequests', 10_000, 1, 10_000_000),

@@ -1,0 +1,45 @@
+// Synthesizes an SST config in a child process (Pulumi's runtime is process-wide state, so each
+// stage or mode gets a fresh one) and returns the resource graph. Leaves nothing behind.
+
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { buildProgram } from './program.ts';
+import type { SynthResource, SynthResult } from './harness.ts';
+
+export type { SynthResource, SynthResult };
+
+const run = promisify(execFile);
+let seq = 0;
+
+export async function synthesize(o: { root: string; stage: string; dev: boolean; configPath?: string }): Promise<SynthResult & { ms: number }> {
+  const started = Date.now();
+  const tag = `${o.stage}-${o.dev ? 'dev' : 'deploy'}-${process.pid}-${++seq}`;
+  const outFile = path.join(o.root, '.sst', 'platform', `sst-check.${tag}.mjs`);
+  const checkDir = path.join(o.root, '.sst', 'check');
+  const resultFile = path.join(checkDir, `${tag}.json`);
+  mkdirSync(checkDir, { recursive: true });
+  try {
+    await buildProgram({ root: o.root, configPath: o.configPath ?? path.join(o.root, 'sst.config.ts'), stage: o.stage, dev: o.dev, outFile, resultFile });
+    try {
+      await run(process.execPath, ['--enable-source-maps', '--no-deprecation', '--no-warnings', outFile], {
+        cwd: o.root,
+        env: { ...process.env, NODE_OPTIONS: '' },
+        timeout: 120_000,
+        maxBuffer: 16 << 20,
+      });
+    } catch (err) {
+      // A program that failed still wrote its result (with the errors); Pulumi then exits non-zero
+      // over the registrations the failure left pending.
+      if (!existsSync(resultFile)) {
+        const e = err as { stdout?: string; stderr?: string; message: string };
+        throw new Error(`synthesis of ${tag} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+      }
+    }
+    const result = JSON.parse(readFileSync(resultFile, 'utf8')) as SynthResult;
+    return { ...result, ms: Date.now() - started };
+  } finally {
+    for (const f of [outFile, `${outFile}.map`, resultFile]) rmSync(f, { force: true });
+  }
+}

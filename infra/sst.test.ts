@@ -1,0 +1,394 @@
+// The offline check of the deployment: the pinned SST installs its platform (`sst install`, no
+// Pulumi download), sst.config.ts and infra/sst type-check against SST's own declarations, and
+// the config is synthesized — SST's real components running against Pulumi's runtime mocks for
+// AWS (infra/sst-check) — for a production stage, another stage and `sst dev`, and the resource
+// graph is asserted. Everything it writes is under .sst/ (gitignored) and removed at the end.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Graph } from './sst-check/graph.ts';
+import { sstInstall } from './sst-check/sst-cli.ts';
+import { synthesize, type SynthResult } from './sst-check/synth.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CHECK = path.join(ROOT, '.sst', 'check');
+const HEALTH = '/_lambda_dispatch/health';
+const timings: string[] = [];
+
+/**
+ * What SST's components and CLI write outside .sst/ when they run: a .dockerignore next to the
+ * image's context or Dockerfile (extended with `.sst` when it lacks that line) and sst-env.d.ts
+ * files. (Other people's files in a shared tree are left out of the comparison on purpose.)
+ */
+function treeSnapshot() {
+  const interesting = (name: string) => /sst|docker/i.test(name) && name !== '.sst';
+  return {
+    root: readdirSync(ROOT).filter(interesting).sort(),
+    infra: readdirSync(path.join(ROOT, 'infra')).filter(interesting).sort(),
+    dockerignore: readFileSync(path.join(ROOT, '.dockerignore'), 'utf8'),
+    config: readFileSync(path.join(ROOT, 'sst.config.ts'), 'utf8'),
+  };
+}
+const before_ = treeSnapshot();
+
+const synths = new Map<string, Promise<SynthResult & { ms: number }>>();
+/** One synthesis per stage and mode, shared by the tests that read it. */
+function synth(stage: string, dev: boolean, configPath?: string): Promise<SynthResult & { ms: number }> {
+  const key = `${stage}/${dev}/${configPath ?? ''}`;
+  let p = synths.get(key);
+  if (!p) {
+    p = synthesize({ root: ROOT, stage, dev, ...(configPath ? { configPath } : {}) }).then((r) => {
+      timings.push(`synthesis ${stage}${dev ? ' (sst dev)' : ''}${configPath ? ` ${path.basename(configPath)}` : ''}: ${r.ms} ms, ${r.resources.length} resources`);
+      return r;
+    });
+    synths.set(key, p);
+  }
+  return p;
+}
+
+async function tsc(project: string): Promise<{ code: number; output: string; ms: number }> {
+  const started = Date.now();
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', project], { cwd: ROOT });
+    return { code: 0, output: stdout + stderr, ms: Date.now() - started };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, output: (e.stdout ?? '') + (e.stderr ?? ''), ms: Date.now() - started };
+  }
+}
+
+/** A statement list from an IAM role's inline policy. */
+function inlineStatements(role: Record<string, unknown>): { Action: string[]; Resource: string[]; Effect: string }[] {
+  const policies = (role.inlinePolicies as { policy: string }[] | undefined) ?? [];
+  return policies.flatMap((p) => (JSON.parse(p.policy) as { Statement: { Action: string[]; Resource: string[]; Effect: string }[] }).Statement);
+}
+
+function containerDefinitions(g: Graph) {
+  const task = g.one('aws:ecs/taskDefinition:TaskDefinition');
+  return JSON.parse(String(task.inputs.containerDefinitions)) as {
+    name: string;
+    image: string;
+    environment: { name: string; value: string }[];
+    healthCheck?: { command: string[] };
+  }[];
+}
+
+before(async () => {
+  const install = await sstInstall(ROOT, 'check');
+  timings.push(`sst install: ${install.ms} ms`);
+});
+
+after(() => {
+  rmSync(CHECK, { recursive: true, force: true });
+  console.log(`infra check timings: ${timings.join('; ')}`);
+});
+
+test('sst install: the platform of the pinned SST, with the AWS provider sst.config.ts pins', () => {
+  const sstVersion = (JSON.parse(readFileSync(path.join(ROOT, 'node_modules/sst/package.json'), 'utf8')) as { version: string }).version;
+  assert.equal(readFileSync(path.join(ROOT, '.sst/platform/version'), 'utf8').trim(), sstVersion);
+  const lock = JSON.parse(readFileSync(path.join(ROOT, '.sst/provider-lock.json'), 'utf8')) as { name: string; version: string }[];
+  assert.deepEqual(
+    lock.map((p) => [p.name, p.version]),
+    [['aws', '7.20.0']],
+  );
+  assert.ok(existsSync(path.join(ROOT, '.sst/platform/node_modules/@pulumi/pulumi/package.json')));
+  assert.ok(existsSync(path.join(ROOT, '.sst/platform/src/components/aws/service.ts')), "SST's component sources");
+});
+
+test("sst.config.ts and infra/sst type-check against SST's declarations (.sst/platform)", async () => {
+  const r = await tsc(path.join(ROOT, 'infra/tsconfig.sst.json'));
+  timings.push(`tsc over sst.config.ts: ${r.ms} ms`);
+  assert.equal(r.code, 0, r.output);
+});
+
+/** Type-checks sst.config.ts with one edit (a copy under .sst/check), returning tsc's output and the edited line. */
+async function tscWithEdit(label: string, from: string, to: string): Promise<{ code: number; output: string; line: number }> {
+  const original = readFileSync(path.join(ROOT, 'sst.config.ts'), 'utf8');
+  assert.ok(original.includes(from), `sst.config.ts no longer contains ${from}`);
+  const edited = original
+    .replace('./.sst/platform/config.d.ts', '../../platform/config.d.ts')
+    .replace("'./infra/sst/lambda-dispatch.ts'", "'../../../infra/sst/lambda-dispatch.ts'")
+    .replace(from, to);
+  const dir = path.join(CHECK, label);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'sst.config.ts'), edited);
+  writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ extends: '../../../infra/tsconfig.sst.json', files: ['sst.config.ts'] }));
+  const r = await tsc(path.join(dir, 'tsconfig.json'));
+  return { ...r, line: edited.split('\n').findIndex((l) => l.includes(to)) + 1 };
+}
+
+test('a wrong property in sst.config.ts fails the type check, naming the line and the property', async () => {
+  const [property, type] = await Promise.all([
+    tscWithEdit('bad-property', 'router: {', 'routr: {'),
+    tscWithEdit('bad-type', 'memory: 512', "memory: '512 MB'"),
+  ]);
+  assert.notEqual(property.code, 0);
+  assert.match(
+    property.output,
+    new RegExp(
+      `^\\.sst/check/bad-property/sst\\.config\\.ts\\(${property.line},\\d+\\): error TS2561: Object literal may only specify known properties, but 'routr' does not exist in type 'LambdaDispatchArgs'\\. Did you mean to write 'router'\\?$`,
+      'm',
+    ),
+  );
+  assert.equal(property.output.match(/error TS/g)?.length, 1, property.output);
+  assert.notEqual(type.code, 0);
+  assert.match(type.output, new RegExp(`sst\\.config\\.ts\\(${type.line},\\d+\\): error TS2322: Type 'string' is not assignable to type 'number'\\.`));
+  assert.equal(type.output.match(/error TS/g)?.length, 1, type.output);
+});
+
+test('deploy, production stage: the function in the private subnets, invokable by the router only', async () => {
+  const r = await synth('production', false);
+  assert.deepEqual(r.errors, []);
+  const g = new Graph(r.resources);
+
+  const fn = g.one('aws:lambda/function:Function');
+  const privateSubnets = g.all('aws:ec2/subnet:Subnet', /PrivateSubnet\d+$/).map((s) => s.id);
+  assert.equal(privateSubnets.length, 2);
+  const fnSg = g.idOf('aws:ec2/securityGroup:SecurityGroup', /FunctionSecurityGroup$/);
+  assert.deepEqual(fn.inputs.vpcConfig, { subnetIds: privateSubnets, securityGroupIds: [fnSg] });
+  assert.equal(fn.inputs.runtime, 'nodejs24.x');
+  assert.equal(fn.inputs.timeout, 60);
+  assert.equal(fn.inputs.memorySize, 512);
+  assert.deepEqual(fn.inputs.architectures, ['arm64']);
+  assert.equal(fn.inputs.handler, 'demo/function.handler');
+  const fnRole = g.one('aws:iam/role:Role', /FunctionRole$/);
+  assert.ok((fnRole.inputs.managedPolicyArns as string[]).some((a) => a.endsWith('/AWSLambdaVPCAccessExecutionRole')));
+  assert.ok(!g.has('aws:lambda/functionUrl:FunctionUrl'), 'no function URL: only the router invokes it');
+
+  // SST built the handler through the CLI (here its stand-in, with SST's esbuild options).
+  const build = r.rpc.find((c) => c.method === 'Runtime.Build');
+  assert.equal(build?.args.handler, 'demo/function.handler');
+  assert.ok(existsSync(path.join(ROOT, '.sst/artifacts/LambdaDispatchFunction-src/demo/function.mjs')));
+
+  const taskRole = g.one('aws:iam/role:Role', /RouterTaskRole$/);
+  const invoke = inlineStatements(taskRole.inputs).filter((s) => s.Action.some((a) => a.startsWith('lambda:')));
+  assert.deepEqual(invoke, [{ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [String(fn.state.arn)] }]);
+});
+
+test('deploy, production stage: the control port admits the function security group and nothing else', async () => {
+  const g = new Graph((await synth('production', false)).resources);
+  const routerSg = g.idOf('aws:ec2/securityGroup:SecurityGroup', /RouterSecurityGroup$/);
+  const fnSg = g.idOf('aws:ec2/securityGroup:SecurityGroup', /FunctionSecurityGroup$/);
+  const lbSg = g.idOf('aws:ec2/securityGroup:SecurityGroup', /LoadBalancerSecurityGroup$/);
+  assert.equal(g.one('aws:ec2/securityGroup:SecurityGroup', /RouterSecurityGroup$/).inputs.ingress, undefined, 'no inline ingress');
+  const rules = g
+    .all('aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule')
+    .filter((r) => r.inputs.securityGroupId === routerSg)
+    .map((r) => ({ from: r.inputs.referencedSecurityGroupId, port: [r.inputs.fromPort, r.inputs.toPort], proto: r.inputs.ipProtocol, cidr: r.inputs.cidrIpv4 }));
+  assert.deepEqual(
+    rules.sort((a, b) => Number(a.port[0]) - Number(b.port[0])),
+    [
+      { from: lbSg, port: [5001, 5001], proto: 'tcp', cidr: undefined },
+      { from: fnSg, port: [5003, 5003], proto: 'tcp', cidr: undefined },
+    ],
+  );
+  // EC2 refuses other characters in these descriptions, and only at deploy time.
+  for (const r of [...g.all('aws:ec2/securityGroup:SecurityGroup'), ...g.all('aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule')]) {
+    assert.match(String(r.inputs.description ?? ''), /^[a-zA-Z0-9 ._\-:/()#,@[\]+=&;{}!$*]*$/, `${r.name}: description`);
+  }
+  const service = g.one('aws:ecs/service:Service');
+  assert.deepEqual(service.inputs.networkConfiguration, {
+    assignPublicIp: false,
+    securityGroups: [routerSg],
+    subnets: g.all('aws:ec2/subnet:Subnet', /PrivateSubnet\d+$/).map((s) => s.id),
+  });
+});
+
+test('deploy, production stage: load balancer, listener and health check on the router', async () => {
+  const r = await synth('production', false);
+  const g = new Graph(r.resources);
+  const lb = g.one('aws:lb/loadBalancer:LoadBalancer');
+  assert.equal(lb.inputs.internal, false);
+  assert.equal(lb.inputs.loadBalancerType, 'application');
+  assert.deepEqual(lb.inputs.subnets, g.all('aws:ec2/subnet:Subnet', /PublicSubnet\d+$/).map((s) => s.id));
+  const target = g.one('aws:lb/targetGroup:TargetGroup');
+  assert.equal(target.inputs.port, 5001);
+  assert.equal(target.inputs.protocol, 'HTTP');
+  assert.equal(target.inputs.targetType, 'ip');
+  assert.equal(target.inputs.deregistrationDelay, 30);
+  assert.deepEqual(target.inputs.healthCheck, { path: HEALTH, interval: 10, timeout: 5, healthyThreshold: 2, unhealthyThreshold: 3, matcher: '200' });
+  const listener = g.one('aws:lb/listener:Listener');
+  assert.equal(listener.inputs.port, 80);
+  assert.equal(listener.inputs.protocol, 'HTTP');
+  assert.deepEqual(listener.inputs.defaultActions, [{ type: 'forward', targetGroupArn: target.state.arn }]);
+  assert.equal(r.outputs.url, `http://${String(lb.state.dnsName)}`, 'the stack output is the public URL');
+
+  const [container, ...others] = containerDefinitions(g);
+  assert.equal(others.length, 0);
+  assert.ok(container!.healthCheck?.command.join(' ').includes(`127.0.0.1:5001${HEALTH}`), 'ECS checks the container too');
+  assert.deepEqual(g.one('aws:ecs/service:Service').inputs.loadBalancers, [{ targetGroupArn: target.state.arn, containerName: container!.name, containerPort: 5001 }]);
+});
+
+test('deploy, production stage: the router is told the function and its settings, image from infra/router.Dockerfile', async () => {
+  const g = new Graph((await synth('production', false)).resources);
+  const fn = g.one('aws:lambda/function:Function');
+  const env = Object.fromEntries(containerDefinitions(g)[0]!.environment.map((e) => [e.name, e.value]));
+  assert.equal(env.LAMBDA_DISPATCH_FunctionName, fn.inputs.name);
+  assert.equal(env.LAMBDA_DISPATCH_FunctionTimeout, '60');
+  assert.equal(env.LAMBDA_DISPATCH_IncomingRequestHTTPPort, '5001');
+  assert.equal(env.LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port, '5003');
+  assert.equal(env.AWS_REGION, 'us-east-1');
+  assert.equal(env.LAMBDA_DISPATCH_RouterCallbackHost, undefined, 'each task finds its own address (ECS task metadata)');
+
+  const image = g.one('docker-build:index:Image');
+  assert.deepEqual(image.inputs.dockerfile, { location: path.join(ROOT, 'infra/router.Dockerfile') });
+  assert.deepEqual(image.inputs.context, { location: ROOT.replace(/\/$/, '') });
+  assert.deepEqual(image.inputs.platforms, ['linux/arm64']);
+  assert.equal(image.inputs.push, true);
+  assert.ok(existsSync(path.join(ROOT, 'infra/router.Dockerfile')));
+  const task = g.one('aws:ecs/taskDefinition:TaskDefinition');
+  assert.deepEqual(task.inputs.runtimePlatform, { cpuArchitecture: 'ARM64', operatingSystemFamily: 'LINUX' });
+  assert.equal(task.inputs.cpu, '512');
+  assert.equal(task.inputs.memory, '1024');
+});
+
+test('deploy, production stage: CPU autoscaling at 50% between 1 and 10 tasks, regular Fargate, managed NAT', async () => {
+  const g = new Graph((await synth('production', false)).resources);
+  const target = g.one('aws:appautoscaling/target:Target');
+  assert.equal(target.inputs.minCapacity, 1);
+  assert.equal(target.inputs.maxCapacity, 10);
+  assert.equal(target.inputs.scalableDimension, 'ecs:service:DesiredCount');
+  const policies = g.all('aws:appautoscaling/policy:Policy');
+  assert.equal(policies.length, 1, 'CPU only, no memory policy');
+  assert.deepEqual(policies[0]!.inputs.targetTrackingScalingPolicyConfiguration, {
+    predefinedMetricSpecification: { predefinedMetricType: 'ECSServiceAverageCPUUtilization' },
+    targetValue: 50,
+  });
+  const service = g.one('aws:ecs/service:Service');
+  assert.equal(service.inputs.desiredCount, 1);
+  assert.equal(service.inputs.launchType, 'FARGATE');
+  assert.equal(g.all('aws:ec2/natGateway:NatGateway').length, 2, 'a managed NAT gateway per availability zone');
+  assert.ok(!g.has('aws:ec2/instance:Instance'));
+});
+
+test('deploy, another stage: NAT instances instead of gateways, the router on Fargate Spot', async () => {
+  const r = await synth('pr-42', false);
+  assert.deepEqual(r.errors, []);
+  const g = new Graph(r.resources);
+  assert.ok(!g.has('aws:ec2/natGateway:NatGateway'));
+  assert.equal(g.all('aws:ec2/instance:Instance', /NatInstance\d+$/).length, 2);
+  const service = g.one('aws:ecs/service:Service');
+  assert.equal(service.inputs.launchType, undefined);
+  assert.deepEqual(service.inputs.capacityProviderStrategies, [
+    { capacityProvider: 'FARGATE', weight: 0 },
+    { capacityProvider: 'FARGATE_SPOT', weight: 1 },
+  ]);
+  // Spot defaults to x86_64, which Fargate Spot supports everywhere.
+  assert.deepEqual(g.one('aws:ecs/taskDefinition:TaskDefinition').inputs.runtimePlatform, { cpuArchitecture: 'X86_64', operatingSystemFamily: 'LINUX' });
+  assert.deepEqual(g.one('docker-build:index:Image').inputs.platforms, ['linux/amd64']);
+});
+
+test('sst dev: the router runs locally as the Service dev command, the function live through the bridge', async () => {
+  const r = await synth('dev', true);
+  assert.deepEqual(r.errors, []);
+  const g = new Graph(r.resources);
+  for (const type of ['aws:ecs/service:Service', 'aws:ecs/taskDefinition:TaskDefinition', 'aws:lb/loadBalancer:LoadBalancer', 'docker-build:index:Image']) {
+    assert.ok(!g.has(type), `${type} is not deployed in dev`);
+  }
+  const fn = g.one('aws:lambda/function:Function');
+  const devCommand = g.one('sst:sst:DevCommand', /RouterDev$/).inputs._dev as {
+    command: string;
+    directory: string;
+    autostart: boolean;
+    environment: Record<string, string>;
+    aws: { role: string };
+  };
+  assert.equal(devCommand.command, 'node --import tsx infra/router/dev.ts');
+  assert.ok(existsSync(path.join(ROOT, 'infra/router/dev.ts')));
+  assert.equal(devCommand.directory, '.');
+  assert.equal(devCommand.autostart, true);
+  assert.equal(devCommand.environment.LAMBDA_DISPATCH_FunctionName, fn.inputs.name);
+  assert.equal(devCommand.environment.LAMBDA_DISPATCH_FunctionTimeout, '60');
+  // The local router runs as the task role, which may invoke the function and nothing else.
+  const taskRole = g.one('aws:iam/role:Role', /RouterTaskRole$/);
+  assert.equal(devCommand.aws.role, taskRole.state.arn);
+  const invoke = inlineStatements(taskRole.inputs).filter((s) => s.Action.some((a) => a.startsWith('lambda:')));
+  assert.deepEqual(invoke, [{ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [String(fn.state.arn)] }]);
+
+  // The deployed function is SST's bridge; the handler runs on this machine (Runtime.AddTarget).
+  assert.equal(fn.inputs.handler, 'bootstrap');
+  assert.equal(fn.inputs.description, 'live');
+  const target = r.rpc.find((c) => c.method === 'Runtime.AddTarget');
+  assert.equal(target?.args.handler, 'demo/function.handler');
+  assert.equal(target?.args.runtime, 'nodejs24.x');
+  assert.ok(!r.rpc.some((c) => c.method === 'Runtime.Build'));
+  // The bridge sits in the private subnets and reaches SST's realtime service through NAT.
+  assert.deepEqual((fn.inputs.vpcConfig as { subnetIds: string[] }).subnetIds, g.all('aws:ec2/subnet:Subnet', /PrivateSubnet\d+$/).map((s) => s.id));
+  assert.ok(g.has('aws:ec2/instance:Instance', /NatInstance\d+$/));
+  assert.equal(r.outputs.url, 'http://127.0.0.1:5001');
+});
+
+/** A config that deploys LambdaDispatch with the given arguments (source text), under .sst/check. */
+function variantConfig(file: string, appName: string, args: string, output = '{}'): string {
+  const dir = path.join(CHECK, 'variants');
+  mkdirSync(dir, { recursive: true });
+  const configPath = path.join(dir, file);
+  writeFileSync(
+    configPath,
+    `export default $config({
+      app: () => ({ name: ${JSON.stringify(appName)}, home: 'aws', providers: { aws: '7.20.0' } }),
+      async run() {
+        const { LambdaDispatch } = await import(${JSON.stringify(path.join(ROOT, 'infra/sst/lambda-dispatch.ts'))});
+        const d = new LambdaDispatch('Dispatch', ${args});
+        return ${output};
+      },
+    });\n`,
+  );
+  return configPath;
+}
+
+test('settings the types cannot catch fail synthesis with a message that names them', async () => {
+  const [ours, sst] = await Promise.all([
+    synth('staging', false, variantConfig('bad-scaling.config.ts', 'lambda-dispatch', `{ function: { handler: 'demo/function.handler', timeout: 901 }, router: { scaling: { min: 5, max: 2 } } }`)),
+    // SST's own checks run too: Fargate allows only some memory sizes per CPU size.
+    synth('staging', false, variantConfig('bad-size.config.ts', 'lambda-dispatch', `{ function: { handler: 'demo/function.handler' }, router: { cpu: '0.25 vCPU', memory: '8 GB' } }`)),
+  ]);
+  assert.deepEqual(ours.errors, [
+    'LambdaDispatch "Dispatch": function.timeout must be an integer from 1 to 900, got 901; router.scaling.min (5) exceeds router.scaling.max (2)',
+  ]);
+  assert.deepEqual(sst.errors, ['Unsupported memory: 8 GB. The supported values for memory for a 0.25 vCPU CPU are 0.5 GB, 1 GB, 2 GB']);
+});
+
+test('bring your own bundle: a function built by npm run build deploys as given', async () => {
+  const { build } = await import('./build.ts');
+  const built = await build({ outdir: path.join(CHECK, 'variants', 'dist') });
+  const configPath = variantConfig(
+    'own-bundle.config.ts',
+    'my-app',
+    `{
+      function: { handler: 'index.handler', bundle: ${JSON.stringify(path.dirname(built.lambda))}, runtime: 'nodejs22.x', memory: 1024, timeout: 300, architecture: 'x86_64', copyFiles: [{ from: 'demo/app.ts', to: 'app-source.ts' }] },
+      router: { capacity: 'spot', scaling: { min: 2, max: 4, cpuUtilization: 60 }, settings: { LAMBDA_DISPATCH_MaxConcurrentCount: '20' } },
+    }`,
+    '{ url: d.url }',
+  );
+  const r = await synth('production', false, configPath);
+  assert.deepEqual(r.errors, []);
+  const g = new Graph(r.resources);
+  const fn = g.one('aws:lambda/function:Function');
+  assert.equal(fn.inputs.handler, 'index.handler');
+  assert.equal(fn.inputs.runtime, 'nodejs22.x');
+  assert.equal(fn.inputs.memorySize, 1024);
+  assert.equal(fn.inputs.timeout, 300);
+  assert.deepEqual(fn.inputs.architectures, ['x86_64']);
+  const buildCall = r.rpc.find((c) => c.method === 'Runtime.Build');
+  assert.equal(buildCall?.args.bundle, path.dirname(built.lambda));
+  // SST resolves and checks the files itself.
+  assert.deepEqual(buildCall?.args.copyFiles, [{ from: path.join(ROOT, 'demo/app.ts'), to: 'app-source.ts', isDir: false }]);
+  const env = Object.fromEntries(containerDefinitions(g)[0]!.environment.map((e) => [e.name, e.value]));
+  assert.equal(env.LAMBDA_DISPATCH_FunctionTimeout, '300');
+  assert.equal(env.LAMBDA_DISPATCH_MaxConcurrentCount, '20');
+  const target = g.one('aws:appautoscaling/target:Target');
+  assert.deepEqual([target.inputs.minCapacity, target.inputs.maxCapacity], [2, 4]);
+  assert.equal((g.one('aws:appautoscaling/policy:Policy').inputs.targetTrackingScalingPolicyConfiguration as { targetValue: number }).targetValue, 60);
+  assert.ok((g.one('aws:ecs/service:Service').inputs.capacityProviderStrategies as { capacityProvider: string }[]).some((s) => s.capacityProvider === 'FARGATE_SPOT'));
+});
+
+test('the check leaves the work tree as it found it (all it writes is under .sst/)', async () => {
+  await Promise.allSettled(synths.values());
+  assert.deepEqual(treeSnapshot(), before_);
+});
