@@ -202,3 +202,17 @@ test('infra/router.Dockerfile: multi-stage, node slim 22/24, non-root, copies th
   assert.ok(runtime.some((l) => l === 'CMD ["node", "--enable-source-maps", "main.js"]'));
   assert.match(dockerfile, /RUN npm run build/);
 });
+
+test('the worker CLI bundle (the package bin) runs with node alone', async () => {
+  await built;
+  const cli = path.join(out, 'cli.mjs');
+  assert.match(readFileSync(cli, 'utf8').split('\n')[0]!, /^#!\/usr\/bin\/env node/);
+  const { stdout } = await promisify(execFile)(process.execPath, [cli, '--help'], { cwd: out, env: routerEnv({}) });
+  assert.match(stdout, /lambda-dispatch worker/);
+  const bad = await promisify(execFile)(process.execPath, [cli, 'worker', '--no-such-flag'], { cwd: out, env: routerEnv({}) }).then(
+    () => ({ code: 0, stderr: '' }),
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /no-such-flag/);
+});

@@ -2,6 +2,7 @@
 // with `node` alone (no tsx, no node_modules):
 //   dist/router/main.js + dispatcher-worker.js   the router (what infra/router.Dockerfile copies)
 //   dist/lambda/index.mjs                        the function, exporting `handler`
+//   dist/cli.mjs                                 `lambda-dispatch worker` (the package's bin)
 // Your own function: `npm run build -- --lambda path/to/your-function.ts` (a module whose
 // `handler` export is createHandler(app)); `--outdir DIR` writes somewhere other than dist/.
 
@@ -40,6 +41,7 @@ export interface BuildResult {
   routerMain: string;
   routerWorker: string;
   lambda: string;
+  cli: string;
   /** Source files the router bundle was made from, relative to the app root (what the image's build context must hold). */
   routerInputs: string[];
 }
@@ -50,6 +52,7 @@ export async function build(o: BuildOptions = {}): Promise<BuildResult> {
   const lambdaDir = path.join(outdir, 'lambda');
   rmSync(routerDir, { recursive: true, force: true });
   rmSync(lambdaDir, { recursive: true, force: true });
+  const cli = path.join(outdir, 'cli.mjs');
 
   const [router] = await Promise.all([
     esbuild.build({
@@ -66,6 +69,8 @@ export async function build(o: BuildOptions = {}): Promise<BuildResult> {
       entryPoints: [path.resolve(o.lambdaEntry ?? path.join(ROOT, 'demo/function.ts'))],
       outfile: path.join(lambdaDir, 'index.mjs'),
     }),
+    // The entry's hashbang is kept on the first line, above the banner.
+    esbuild.build({ ...common, entryPoints: [path.join(ROOT, 'extension/cli.ts')], outfile: cli }),
   ]);
   // .js files are ESM only under a package.json that says so; the image copies this directory alone.
   mkdirSync(routerDir, { recursive: true });
@@ -74,6 +79,7 @@ export async function build(o: BuildOptions = {}): Promise<BuildResult> {
     routerMain: path.join(routerDir, 'main.js'),
     routerWorker: path.join(routerDir, 'dispatcher-worker.js'),
     lambda: path.join(lambdaDir, 'index.mjs'),
+    cli,
     routerInputs: Object.keys(router.metafile.inputs).map((p) => path.relative(ROOT, path.resolve(p))),
   };
 }
@@ -86,5 +92,5 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     ...(values.lambda ? { lambdaEntry: values.lambda } : {}),
   });
   const rel = (p: string) => path.relative(process.cwd(), p);
-  console.log(`built in ${Date.now() - started} ms: ${rel(out.routerMain)}, ${rel(out.routerWorker)}, ${rel(out.lambda)}`);
+  console.log(`built in ${Date.now() - started} ms: ${rel(out.routerMain)}, ${rel(out.routerWorker)}, ${rel(out.lambda)}, ${rel(out.cli)}`);
 }
