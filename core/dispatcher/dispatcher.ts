@@ -353,6 +353,7 @@ export class Dispatcher implements ChannelAuthority {
         if (ex.state === 'sent' && ex.retryable && !ex.retried && !this.stopping) {
           // Nothing came back and sending it again cannot do harm: once, at the front of the queue.
           ex.retried = true;
+          ex.failedOn = inst;
           ex.state = 'pending';
           this.stats.retried++;
           this.pending.unshift(ex);
@@ -373,7 +374,7 @@ export class Dispatcher implements ChannelAuthority {
 
   private pump(): void {
     while (this.pending.size > 0) {
-      const inst = this.leastOutstanding();
+      const inst = this.leastOutstanding(this.pending.peek()!.failedOn);
       if (inst === undefined) return;
       const ch = inst.takeIdle();
       if (ch === undefined) continue;
@@ -382,10 +383,10 @@ export class Dispatcher implements ChannelAuthority {
   }
 
   /** Container workers first (they cost nothing extra), then the Lambda with the fewest requests. */
-  private leastOutstanding(): Instance | undefined {
+  private leastOutstanding(avoid: Instance | null = null): Instance | undefined {
     let best: Instance | undefined;
     for (const inst of this.instances.values()) {
-      if (!inst.available) continue;
+      if (!inst.available || inst === avoid) continue;
       if (
         best === undefined ||
         (inst.kind === 'worker' && best.kind !== 'worker') ||

@@ -29,6 +29,8 @@ export class Exchange {
   assignedAt = 0;
   /** Put back in the queue once already, after its instance died before answering. */
   retried = false;
+  /** The instance it was lost on: its other channels are likely going down too, so not there again. */
+  failedOn: Channel['instance'] | null = null;
   /** Safe to send again: idempotent method and no body (so nothing of it was consumed). */
   readonly retryable: boolean;
 
