@@ -8,8 +8,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
-import { EnvironmentPool } from './environment-pool.ts';
+import { environmentPoolFor } from './environment-pool.ts';
 import type { PoolStats } from './environment-pool.ts';
 import { MAX_REQUEST_BYTES } from './errors.ts';
 import type { LedgerSnapshot } from './ledger.ts';
@@ -27,25 +26,10 @@ export interface DirectLambda {
   close(): Promise<void>;
 }
 
-const ACCOUNT_ID = '000000000000';
 
 export async function startDirectLambda(opts: LocalLambdaOptions): Promise<DirectLambda> {
   validateOptions(opts);
-  const region = opts.region ?? 'us-east-1';
-  const pool = new EnvironmentPool({
-    functionName: opts.functionName,
-    functionArn: `arn:aws:lambda:${region}:${ACCOUNT_ID}:function:${opts.functionName}`,
-    region,
-    handlerUrl: opts.handlerModule.startsWith('file:') ? opts.handlerModule : pathToFileURL(opts.handlerModule).href,
-    handlerExport: opts.handlerExport ?? 'handler',
-    concurrency: opts.concurrency,
-    timeoutS: opts.timeoutS,
-    memoryMb: opts.memoryMb,
-    initMs: opts.initMs,
-    idleReapMs: opts.idleReapMs ?? 60_000,
-    env: opts.env ?? {},
-    log: opts.log ?? (() => {}),
-  });
+  const pool = environmentPoolFor(opts);
 
   const server = createServer((req, res) => {
     req.on('error', () => {});

@@ -10,12 +10,38 @@ import type { FunctionErrorBody } from './errors.ts';
 import { chargeFor, emptyLedger, recordInvocation } from './ledger.ts';
 import type { LedgerSnapshot } from './ledger.ts';
 import { isEnvironmentMessage } from './protocol.ts';
+import type { LocalLambdaOptions } from './options.ts';
+import { pathToFileURL } from 'node:url';
 import type { EnvironmentConfig, EnvironmentMessage, InvocationResult, InvocationTask } from './protocol.ts';
 
 /** Lambda's limit on the init phase; it bounds an invocation that never reaches its handler. */
 const INIT_LIMIT_MS = 10_000;
 
 const ENVIRONMENT_FILE = fileURLToPath(new URL('./environment.ts', import.meta.url));
+
+/** The account id in the ARNs the local service makes up. */
+export const ACCOUNT_ID = '000000000000';
+
+export const functionArn = (region: string, name: string) => `arn:aws:lambda:${region}:${ACCOUNT_ID}:function:${name}`;
+
+/** The pool of execution environments that one local function (invoke API or direct mode) runs on. */
+export function environmentPoolFor(opts: LocalLambdaOptions): EnvironmentPool {
+  const region = opts.region ?? 'us-east-1';
+  return new EnvironmentPool({
+    functionName: opts.functionName,
+    functionArn: functionArn(region, opts.functionName),
+    region,
+    handlerUrl: opts.handlerModule.startsWith('file:') ? opts.handlerModule : pathToFileURL(opts.handlerModule).href,
+    handlerExport: opts.handlerExport ?? 'handler',
+    concurrency: opts.concurrency,
+    timeoutS: opts.timeoutS,
+    memoryMb: opts.memoryMb,
+    initMs: opts.initMs,
+    idleReapMs: opts.idleReapMs ?? 60_000,
+    env: opts.env ?? {},
+    log: opts.log ?? (() => {}),
+  });
+}
 
 export interface EnvironmentPoolOptions {
   functionName: string;

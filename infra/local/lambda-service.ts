@@ -6,8 +6,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
-import { EnvironmentPool } from './environment-pool.ts';
+import { environmentPoolFor, functionArn } from './environment-pool.ts';
 import type { InvokeOutcome } from './environment-pool.ts';
 import {
   MAX_REQUEST_BYTES,
@@ -41,28 +40,13 @@ export interface LocalLambda {
   close(): Promise<void>;
 }
 
-/** The account id in the ARNs this service makes up. */
-const ACCOUNT_ID = '000000000000';
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/;
 
 export async function startLocalLambda(opts: LocalLambdaOptions): Promise<LocalLambda> {
   validateOptions(opts);
   const region = opts.region ?? 'us-east-1';
-  const arnOf = (name: string) => `arn:aws:lambda:${region}:${ACCOUNT_ID}:function:${name}`;
-  const pool = new EnvironmentPool({
-    functionName: opts.functionName,
-    functionArn: arnOf(opts.functionName),
-    region,
-    handlerUrl: opts.handlerModule.startsWith('file:') ? opts.handlerModule : pathToFileURL(opts.handlerModule).href,
-    handlerExport: opts.handlerExport ?? 'handler',
-    concurrency: opts.concurrency,
-    timeoutS: opts.timeoutS,
-    memoryMb: opts.memoryMb,
-    initMs: opts.initMs,
-    idleReapMs: opts.idleReapMs ?? 60_000,
-    env: opts.env ?? {},
-    log: opts.log ?? (() => {}),
-  });
+  const arnOf = (name: string) => functionArn(region, name);
+  const pool = environmentPoolFor(opts);
 
   const server = createServer((req, res) => {
     const requestId = randomUUID();
