@@ -2,29 +2,9 @@
 // WebSocket channels → extension → demo app, on a local Lambda invoked through the real SDK.
 
 import assert from 'node:assert/strict';
-import { request, type IncomingMessage } from 'node:http';
+import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { startStack, waitFor, type Stack } from './stack.ts';
-
-interface Reply {
-  status: number;
-  headers: IncomingMessage['headers'];
-  rawHeaders: string[];
-  body: Buffer;
-}
-
-function call(base: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: Buffer } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(new URL(path, base), { method: init.method ?? 'GET', headers: init.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(init.body);
-  });
-}
+import { call, startStack, waitFor, type Stack } from './stack.ts';
 
 const settled = (s: { pending: number; inFlight: number; channels: { busy: number } }) =>
   s.pending === 0 && s.inFlight === 0 && s.channels.busy === 0;

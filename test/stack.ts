@@ -1,6 +1,7 @@
 // Boots the whole system for a test: the local Lambda running the demo function and the router,
 // on ephemeral loopback ports, with the real LambdaClient between them.
 
+import { request, type IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { loadRouterConfig } from '../core/config.ts';
 import { startRouter, type Router } from '../ingress/router.ts';
@@ -66,4 +67,25 @@ export async function waitFor<T>(read: () => Promise<T> | T, check: (v: T) => bo
     if (check(v) || Date.now() > until) return v;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+export interface Reply {
+  status: number;
+  headers: IncomingMessage['headers'];
+  rawHeaders: string[];
+  body: Buffer;
+}
+
+/** One HTTP request, the whole body read. */
+export function call(base: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: Buffer } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, base), { method: init.method ?? 'GET', headers: init.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
 }
