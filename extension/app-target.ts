@@ -1,16 +1,19 @@
-// How requests reach the app: always loopback HTTP, through a keep-alive agent. A Node request
-// listener gets one http.Server per execution environment (started lazily, kept across
-// invocations), so Express/Koa/Fastify see exactly Node's own semantics; `{ port }` is any app in
-// any language that answers `GET healthPath` with 200 once it is ready, optionally started by the
-// extension from `command` (never restarted). A fetch handler is adapted to a request listener.
-//
-// Pooled connections idle longer than `keepAliveIdleMs` (or the app's announced keep-alive
-// timeout less a second) are closed by our side, so the app never closes one under a request.
+// How requests reach the app. A Node request listener gets one http.Server per execution
+// environment (started lazily, kept across invocations, listening on loopback), so
+// Express/Koa/Fastify see exactly Node's own semantics; the extension's requests reach that server
+// over in-memory connections (memory-app.ts) rather than kernel sockets, which made the loopback
+// hop cost more CPU than the app itself. A fetch handler is adapted to a request listener.
+// `{ port }` is any app in any language that answers `GET healthPath` with 200 once it is ready,
+// optionally started by the extension from `command` (never restarted), reached over loopback
+// HTTP through a keep-alive agent: its pooled connections idle longer than `keepAliveIdleMs` (or
+// the app's announced keep-alive timeout less a second) are closed by our side, so the app never
+// closes one under a request.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
 import { fetchListener } from './fetch-app.ts';
+import { ConnectionPool } from './memory-app.ts';
 import { envPort, type App, type FetchHandler, type PortApp } from './types.ts';
 
 export interface AppTarget {
@@ -19,10 +22,33 @@ export interface AppTarget {
   /** Resolves once requests can be sent; rejects with a clear message when the app cannot be reached in time. */
   ready(timeoutMs: number): Promise<void>;
   /** A request to the app. `headers` is the flat [name, value, …] form, repeats kept. */
-  request(method: string, path: string, headers: string[]): http.ClientRequest;
+  request(method: string, path: string, headers: string[]): AppRequest;
   /** Calls `listener` if the app's process exits (only `command` apps have one); returns the unsubscribe. */
   onExit(listener: (why: string) => void): () => void;
 }
+
+/**
+ * A request on its way to the app: an http.ClientRequest (`{ port }` apps) or an in-memory
+ * request into an in-process listener (memory-app.ts). What channel.ts and direct.ts use of it.
+ */
+export interface AppRequest {
+  write(chunk: Uint8Array): boolean;
+  end(chunk?: Uint8Array): unknown;
+  destroy(): unknown;
+  /** The request went out on a pooled connection (which the app may have closed meanwhile). */
+  readonly reusedSocket: boolean;
+  on(event: 'response', listener: (res: AppResponse) => void): unknown;
+  on(event: 'error', listener: (err: NodeJS.ErrnoException) => void): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+/** The app's response: an http.IncomingMessage, or memory-app.ts's MemoryResponse. */
+export type AppResponse = Readable & {
+  statusCode?: number | undefined;
+  statusMessage?: string | undefined;
+  rawHeaders: string[];
+  complete: boolean;
+};
 
 export interface TargetSettings {
   healthIntervalMs: number;
@@ -37,16 +63,13 @@ function newAgent(idleMs: number): http.Agent {
 }
 
 class HttpTarget {
-  readonly agent: http.Agent;
   host = '127.0.0.1';
   port = 0;
 
-  constructor(idleMs: number) {
-    this.agent = newAgent(idleMs);
-  }
+  constructor(readonly agent: http.Agent) {}
 
-  request(method: string, path: string, headers: string[]): http.ClientRequest {
-    return http.request({ host: this.host, port: this.port, method, path, headers, agent: this.agent });
+  request(method: string, path: string, headers: string[]): AppRequest {
+    return http.request({ host: this.host, port: this.port, method, path, headers, agent: this.agent }) as unknown as AppRequest;
   }
 
   get authority(): string {
@@ -58,12 +81,12 @@ class HttpTarget {
 
 interface LocalServer {
   server: http.Server;
-  target: HttpTarget;
+  pool: ConnectionPool;
 }
 
 const localServers = new Map<http.RequestListener, Promise<LocalServer>>();
 
-function startLocalServer(app: http.RequestListener, idleMs: number): Promise<LocalServer> {
+function startLocalServer(app: http.RequestListener): Promise<LocalServer> {
   return new Promise((resolve, reject) => {
     const server = http.createServer(app);
     // Both ends of these connections live in this process. Idle sockets are kept long so the
@@ -78,9 +101,9 @@ function startLocalServer(app: http.RequestListener, idleMs: number): Promise<Lo
       server.off('error', reject);
       // The listening handle must not keep a process alive that has nothing else to do.
       server.unref();
-      const target = new HttpTarget(idleMs);
-      target.port = (server.address() as AddressInfo).port;
-      resolve({ server, target });
+      // Requests reach the server over in-memory connections (memory-app.ts), not through the
+      // listening socket, which stays open for anything else that wants to reach the app.
+      resolve({ server, pool: new ConnectionPool(server) });
     });
   });
 }
@@ -93,7 +116,6 @@ class ListenerTarget implements AppTarget {
 
   constructor(
     private readonly app: http.RequestListener,
-    private readonly idleMs: number,
     readonly description = 'in-process request listener',
   ) {}
 
@@ -101,7 +123,7 @@ class ListenerTarget implements AppTarget {
     // Looked up per invocation (cheap): closeLocalServers() may have closed the last one.
     let p = localServers.get(this.app);
     if (p === undefined) {
-      p = startLocalServer(this.app, this.idleMs);
+      p = startLocalServer(this.app);
       localServers.set(this.app, p);
       // A failed start may be retried by a later invocation.
       p.catch(() => localServers.delete(this.app));
@@ -113,9 +135,9 @@ class ListenerTarget implements AppTarget {
     }
   }
 
-  request(method: string, path: string, headers: string[]): http.ClientRequest {
+  request(method: string, path: string, headers: string[]): AppRequest {
     if (this.local === null) throw new Error('app target used before ready()');
-    return this.local.target.request(method, path, headers);
+    return this.local.pool.request(method, path, headers);
   }
 }
 
@@ -202,7 +224,7 @@ class PortTarget implements AppTarget {
     if (app.command !== undefined && (typeof app.command !== 'string' || app.command.trim() === '')) {
       throw new TypeError('lambda-dispatch: app command must be a non-empty string');
     }
-    this.http = new HttpTarget(idleMs);
+    this.http = new HttpTarget(newAgent(idleMs));
     this.http.host = app.host ?? '127.0.0.1';
     this.http.port = port;
     this.healthPath = app.healthPath ?? (process.env.LAMBDA_DISPATCH_HEALTH_PATH?.trim() || '/health');
@@ -243,7 +265,7 @@ class PortTarget implements AppTarget {
     return () => proc.listeners.delete(listener);
   }
 
-  request(method: string, path: string, headers: string[]): http.ClientRequest {
+  request(method: string, path: string, headers: string[]): AppRequest {
     return this.http.request(method, path, headers);
   }
 }
@@ -264,13 +286,13 @@ export function appTarget(app: App, settings: TargetSettings): AppTarget {
   const idle = settings.keepAliveIdleMs;
   if (typeof app === 'function') {
     // One declared parameter: `(request) => Response`. Two or more: `(req, res[, next])`.
-    if (app.length === 1) return new ListenerTarget(adapt(app as FetchHandler, app), idle, 'in-process fetch handler');
-    return new ListenerTarget(app as http.RequestListener, idle);
+    if (app.length === 1) return new ListenerTarget(adapt(app as FetchHandler, app), 'in-process fetch handler');
+    return new ListenerTarget(app as http.RequestListener);
   }
   if (app !== null && typeof app === 'object') {
     const fetch = (app as { fetch?: unknown }).fetch;
     if (typeof fetch === 'function') {
-      return new ListenerTarget(adapt((req) => (fetch as FetchHandler).call(app, req), app), idle, 'in-process fetch handler');
+      return new ListenerTarget(adapt((req) => (fetch as FetchHandler).call(app, req), app), 'in-process fetch handler');
     }
     if (typeof (app as { callback?: unknown }).callback === 'function') {
       throw new TypeError('lambda-dispatch: createHandler got a Koa app: pass app.callback(), its request listener');
@@ -317,7 +339,7 @@ export async function closeLocalServers(): Promise<void> {
     all.map(async (p) => {
       const local = await p.catch(() => null);
       if (local === null) return;
-      local.target.agent.destroy();
+      local.pool.destroy();
       local.server.closeAllConnections();
       await new Promise<void>((r) => local.server.close(() => r()));
     }),

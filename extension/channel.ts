@@ -1,12 +1,14 @@
 // One WebSocket channel to the router, serving one request at a time (DESIGN §4): REQ_* frames
-// become a loopback HTTP request to the app, the app's response goes back as RES_* frames.
+// become a request to the app (in-memory for an in-process listener, loopback HTTP for a
+// `{ port }` app), the app's response goes back as RES_* frames.
 //
 // What is sent when:
 //   REQ_HEAD on a busy channel             → RES_ERROR 'channel busy' (the current request goes on)
 //   REQ_HEAD beyond maxConcurrent           → RES_ERROR 'over capacity'
 //   app response head                       → RES_HEAD, hop-by-hop headers removed, with the body
 //                                              bytes that arrived with it inline (up to
-//                                              inlineBodyBytes) and flag END when that is all of it
+//                                              inlineBodyBytes, and never a message larger than
+//                                              a RES_BODY) and flag END when that is all of it
 //                                              (always for HEAD, 204 and 304)
 //   app response body                       → RES_BODY (≤ maxChunkBytes each), then RES_END
 //   app unreachable / fails at any point    → RES_ERROR (the router answers 502 or resets)
@@ -20,12 +22,11 @@
 // draining.
 
 import { CHANNEL_PATH } from '../core/protocol.ts';
-import type http from 'node:http';
 import type { Readable } from 'node:stream';
 import WebSocket from 'ws';
-import { decodeFrame, encodeFrame, type Frame, type RequestHead } from '../core/frames.ts';
+import { decodeFrame, encodeFrame, responseHeadSize, type Frame, type RequestHead } from '../core/frames.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
-import type { AppTarget } from './app-target.ts';
+import type { AppRequest, AppResponse, AppTarget } from './app-target.ts';
 import { gzipHeaders, gzipStream, shouldCompress } from './compression.ts';
 import type { ResolvedOptions } from './types.ts';
 
@@ -55,8 +56,8 @@ export type ChannelEnd = 'goaway' | 'lost' | 'refused' | 'stopped' | 'retired';
 type State = 'connecting' | 'open' | 'closing' | 'closed';
 
 class Exchange {
-  appReq: http.ClientRequest | null = null;
-  appRes: http.IncomingMessage | null = null;
+  appReq: AppRequest | null = null;
+  appRes: AppResponse | null = null;
   headSent = false;
   /** REQ_END (or a head flagged END) has arrived and the app request was ended. */
   requestEnded: boolean;
@@ -246,7 +247,7 @@ export class Channel {
   // ── the app request ────────────────────────────────────────────────────────────────────────
 
   private startAppRequest(ex: Exchange): void {
-    let req: http.ClientRequest;
+    let req: AppRequest;
     try {
       req = this.host.target.request(ex.head.method, ex.head.target, ex.headers);
     } catch (err) {
@@ -260,7 +261,7 @@ export class Channel {
     if (ex.requestEnded) req.end();
   }
 
-  private pauseUntilDrain(ex: Exchange, req: http.ClientRequest): void {
+  private pauseUntilDrain(ex: Exchange, req: AppRequest): void {
     if (ex.wsPaused) return;
     ex.wsPaused = true;
     this.ws.pause();
@@ -275,7 +276,7 @@ export class Channel {
     this.ws.resume();
   }
 
-  private onAppError(ex: Exchange, req: http.ClientRequest, err: NodeJS.ErrnoException): void {
+  private onAppError(ex: Exchange, req: AppRequest, err: NodeJS.ErrnoException): void {
     if (ex.finished || ex.appReq !== req) return;
     // A pooled connection the app closed while it sat idle (its keep-alive timer, or a thaw after a
     // freeze firing every timer at once): replay once on a fresh one if nothing is lost by it.
@@ -297,7 +298,7 @@ export class Channel {
     this.fail(ex, `${what}: ${err.message}`);
   }
 
-  private onResponse(ex: Exchange, req: http.ClientRequest, res: http.IncomingMessage): void {
+  private onResponse(ex: Exchange, req: AppRequest, res: AppResponse): void {
     if (ex.finished || ex.appReq !== req) {
       res.destroy();
       return;
@@ -309,7 +310,7 @@ export class Channel {
     queueMicrotask(() => this.sendHead(ex, res));
   }
 
-  private sendHead(ex: Exchange, res: http.IncomingMessage): void {
+  private sendHead(ex: Exchange, res: AppResponse): void {
     if (ex.finished) return;
     const status = res.statusCode ?? 502;
     let headers = endToEndHeaders(res.rawHeaders);
@@ -328,8 +329,14 @@ export class Channel {
       const chunks: Buffer[] = [];
       for (let chunk: Buffer | null = res.read(); chunk !== null; chunk = res.read()) chunks.push(chunk);
       const buffered = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      const max = this.host.options.inlineBodyBytes;
+      let max = this.host.options.inlineBodyBytes;
       if (buffered.length > 0) {
+        // The head's message stays within a body frame's size, whatever arrived with the head.
+        try {
+          max = Math.max(0, Math.min(max, this.host.options.maxChunkBytes - responseHeadSize({ status, headers })));
+        } catch {
+          // an invalid head: refused below when it is encoded
+        }
         inline = buffered.length <= max ? buffered : buffered.subarray(0, max);
         if (buffered.length > max) rest = buffered.subarray(max);
       }
@@ -352,7 +359,7 @@ export class Channel {
     });
   }
 
-  private sendCompressed(ex: Exchange, res: http.IncomingMessage, status: number, headers: string[]): void {
+  private sendCompressed(ex: Exchange, res: AppResponse, status: number, headers: string[]): void {
     try {
       this.send({ type: 'res-head', id: ex.id, head: { status, headers }, end: false, body: null });
     } catch (err) {

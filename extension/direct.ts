@@ -6,9 +6,8 @@
 // way a load balancer sets them. These events are buffered by Lambda anyway (6 MB, 1 MB for ALB),
 // so the response is collected whole here.
 
-import type { IncomingMessage } from 'node:http';
 import { endToEndHeaders } from '../core/http-headers.ts';
-import type { AppTarget } from './app-target.ts';
+import type { AppResponse, AppTarget } from './app-target.ts';
 import { appHeaders } from './channel.ts';
 import { gzipHeaders, gzipStream, isTextual, shouldCompress } from './compression.ts';
 import type { HttpEventResult } from './types.ts';
@@ -137,7 +136,7 @@ export async function serveHttpEvent(event: unknown, target: AppTarget, compress
   let headers: string[];
   let body: Buffer;
   try {
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const res = await new Promise<AppResponse>((resolve, reject) => {
       const req = target.request(p.method, p.target, appHeaders(p.headers, true, p.body));
       req.on('response', resolve);
       req.on('error', reject);
