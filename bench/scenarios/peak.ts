@@ -27,10 +27,19 @@ export interface PeakResult {
   roundMs: number;
   rounds: number;
   targets: Record<string, PeakTarget>;
-  /** router rps ÷ node-proxy rps. */
+  /** router rps ÷ node-proxy rps (default settings). */
   routerVsNodeProxy: number;
+  /** router-32 rps ÷ node-proxy rps (MaxConcurrentCount 32, multiplier 1). */
+  wideRouterVsNodeProxy?: number;
   notes: string[];
 }
+
+/** Router settings of the `router-32` target. */
+export const WIDE_INSTANCES = {
+  LAMBDA_DISPATCH_MaxConcurrentCount: '32',
+  LAMBDA_DISPATCH_ChannelCount: '40',
+  LAMBDA_DISPATCH_InstanceCountMultiplier: '1',
+};
 
 export async function runPeak(ctx: Ctx): Promise<PeakResult> {
   const path = '/ping';
@@ -47,10 +56,16 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
     started.push(demo);
     const proxy = await startNodeProxy(demo.url);
     started.push(proxy);
-    const urls: Record<string, string> = { router: router.url, 'node-proxy': proxy.url, direct: demo.url };
+    // The same router with fewer, larger instances: on one machine every environment is a thread
+    // on the same two cores, so a CPU-light app is served best by few instances (on AWS each
+    // environment has its own CPU and the default is right).
+    const wide = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...WIDE_INSTANCES });
+    started.push(wide);
+    const urls: Record<string, string> = { router: router.url, 'router-32': wide.url, 'node-proxy': proxy.url, direct: demo.url };
     // Whose CPU each target's requests use (the orchestrator hosts the local Lambda's environments).
     const pids: Record<string, Record<string, number>> = {
       router: { router: router.pid, lambda: process.pid },
+      'router-32': { router: wide.pid, lambda: process.pid },
       'node-proxy': { proxy: proxy.pid, app: demo.pid },
       direct: { app: demo.pid },
       nginx: { app: demo.pid },
@@ -120,7 +135,10 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
       h.destroy();
     }
     const proxyRps = targets['node-proxy']!.rps;
-    return { path, concurrency, roundMs, rounds, targets, routerVsNodeProxy: proxyRps > 0 ? targets.router!.rps / proxyRps : 0, notes };
+    return { path, concurrency, roundMs, rounds, targets, routerVsNodeProxy: proxyRps > 0 ? targets.router!.rps / proxyRps : 0,
+      wideRouterVsNodeProxy: proxyRps > 0 && targets['router-32'] ? targets['router-32'].rps / proxyRps : 0,
+      notes: [...notes, `router-32: the router with ${Object.entries(WIDE_INSTANCES).map(([k, v]) => `${k}=${v}`).join(', ')}`],
+    };
   } finally {
     for (const s of started.reverse()) await s.stop();
     await lambda.close();
