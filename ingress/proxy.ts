@@ -27,6 +27,8 @@ interface ClientExchange {
 export class Proxy {
   private readonly slots = new SlotTable<ClientExchange>();
   private ringBlocked = false;
+  /** Why nothing can be served any more (the dispatcher is gone), or null. */
+  private down: string | null = null;
 
   constructor(
     private readonly ring: RingWriter,
@@ -40,11 +42,16 @@ export class Proxy {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     const head: RequestHead = { method: req.method ?? 'GET', target: req.url ?? '/', headers: forwardedHeaders(req) };
+    if (this.down !== null) {
+      res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' }).end(`${this.down}\n`);
+      return;
+    }
     let size: number;
     try {
       size = 1 + requestHeadSize(head);
+      if (size > this.ring.maxPayload) throw new Error(`request head of ${size} bytes exceeds ${this.ring.maxPayload}`);
     } catch (err) {
-      // A head the channel protocol cannot carry (Node's own limits normally stop it first).
+      // A head the channel protocol or the ring cannot carry (Node's own limit normally stops it first).
       res.writeHead(431, { 'content-type': 'text/plain', connection: 'close' }).end(`${(err as Error).message}\n`);
       return;
     }
@@ -143,6 +150,18 @@ export class Proxy {
     // Let Node discard whatever body the client is still sending so keep-alive can continue.
     cx.req.resume();
     this.slots.delete(slot);
+  }
+
+  /** The dispatcher is gone: every request in flight gets 502 and every new one 503, none hangs. */
+  failAll(why: string): void {
+    this.down = why;
+    for (let slot = 0; slot < this.slots.capacity; slot++) {
+      const cx = this.slots.get(slot);
+      if (cx === undefined) continue;
+      if (cx.res.headersSent) cx.res.destroy();
+      else if (!cx.res.destroyed) cx.res.writeHead(502, { 'content-type': 'text/plain' }).end(`${why}\n`);
+      this.finish(cx, slot);
+    }
   }
 
   /** The request ring is full: stop reading every client until it drains. */

@@ -51,7 +51,9 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
       log,
       ...(o.workerFile ? { file: o.workerFile } : {}),
       onExit: (code) => {
-        if (!closing) log(`dispatcher worker exited unexpectedly (code ${code})`);
+        if (closing) return;
+        log(`dispatcher worker exited unexpectedly (code ${code})`);
+        p.failAll('the router lost its dispatcher');
       },
     },
   );

@@ -11,6 +11,11 @@ export class SlotTable<T> {
     return this.used;
   }
 
+  /** One past the highest slot id ever handed out. */
+  get capacity(): number {
+    return this.items.length;
+  }
+
   add(item: T): number {
     const slot = this.free.length > 0 ? this.free.pop()! : this.items.length;
     this.items[slot] = item;

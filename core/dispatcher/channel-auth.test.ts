@@ -101,3 +101,41 @@ test('a malformed frame closes that channel with a protocol error and its reques
   dispatcher.onRecord(Rec.REQUEST_ABORT, 2, new Uint8Array(0));
   assert.equal(dispatcher.status().pending, 0);
 });
+
+test('a response head too big for one ring record is relayed as head then body, not a crash', async () => {
+  const worker = await h.connectWorker(WORKER_SECRET, 'box-big');
+  h.enqueueGet(3);
+  const f = decodeFrame(await worker.first!);
+  assert.ok(f.type === 'req-head');
+  h.drainRing();
+  // The harness ring carries at most 16,372 bytes per record.
+  const body = Buffer.alloc(40_000, 7);
+  worker.ws!.send(encodeFrame({ type: 'res-head', id: f.id, head: { status: 200, headers: ['content-type', 'x/y'] }, end: true, body }));
+  await settle(100);
+  const seen = h.drainRing();
+  assert.equal(seen[0], Rec.RESPONSE_HEAD);
+  assert.ok(seen.filter((t) => t === Rec.RESPONSE_BODY).length >= 3, `body split over records: ${seen}`);
+  assert.equal(seen.at(-1), Rec.RESPONSE_END);
+  assert.equal(h.dispatcher.status().inFlight, 0);
+  worker.ws!.close();
+  await settle();
+});
+
+test('a retried request takes its old instance rather than stall the queue when there is no other', async () => {
+  const c0 = await h.connectWorker(WORKER_SECRET, 'box-solo', 0);
+  const c1 = await h.connectWorker(WORKER_SECRET, 'box-solo', 1);
+  h.enqueueGet(4);
+  await settle();
+  const busy = c0.frames.length > 0 ? c0 : c1;
+  const other = busy === c0 ? c1 : c0;
+  busy.ws!.close();
+  await settle(100);
+  // The GET was retried; the only instance with room is the one it was lost on.
+  assert.equal(other.frames.length, 1);
+  assert.equal(other.frames[0]!.type, 'req-head');
+  const s = h.dispatcher.status();
+  assert.equal(s.pending, 0);
+  assert.equal(s.inFlight, 1);
+  other.ws!.close();
+  await settle();
+});

@@ -13,6 +13,7 @@ import {
   FrameType,
   asBuffer,
   peekFrame,
+  readResponseHead,
 } from '../frames.ts';
 import { Rec, decodeCredit, encodeCredit, encodeResponseError } from '../records.ts';
 import type { RingWriter } from '../ring-writer.ts';
@@ -222,7 +223,12 @@ export class Dispatcher implements ChannelAuthority {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       ch.alive = true;
       if (!isBinary) return this.protocolError(ch, 'text message on a channel');
-      this.onFrame(ch, data);
+      try {
+        this.onFrame(ch, data);
+      } catch (err) {
+        // Whatever a peer sends costs at most its own channel, never the worker.
+        this.protocolError(ch, err instanceof Error ? err.message : String(err));
+      }
     });
     ws.on('pong', () => {
       ch.alive = true;
@@ -244,6 +250,10 @@ export class Dispatcher implements ChannelAuthority {
 
   /** A container worker's channel: its instance exists for as long as it has channels. */
   acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket): void {
+    if (this.stopping) {
+      ws.close(1013, 'router is shutting down');
+      return;
+    }
     const id = `worker:${workerId}`;
     let inst = this.instances.get(id);
     if (inst === undefined || inst.state === 'closed') {
@@ -254,7 +264,7 @@ export class Dispatcher implements ChannelAuthority {
       this.instances.set(id, inst);
       this.log(`container worker ${workerId} connected (${maxConcurrent} at once)`);
     }
-    if (this.stopping || inst.state !== 'open') {
+    if (inst.state !== 'open') {
       ws.close(1013, 'not accepting channels');
       return;
     }
@@ -263,6 +273,8 @@ export class Dispatcher implements ChannelAuthority {
 
   private protocolError(ch: Channel, why: string): void {
     this.log(`channel ${ch.instance.id}/${ch.index}: protocol error: ${why}`);
+    // Closing takes a handshake: until it ends, no request may be given to this channel.
+    ch.goaway = true;
     ch.ws.close(1002, why.slice(0, 120));
   }
 
@@ -281,12 +293,7 @@ export class Dispatcher implements ChannelAuthority {
       case FrameType.RES_HEAD: {
         if (ex.state !== 'sent') return this.protocolError(ch, 'second response head');
         ex.state = 'responding';
-        if (!ex.detached) {
-          this.ring.writeWith(Rec.RESPONSE_HEAD, ex.slot, data.length - FRAME_HEADER_BYTES + 1, (dst) => {
-            dst[0] = flags;
-            dst.set(data.subarray(FRAME_HEADER_BYTES), 1);
-          });
-        }
+        if (!ex.detached) this.relayHead(ex, data, flags);
         if ((flags & FLAG_END) !== 0) this.complete(ex, ch, Rec.RESPONSE_END);
         return;
       }
@@ -318,6 +325,28 @@ export class Dispatcher implements ChannelAuthority {
    * now and the old instance keeps serving until the replacement opens (bounded), so no request
    * waits on a cold start because an instance reached its timeout.
    */
+  /** RESPONSE_HEAD is the frame minus its id, in one copy; a head whose inline body makes it too big for one record goes as head then body. */
+  private relayHead(ex: Exchange, data: Buffer, flags: number): void {
+    const length = data.length - FRAME_HEADER_BYTES + 1;
+    if (length <= this.ring.maxPayload) {
+      this.ring.writeWith(Rec.RESPONSE_HEAD, ex.slot, length, (dst) => {
+        dst[0] = flags;
+        dst.set(data.subarray(FRAME_HEADER_BYTES), 1);
+      });
+      return;
+    }
+    const { offset } = readResponseHead(data, FRAME_HEADER_BYTES);
+    const headLength = offset - FRAME_HEADER_BYTES + 1;
+    if (headLength > this.ring.maxPayload) throw new FrameError('ERR_FRAME_FIELD_TOO_LONG', `response head of ${headLength} bytes`);
+    this.ring.writeWith(Rec.RESPONSE_HEAD, ex.slot, headLength, (dst) => {
+      dst[0] = flags;
+      dst.set(data.subarray(FRAME_HEADER_BYTES, offset), 1);
+    });
+    const body = data.subarray(offset);
+    this.ring.write(Rec.RESPONSE_BODY, ex.slot, body);
+    ex.responseOutstanding += body.length;
+  }
+
   private onCloseRequest(inst: Instance, reason: string): void {
     if (inst.state !== 'open' || inst.leavingSince !== 0) return;
     const now = this.now();
@@ -374,7 +403,9 @@ export class Dispatcher implements ChannelAuthority {
 
   private pump(): void {
     while (this.pending.size > 0) {
-      const inst = this.leastOutstanding(this.pending.peek()!.failedOn);
+      // A retried request prefers another instance, but takes its old one rather than stall the queue.
+      const avoid = this.pending.peek()!.failedOn;
+      const inst = this.leastOutstanding(avoid) ?? (avoid !== null ? this.leastOutstanding(null) : undefined);
       if (inst === undefined) return;
       const ch = inst.takeIdle();
       if (ch === undefined) continue;

@@ -26,7 +26,7 @@ export interface Harness {
   invokes: { payload: InvokePayload; end: (o: InvokeOutcome) => void }[];
   clock: { now: number };
   connect(instanceId: string, token: string, index?: number): Promise<Opened>;
-  connectWorker(secret: string, id?: string): Promise<Opened>;
+  connectWorker(secret: string, id?: string, index?: number): Promise<Opened>;
   enqueueGet(slot: number, target?: string): void;
   /** Record types the dispatcher wrote to ingress since the last call. */
   drainRing(): number[];
@@ -102,8 +102,8 @@ export async function startHarness(overrides: Partial<DispatcherOptions> = {}): 
     clock,
     connect: (instanceId, token, index = 0) =>
       open({ authorization: `Bearer ${token}`, [INSTANCE_HEADER]: instanceId, [CHANNEL_HEADER]: String(index) }),
-    connectWorker: (secret, id = 'box-1') =>
-      open({ authorization: `Bearer ${secret}`, [WORKER_HEADER]: id, [CHANNEL_HEADER]: '0', [MAX_CONCURRENT_HEADER]: '4' }),
+    connectWorker: (secret, id = 'box-1', index = 0) =>
+      open({ authorization: `Bearer ${secret}`, [WORKER_HEADER]: id, [CHANNEL_HEADER]: String(index), [MAX_CONCURRENT_HEADER]: '4' }),
     enqueueGet(slot, target = '/ping') {
       const head = { method: 'GET', target, headers: ['host', 'x'] };
       const b = Buffer.alloc(1 + requestHeadSize(head));

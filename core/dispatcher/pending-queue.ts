@@ -52,6 +52,10 @@ export class PendingQueue<T extends Queueable> {
     this.items[i] = null;
     item.queued = false;
     this.count--;
+    if (this.count === 0) {
+      this.items = [];
+      this.head = 0;
+    }
     return true;
   }
 
