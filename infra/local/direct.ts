@@ -6,12 +6,12 @@
 
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { environmentPoolFor } from './environment-pool.ts';
 import type { PoolStats } from './environment-pool.ts';
 import { MAX_REQUEST_BYTES } from './errors.ts';
 import type { LedgerSnapshot } from './ledger.ts';
+import { openFrontDoor } from './front-door.ts';
 import { validateOptions } from './options.ts';
 import type { LocalLambdaOptions } from './options.ts';
 import { isTextual } from './url-function.ts';
@@ -54,28 +54,13 @@ export async function startDirectLambda(opts: LocalLambdaOptions): Promise<Direc
     writeUrlResult(res, parseResult(outcome.body));
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  let closing: Promise<void> | undefined;
+  const door = await openFrontDoor(server, pool, opts.port, opts.host);
   return {
-    url: `http://${host}:${address.port}`,
-    port: address.port,
+    url: door.url,
+    port: door.port,
     ledger: () => pool.ledger(),
     stats: () => pool.stats(),
-    close: () =>
-      (closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        await pool.close();
-        await closed;
-      })()),
+    close: door.close,
   };
 }
 

@@ -4,7 +4,6 @@
 
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { environmentPoolFor, functionArn } from './environment-pool.ts';
 import type { InvokeOutcome } from './environment-pool.ts';
@@ -20,6 +19,7 @@ import {
 } from './errors.ts';
 import type { ServiceError } from './errors.ts';
 import type { LedgerSnapshot } from './ledger.ts';
+import { openFrontDoor } from './front-door.ts';
 import { validateOptions } from './options.ts';
 import type { LocalLambdaOptions } from './options.ts';
 import type { InvocationTask } from './protocol.ts';
@@ -97,30 +97,14 @@ export async function startLocalLambda(opts: LocalLambdaOptions): Promise<LocalL
     sendOutcome(res, requestId, await running);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-
-  let closing: Promise<void> | undefined;
+  const door = await openFrontDoor(server, pool, opts.port, opts.host);
   return {
-    url: `http://${host}:${address.port}`,
-    port: address.port,
+    url: door.url,
+    port: door.port,
     ledger: (o) => pool.ledger(o),
     stats: () => pool.stats(),
     killEnvironment: (envId) => pool.kill(envId),
-    close: () =>
-      (closing ??= (async () => {
-        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        await pool.close();
-        await serverClosed;
-      })()),
+    close: door.close,
   };
 }
 
