@@ -17,7 +17,7 @@ import {
 } from '../frames.ts';
 import { Rec, decodeCredit, encodeCredit, encodeResponseError } from '../records.ts';
 import type { RingWriter } from '../ring-writer.ts';
-import { Backoff, TokenBucket } from './backoff.ts';
+import { Backoff, TokenBucket } from '../backoff.ts';
 import type { ChannelAuthority } from './channel-server.ts';
 import { Exchange } from './exchange.ts';
 import { Channel, Instance, type InstanceState } from './instance.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Backoff, TokenBucket } from './backoff.ts';
+import { Backoff, TokenBucket } from '../backoff.ts';
 import { Scaler, ewmaDesired, maxStep, simpleDesired, targetPerInstance, type ScalerSettings } from './scaler.ts';
 
 const settings: ScalerSettings = {

@@ -1,6 +1,6 @@
-// Start pacing: a token bucket bounds the invoke rate, and consecutive failures push the next
-// start out exponentially (with full jitter, capped), so a function that cannot reach the router
-// costs a handful of invokes a minute instead of a tight loop.
+// Start pacing and reconnect pacing: a token bucket bounds a rate, and consecutive failures push
+// the next attempt out exponentially (with full jitter, capped), so a function that cannot reach the
+// router costs a handful of invokes a minute and a worker that lost its router does not hammer it.
 
 export class TokenBucket {
   private tokens: number;
