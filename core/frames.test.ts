@@ -323,18 +323,18 @@ describe('frames: head codecs at an offset', () => {
     const p = new RingProducer(sab);
     const c = new RingConsumer(sab);
     const body = Buffer.from('inline');
-    // REQUEST_HEAD payload: [flags u8][request head section][inline body]
+    // REQ_HEAD payload: [flags u8][request head section][inline body]
     const size = 1 + requestHeadSize(SAMPLE_REQ) + body.length;
-    const dst = p.reserve(Rec.REQUEST_HEAD, 12, size);
+    const dst = p.reserve(Rec.REQ_HEAD, 12, size);
     assert.ok(dst !== null);
     const out = asBuffer(dst);
     out[0] = FLAG_END;
     const end = writeRequestHead(out, 1, SAMPLE_REQ);
     body.copy(out, end);
     p.commit();
-    // RESPONSE_HEAD payload: [flags u8][response head section]
+    // RES_HEAD payload: [flags u8][response head section]
     const rsize = 1 + responseHeadSize(SAMPLE_RES);
-    const rdst = p.reserve(Rec.RESPONSE_HEAD, 12, rsize);
+    const rdst = p.reserve(Rec.RES_HEAD, 12, rsize);
     assert.ok(rdst !== null);
     rdst[0] = 0;
     writeResponseHead(asBuffer(rdst), 1, SAMPLE_RES);
@@ -342,7 +342,7 @@ describe('frames: head codecs at an offset', () => {
     const seen: unknown[] = [];
     c.drain((type, slot, payload) => {
       assert.ok(payload.buffer instanceof SharedArrayBuffer);
-      if (type === Rec.REQUEST_HEAD) {
+      if (type === Rec.REQ_HEAD) {
         const { head, offset } = readRequestHead(payload, 1);
         seen.push({ slot, flags: payload[0], head, body: Buffer.from(payload.subarray(offset)).toString() });
       } else {

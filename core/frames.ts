@@ -6,17 +6,20 @@
 // how Node's parser hands them to us, so a head round-trips byte for byte. Headers are a flat
 // [name, value, name, value, …] list, as Node's rawHeaders, so repeated names stay repeated.
 
+import { MessageType as M } from './message-types.ts';
+
+/** The messages a channel carries (numbered in core/message-types.ts). */
 export const FrameType = {
-  REQ_HEAD: 1,
-  REQ_BODY: 2,
-  REQ_END: 3,
-  REQ_ABORT: 4,
-  RES_HEAD: 5,
-  RES_BODY: 6,
-  RES_END: 7,
-  RES_ERROR: 8,
-  CLOSE_REQUEST: 9,
-  GOAWAY: 10,
+  REQ_HEAD: M.REQ_HEAD,
+  REQ_BODY: M.REQ_BODY,
+  REQ_END: M.REQ_END,
+  REQ_ABORT: M.REQ_ABORT,
+  RES_HEAD: M.RES_HEAD,
+  RES_BODY: M.RES_BODY,
+  RES_END: M.RES_END,
+  RES_ERROR: M.RES_ERROR,
+  CLOSE_REQUEST: M.CLOSE_REQUEST,
+  GOAWAY: M.GOAWAY,
 } as const;
 export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
 

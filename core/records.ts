@@ -4,27 +4,29 @@
 // Payloads reuse the channel protocol's encodings (frames.ts) so that the dispatcher relays heads
 // between ring and WebSocket with one copy and no parsing of headers.
 
+import { MessageType as M } from './message-types.ts';
+
+/** The messages the rings carry (numbered in core/message-types.ts, as the frames are). */
 export const Rec = {
   /** ingress → dispatcher: [flags u8][request head section][inline body] */
-  REQUEST_HEAD: 1,
+  REQ_HEAD: M.REQ_HEAD,
   /** ingress → dispatcher: body bytes */
-  REQUEST_BODY: 2,
+  REQ_BODY: M.REQ_BODY,
   /** ingress → dispatcher: body complete */
-  REQUEST_END: 3,
-  /** ingress → dispatcher: the client went away; the slot is free once RESPONSE_END/ERROR returns */
-  REQUEST_ABORT: 4,
+  REQ_END: M.REQ_END,
+  /** ingress → dispatcher: the client went away; the slot is free once RES_END/RES_ERROR returns */
+  REQ_ABORT: M.REQ_ABORT,
   /** either way: [u32 bytes] the reader has passed this many body bytes on for this slot */
-  CREDIT: 5,
+  CREDIT: M.CREDIT,
   /** dispatcher → ingress: [flags u8][response head section][inline body] */
-  RESPONSE_HEAD: 6,
+  RES_HEAD: M.RES_HEAD,
   /** dispatcher → ingress: body bytes */
-  RESPONSE_BODY: 7,
+  RES_BODY: M.RES_BODY,
   /** dispatcher → ingress: response complete; the slot is done */
-  RESPONSE_END: 8,
+  RES_END: M.RES_END,
   /** dispatcher → ingress: [u16 status][utf8 message]; the slot is done */
-  RESPONSE_ERROR: 9,
+  RES_ERROR: M.RES_ERROR,
 } as const;
-export type RecType = (typeof Rec)[keyof typeof Rec];
 
 export function encodeCredit(bytes: number): Uint8Array {
   const b = new Uint8Array(4);

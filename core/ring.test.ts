@@ -212,7 +212,7 @@ describe('ring, single thread', () => {
 
   test('drain() returns the number of records and hands each out once', () => {
     const r = makeRing(1024);
-    for (let i = 0; i < 10; i++) assert.ok(r.p.tryWrite(Rec.REQUEST_BODY, i, new Uint8Array([i])));
+    for (let i = 0; i < 10; i++) assert.ok(r.p.tryWrite(Rec.REQ_BODY, i, new Uint8Array([i])));
     const slots: number[] = [];
     assert.equal(r.c.drain((_t, slot) => slots.push(slot)), 10);
     assert.deepEqual(slots, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -221,18 +221,18 @@ describe('ring, single thread', () => {
 
   test('tryWrite() concatenates its parts, including empty parts and no parts', () => {
     const r = makeRing(1024);
-    assert.ok(r.p.tryWrite(Rec.REQUEST_HEAD, 3, new Uint8Array([1, 2]), new Uint8Array(0), new Uint8Array([3]), new Uint8Array([4, 5, 6])));
-    assert.ok(r.p.tryWrite(Rec.REQUEST_END, 3));
-    assert.ok(r.p.tryWrite(Rec.REQUEST_END, 4, new Uint8Array(0)));
+    assert.ok(r.p.tryWrite(Rec.REQ_HEAD, 3, new Uint8Array([1, 2]), new Uint8Array(0), new Uint8Array([3]), new Uint8Array([4, 5, 6])));
+    assert.ok(r.p.tryWrite(Rec.REQ_END, 3));
+    assert.ok(r.p.tryWrite(Rec.REQ_END, 4, new Uint8Array(0)));
     // A part that is a view with a non-zero offset into a larger buffer.
     const big = Uint8Array.from([9, 9, 7, 8, 9, 9]);
-    assert.ok(r.p.tryWrite(Rec.REQUEST_BODY, 5, big.subarray(2, 4)));
+    assert.ok(r.p.tryWrite(Rec.REQ_BODY, 5, big.subarray(2, 4)));
     const got = drainAll(r).map((g) => ({ type: g.type, slot: g.slot, bytes: Array.from(g.bytes) }));
     assert.deepEqual(got, [
-      { type: Rec.REQUEST_HEAD, slot: 3, bytes: [1, 2, 3, 4, 5, 6] },
-      { type: Rec.REQUEST_END, slot: 3, bytes: [] },
-      { type: Rec.REQUEST_END, slot: 4, bytes: [] },
-      { type: Rec.REQUEST_BODY, slot: 5, bytes: [7, 8] },
+      { type: Rec.REQ_HEAD, slot: 3, bytes: [1, 2, 3, 4, 5, 6] },
+      { type: Rec.REQ_END, slot: 3, bytes: [] },
+      { type: Rec.REQ_END, slot: 4, bytes: [] },
+      { type: Rec.REQ_BODY, slot: 5, bytes: [7, 8] },
     ]);
   });
 
@@ -240,7 +240,7 @@ describe('ring, single thread', () => {
     const r = makeRing(1024);
     advance(r, 0, 500); // payload views at an odd place in the SAB
     assert.ok(r.p.tryWrite(Rec.CREDIT, 9, encodeCredit(0xfedcba98)));
-    assert.ok(r.p.tryWrite(Rec.RESPONSE_ERROR, 10, encodeResponseError(502, 'upstream gone — ünïcödé')));
+    assert.ok(r.p.tryWrite(Rec.RES_ERROR, 10, encodeResponseError(502, 'upstream gone — ünïcödé')));
     const out: unknown[] = [];
     r.c.drain((type, slot, payload) => {
       if (type === Rec.CREDIT) out.push({ slot, credit: decodeCredit(payload) });
@@ -254,7 +254,7 @@ describe('ring, single thread', () => {
 
   test('nothing is visible to the consumer before commit()', () => {
     const r = makeRing(1024);
-    const dst = r.p.reserve(Rec.REQUEST_BODY, 1, 4);
+    const dst = r.p.reserve(Rec.REQ_BODY, 1, 4);
     assert.ok(dst !== null);
     dst.set([1, 2, 3, 4]);
     assert.equal(r.c.drain(() => assert.fail('uncommitted record was delivered')), 0);
@@ -285,15 +285,15 @@ describe('ring, single thread', () => {
       const r = makeRing(1024);
       advance(r, 0, 1024 - 40); // 40 bytes left before the end
       const b = bytes(100, 42); // needs 112
-      assert.ok(r.p.tryWrite(Rec.RESPONSE_BODY, 77, b));
+      assert.ok(r.p.tryWrite(Rec.RES_BODY, 77, b));
       // The skipped tail of the data area counts as used until the consumer passes it.
       assert.equal(r.p.used, 40 + needOf(100));
       const next = bytes(5, 43);
-      assert.ok(r.p.tryWrite(Rec.RESPONSE_BODY, 78, next));
+      assert.ok(r.p.tryWrite(Rec.RES_BODY, 78, next));
       const got = drainAll(r);
       assert.equal(got.length, 2);
-      assert.deepEqual(got[0], { type: Rec.RESPONSE_BODY, slot: 77, bytes: b, at: RECORD_HEADER_BYTES, shared: true });
-      assert.deepEqual(got[1], { type: Rec.RESPONSE_BODY, slot: 78, bytes: next, at: needOf(100) + RECORD_HEADER_BYTES, shared: true });
+      assert.deepEqual(got[0], { type: Rec.RES_BODY, slot: 77, bytes: b, at: RECORD_HEADER_BYTES, shared: true });
+      assert.deepEqual(got[1], { type: Rec.RES_BODY, slot: 78, bytes: next, at: needOf(100) + RECORD_HEADER_BYTES, shared: true });
       assert.equal(r.c.used, 0);
     });
 
@@ -415,13 +415,13 @@ describe('ring, single thread', () => {
       const r = makeRing(256);
       const max = r.p.maxPayload; // 52: each record needs 64 bytes
       assert.equal(needOf(max), 64);
-      for (let i = 0; i < 4; i++) assert.ok(r.p.tryWrite(Rec.REQUEST_BODY, i, bytes(max, i)), `record ${i}`);
+      for (let i = 0; i < 4; i++) assert.ok(r.p.tryWrite(Rec.REQ_BODY, i, bytes(max, i)), `record ${i}`);
       assert.equal(r.p.free, 0);
       assert.equal(r.p.used, 256);
-      assert.equal(r.p.tryWrite(Rec.REQUEST_END, 9), false, 'even an empty record does not fit');
-      assert.equal(r.p.reserve(Rec.REQUEST_END, 9, 0), null);
+      assert.equal(r.p.tryWrite(Rec.REQ_END, 9), false, 'even an empty record does not fit');
+      assert.equal(r.p.reserve(Rec.REQ_END, 9, 0), null);
       // A null reserve leaves no reservation behind: reserving again is not "twice without commit".
-      assert.equal(r.p.reserve(Rec.REQUEST_END, 9, 0), null);
+      assert.equal(r.p.reserve(Rec.REQ_END, 9, 0), null);
       assert.throws(() => r.p.commit(), RingError, 'nothing reserved');
       assert.equal(r.p.used, 256, 'failed writes change nothing');
       const got = drainAll(r);
@@ -429,8 +429,8 @@ describe('ring, single thread', () => {
         got.map((g) => ({ slot: g.slot, bytes: g.bytes })),
         [0, 1, 2, 3].map((i) => ({ slot: i, bytes: bytes(max, i) })),
       );
-      assert.ok(r.p.tryWrite(Rec.REQUEST_END, 9));
-      const dst = r.p.reserve(Rec.REQUEST_BODY, 10, max);
+      assert.ok(r.p.tryWrite(Rec.REQ_END, 9));
+      const dst = r.p.reserve(Rec.REQ_BODY, 10, max);
       assert.ok(dst !== null);
       r.p.commit();
       assert.deepEqual(

@@ -24,7 +24,7 @@ test('when the dispatcher is lost, requests in flight get 502 and new ones 503',
       await new Promise((r) => setTimeout(r, 10));
       new RingConsumer(requests).drain((type) => seen.push(type));
     }
-    assert.deepEqual(seen, [Rec.REQUEST_HEAD]);
+    assert.deepEqual(seen, [Rec.REQ_HEAD]);
     assert.equal(proxy.active, 1);
 
     proxy.failAll('the router lost its dispatcher');

@@ -58,21 +58,21 @@ export class Proxy {
     const cx: ClientExchange = { req, res, unacked: 0, windowFull: false, done: false, discard: false };
     const slot = this.slots.add(cx);
     const hasBody = requestHasBody(req);
-    this.ring.writeWith(Rec.REQUEST_HEAD, slot, size, (dst) => {
+    this.ring.writeWith(Rec.REQ_HEAD, slot, size, (dst) => {
       dst[0] = hasBody ? 0 : FLAG_END;
       writeRequestHead(asBuffer(dst), 1, head);
     });
 
     if (hasBody) {
       cx.onData = (chunk: Buffer) => {
-        this.ring.write(Rec.REQUEST_BODY, slot, chunk);
+        this.ring.write(Rec.REQ_BODY, slot, chunk);
         cx.unacked += chunk.length;
         if (cx.unacked >= this.windowBytes) {
           cx.windowFull = true;
           req.pause();
         }
       };
-      cx.onEnd = () => this.ring.write(Rec.REQUEST_END, slot);
+      cx.onEnd = () => this.ring.write(Rec.REQ_END, slot);
       req.on('data', cx.onData);
       req.on('end', cx.onEnd);
       if (this.ringBlocked) req.pause();
@@ -81,7 +81,7 @@ export class Proxy {
     res.on('close', () => {
       if (!cx.done && !res.writableFinished) {
         cx.discard = true;
-        this.ring.write(Rec.REQUEST_ABORT, slot);
+        this.ring.write(Rec.REQ_ABORT, slot);
       }
     });
   }
@@ -91,13 +91,13 @@ export class Proxy {
     const cx = this.slots.get(slot);
     if (cx === undefined || cx.done) return;
     if (cx.discard) {
-      if (type === Rec.RESPONSE_END || type === Rec.RESPONSE_ERROR) this.finish(cx, slot);
+      if (type === Rec.RES_END || type === Rec.RES_ERROR) this.finish(cx, slot);
       return;
     }
     switch (type) {
-      case Rec.RESPONSE_HEAD:
+      case Rec.RES_HEAD:
         return this.onHead(cx, slot, payload);
-      case Rec.RESPONSE_BODY: {
+      case Rec.RES_BODY: {
         const chunk = Buffer.from(payload);
         const n = chunk.length;
         cx.res.write(chunk, () => {
@@ -105,10 +105,10 @@ export class Proxy {
         });
         return;
       }
-      case Rec.RESPONSE_END:
+      case Rec.RES_END:
         cx.res.end();
         return this.finish(cx, slot);
-      case Rec.RESPONSE_ERROR: {
+      case Rec.RES_ERROR: {
         const { status, message } = decodeResponseError(payload);
         if (cx.res.headersSent) cx.res.destroy();
         else if (!cx.res.destroyed) {
@@ -139,7 +139,7 @@ export class Proxy {
       if (!cx.res.headersSent) cx.res.writeHead(502, { 'content-type': 'text/plain' }).end('bad response head from the function\n');
       else cx.res.destroy();
       cx.discard = true;
-      this.ring.write(Rec.REQUEST_ABORT, slot);
+      this.ring.write(Rec.REQ_ABORT, slot);
     }
   }
 

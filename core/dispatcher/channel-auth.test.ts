@@ -52,7 +52,7 @@ test('a request starts an instance; a bad token gets 401 and no request, the rig
   assert.equal(decodeFrame(await again.first!).type, 'req-head');
   again.ws!.close();
   await settle(100);
-  assert.deepEqual(h.drainRing(), [Rec.RESPONSE_ERROR]);
+  assert.deepEqual(h.drainRing(), [Rec.RES_ERROR]);
   const t = dispatcher.status();
   assert.equal(t.pending, 0);
   assert.equal(t.inFlight, 0);
@@ -75,7 +75,7 @@ test('a container worker with the shared secret is used before any Lambda is inv
   assert.equal(dispatcher.status().workers.busy, 1);
   worker.ws!.send(encodeFrame({ type: 'res-head', id: f.id, head: { status: 200, headers: ['content-type', 'text/plain'] }, end: true, body: Buffer.from('pong') }));
   await settle(100);
-  assert.deepEqual(h.drainRing(), [Rec.RESPONSE_HEAD, Rec.RESPONSE_END]);
+  assert.deepEqual(h.drainRing(), [Rec.RES_HEAD, Rec.RES_END]);
   worker.ws!.close();
   await settle(100);
   assert.deepEqual(dispatcher.status().workers, { connected: 0, busy: 0 });
@@ -98,7 +98,7 @@ test('a malformed frame closes that channel with a protocol error and its reques
   // A GET with no body is retried once: it waits for the next instance rather than failing.
   assert.equal(s.pending, 1);
   assert.equal(s.requests.retried, 2);
-  dispatcher.onRecord(Rec.REQUEST_ABORT, 2, new Uint8Array(0));
+  dispatcher.onRecord(Rec.REQ_ABORT, 2, new Uint8Array(0));
   assert.equal(dispatcher.status().pending, 0);
 });
 
@@ -113,9 +113,9 @@ test('a response head too big for one ring record is relayed as head then body, 
   worker.ws!.send(encodeFrame({ type: 'res-head', id: f.id, head: { status: 200, headers: ['content-type', 'x/y'] }, end: true, body }));
   await settle(100);
   const seen = h.drainRing();
-  assert.equal(seen[0], Rec.RESPONSE_HEAD);
-  assert.ok(seen.filter((t) => t === Rec.RESPONSE_BODY).length >= 3, `body split over records: ${seen}`);
-  assert.equal(seen.at(-1), Rec.RESPONSE_END);
+  assert.equal(seen[0], Rec.RES_HEAD);
+  assert.ok(seen.filter((t) => t === Rec.RES_BODY).length >= 3, `body split over records: ${seen}`);
+  assert.equal(seen.at(-1), Rec.RES_END);
   assert.equal(h.dispatcher.status().inFlight, 0);
   worker.ws!.close();
   await settle();

@@ -113,13 +113,13 @@ export class Dispatcher implements ChannelAuthority {
 
   onRecord = (type: number, slot: number, payload: Uint8Array): void => {
     switch (type) {
-      case Rec.REQUEST_HEAD:
+      case Rec.REQ_HEAD:
         return this.onRequestHead(slot, payload);
-      case Rec.REQUEST_BODY:
+      case Rec.REQ_BODY:
         return this.onRequestBody(slot, payload);
-      case Rec.REQUEST_END:
+      case Rec.REQ_END:
         return this.onRequestEnd(slot);
-      case Rec.REQUEST_ABORT:
+      case Rec.REQ_ABORT:
         return this.onRequestAbort(slot);
       case Rec.CREDIT:
         return this.onCredit(slot, decodeCredit(payload));
@@ -179,10 +179,10 @@ export class Dispatcher implements ChannelAuthority {
     this.stats.aborted++;
     if (ex.state === 'pending') {
       this.pending.remove(ex);
-      return this.terminate(ex, Rec.RESPONSE_END);
+      return this.terminate(ex, Rec.RES_END);
     }
     const ch = ex.channel;
-    this.terminate(ex, Rec.RESPONSE_END);
+    this.terminate(ex, Rec.RES_END);
     // The channel stays busy until the extension confirms with RES_END/RES_ERROR; it must be
     // reading again to see that confirmation.
     if (ch !== null) {
@@ -294,14 +294,14 @@ export class Dispatcher implements ChannelAuthority {
         if (ex.state !== 'sent') return this.protocolError(ch, 'second response head');
         ex.state = 'responding';
         if (!ex.detached) this.relayHead(ex, data, flags);
-        if ((flags & FLAG_END) !== 0) this.complete(ex, ch, Rec.RESPONSE_END);
+        if ((flags & FLAG_END) !== 0) this.complete(ex, ch, Rec.RES_END);
         return;
       }
       case FrameType.RES_BODY: {
         if (ex.state === 'sent') return this.protocolError(ch, 'response body before head');
         if (ex.detached) return;
         const body = data.subarray(FRAME_HEADER_BYTES);
-        this.ring.write(Rec.RESPONSE_BODY, ex.slot, body);
+        this.ring.write(Rec.RES_BODY, ex.slot, body);
         ex.responseOutstanding += body.length;
         if (ex.responseOutstanding > this.o.windowBytes && !ch.paused) {
           ch.paused = true;
@@ -310,11 +310,11 @@ export class Dispatcher implements ChannelAuthority {
         return;
       }
       case FrameType.RES_END:
-        return this.complete(ex, ch, Rec.RESPONSE_END);
+        return this.complete(ex, ch, Rec.RES_END);
       case FrameType.RES_ERROR:
         this.log(`request ${ex.id} failed in the extension: ${data.toString('utf8', FRAME_HEADER_BYTES)}`);
         this.stats.failed++;
-        return this.complete(ex, ch, Rec.RESPONSE_ERROR, 'the function could not serve the request');
+        return this.complete(ex, ch, Rec.RES_ERROR, 'the function could not serve the request');
       default:
         return this.protocolError(ch, `unexpected frame type ${type} from the extension`);
     }
@@ -325,11 +325,11 @@ export class Dispatcher implements ChannelAuthority {
    * now and the old instance keeps serving until the replacement opens (bounded), so no request
    * waits on a cold start because an instance reached its timeout.
    */
-  /** RESPONSE_HEAD is the frame minus its id, in one copy; a head whose inline body makes it too big for one record goes as head then body. */
+  /** RES_HEAD is the frame minus its id, in one copy; a head whose inline body makes it too big for one record goes as head then body. */
   private relayHead(ex: Exchange, data: Buffer, flags: number): void {
     const length = data.length - FRAME_HEADER_BYTES + 1;
     if (length <= this.ring.maxPayload) {
-      this.ring.writeWith(Rec.RESPONSE_HEAD, ex.slot, length, (dst) => {
+      this.ring.writeWith(Rec.RES_HEAD, ex.slot, length, (dst) => {
         dst[0] = flags;
         dst.set(data.subarray(FRAME_HEADER_BYTES), 1);
       });
@@ -338,12 +338,12 @@ export class Dispatcher implements ChannelAuthority {
     const { offset } = readResponseHead(data, FRAME_HEADER_BYTES);
     const headLength = offset - FRAME_HEADER_BYTES + 1;
     if (headLength > this.ring.maxPayload) throw new FrameError('ERR_FRAME_FIELD_TOO_LONG', `response head of ${headLength} bytes`);
-    this.ring.writeWith(Rec.RESPONSE_HEAD, ex.slot, headLength, (dst) => {
+    this.ring.writeWith(Rec.RES_HEAD, ex.slot, headLength, (dst) => {
       dst[0] = flags;
       dst.set(data.subarray(FRAME_HEADER_BYTES, offset), 1);
     });
     const body = data.subarray(offset);
-    this.ring.write(Rec.RESPONSE_BODY, ex.slot, body);
+    this.ring.write(Rec.RES_BODY, ex.slot, body);
     ex.responseOutstanding += body.length;
   }
 
@@ -388,7 +388,7 @@ export class Dispatcher implements ChannelAuthority {
           this.pending.unshift(ex);
         } else {
           this.stats.failed++;
-          this.terminate(ex, Rec.RESPONSE_ERROR, 'the function instance went away');
+          this.terminate(ex, Rec.RES_ERROR, 'the function instance went away');
         }
       }
     }
@@ -455,7 +455,7 @@ export class Dispatcher implements ChannelAuthority {
   /** The extension finished with the request: free the channel and answer ingress if still listening. */
   private complete(ex: Exchange, ch: Channel, terminal: number, message?: string): void {
     if (!ex.detached) {
-      if (terminal === Rec.RESPONSE_END) this.stats.served++;
+      if (terminal === Rec.RES_END) this.stats.served++;
       this.terminate(ex, terminal, message);
     }
     ch.exchange = null;
@@ -480,10 +480,10 @@ export class Dispatcher implements ChannelAuthority {
     ex.detached = true;
     ex.state = ex.channel === null ? 'done' : ex.state;
     this.bySlot.delete(ex.slot);
-    if (terminal === Rec.RESPONSE_ERROR) {
-      this.ring.write(Rec.RESPONSE_ERROR, ex.slot, encodeResponseError(502, message));
+    if (terminal === Rec.RES_ERROR) {
+      this.ring.write(Rec.RES_ERROR, ex.slot, encodeResponseError(502, message));
     } else {
-      this.ring.write(Rec.RESPONSE_END, ex.slot);
+      this.ring.write(Rec.RES_END, ex.slot);
     }
   }
 
@@ -491,7 +491,7 @@ export class Dispatcher implements ChannelAuthority {
     ex.detached = true;
     ex.state = 'done';
     this.bySlot.delete(ex.slot);
-    this.ring.write(Rec.RESPONSE_ERROR, ex.slot, encodeResponseError(status, message));
+    this.ring.write(Rec.RES_ERROR, ex.slot, encodeResponseError(status, message));
   }
 
   private resume(ch: Channel): void {

@@ -1,4 +1,4 @@
-// One client request as the dispatcher sees it, from REQUEST_HEAD to its terminal record.
+// One client request as the dispatcher sees it, from REQ_HEAD to its terminal record.
 
 import type { Channel } from './instance.ts';
 
@@ -20,7 +20,7 @@ export class Exchange {
   channel: Channel | null = null;
   /** Body chunks that arrived before a channel was assigned (bounded by the request window). */
   buffered: Uint8Array[] = [];
-  /** REQUEST_END (or a head flagged END) has arrived. */
+  /** REQ_END (or a head flagged END) has arrived. */
   requestEnded: boolean;
   /** Response bytes relayed to ingress and not yet credited back. */
   responseOutstanding = 0;
@@ -39,7 +39,7 @@ export class Exchange {
     readonly id: number,
     readonly slot: number,
     readonly method: string,
-    /** The ring's REQUEST_HEAD payload: [flags][head section][inline body]. */
+    /** The ring's REQ_HEAD payload: [flags][head section][inline body]. */
     readonly head: Uint8Array,
     readonly arrivedAt: number,
     hasNoBody: boolean,

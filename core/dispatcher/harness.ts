@@ -109,7 +109,7 @@ export async function startHarness(overrides: Partial<DispatcherOptions> = {}): 
       const b = Buffer.alloc(1 + requestHeadSize(head));
       b[0] = FLAG_END;
       writeRequestHead(asBuffer(b), 1, head);
-      dispatcher.onRecord(Rec.REQUEST_HEAD, slot, b);
+      dispatcher.onRecord(Rec.REQ_HEAD, slot, b);
     },
     drainRing() {
       const seen: number[] = [];

@@ -1,0 +1,25 @@
+// One numbering for the messages that carry a request, whichever link carries them: frames on a
+// channel (router ⇄ extension, core/frames.ts) and records on the rings (ingress ⇄ dispatcher,
+// core/records.ts). The same message has the same name and number on both links, so the
+// dispatcher relays a head or a body without translating and a trace reads the same on each side.
+// docs/PROTOCOL.md lists them; a test keeps that table true to this one.
+
+export const MessageType = {
+  REQ_HEAD: 1,
+  REQ_BODY: 2,
+  REQ_END: 3,
+  REQ_ABORT: 4,
+  RES_HEAD: 5,
+  RES_BODY: 6,
+  RES_END: 7,
+  RES_ERROR: 8,
+  /** channel only: the extension asks to leave (its deadline nears) */
+  CLOSE_REQUEST: 9,
+  /** channel only: the router sends no more requests on this channel */
+  GOAWAY: 10,
+  /** rings only: flow-control credit for one slot */
+  CREDIT: 11,
+} as const;
+
+export type MessageTypeName = keyof typeof MessageType;
+export type MessageTypeCode = (typeof MessageType)[MessageTypeName];
