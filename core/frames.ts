@@ -26,6 +26,7 @@ export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
 /** Flag on a head: nothing follows it (no body frames, no END frame). */
 export const FLAG_END = 0x01;
 export const FRAME_HEADER_BYTES = 6;
+const EMPTY = new Uint8Array(0);
 
 export type HeaderList = string[];
 
@@ -196,21 +197,19 @@ function header(buf: Buffer, type: FrameTypeCode, flags: number, id: number): vo
   buf.writeUInt32BE(id >>> 0, 2);
 }
 
-function bare(type: FrameTypeCode, id: number): Buffer {
-  const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-  header(buf, type, 0, id);
-  return buf;
-}
-
-function withBody(type: FrameTypeCode, id: number, body: Uint8Array): Buffer {
+/**
+ * Lays out one frame: the header, then the body. Every frame that leaves this process is built
+ * here, whether from decoded fields (encodeFrame) or relayed from a ring record (the dispatcher).
+ */
+export function frame(type: FrameTypeCode, flags: number, id: number, body: Uint8Array = EMPTY): Buffer {
   const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.byteLength);
-  header(buf, type, 0, id);
-  buf.set(body, FRAME_HEADER_BYTES);
+  header(buf, type, flags, id);
+  if (body.byteLength > 0) buf.set(body, FRAME_HEADER_BYTES);
   return buf;
 }
 
 function withText(type: FrameTypeCode, id: number, text: string): Buffer {
-  return withBody(type, id, Buffer.from(text, 'utf8'));
+  return frame(type, 0, id, Buffer.from(text, 'utf8'));
 }
 
 export function encodeFrame(f: Frame): Buffer {
@@ -230,25 +229,24 @@ export function encodeFrame(f: Frame): Buffer {
       return buf;
     }
     case 'req-body':
-      return withBody(FrameType.REQ_BODY, f.id, f.body);
+      return frame(FrameType.REQ_BODY, 0, f.id, f.body);
     case 'res-body':
-      return withBody(FrameType.RES_BODY, f.id, f.body);
+      return frame(FrameType.RES_BODY, 0, f.id, f.body);
     case 'req-end':
-      return bare(FrameType.REQ_END, f.id);
+      return frame(FrameType.REQ_END, 0, f.id);
     case 'req-abort':
-      return bare(FrameType.REQ_ABORT, f.id);
+      return frame(FrameType.REQ_ABORT, 0, f.id);
     case 'res-end':
-      return bare(FrameType.RES_END, f.id);
+      return frame(FrameType.RES_END, 0, f.id);
     case 'res-error':
       return withText(FrameType.RES_ERROR, f.id, f.message);
     case 'close-request':
       return withText(FrameType.CLOSE_REQUEST, 0, f.reason);
     case 'goaway':
-      return bare(FrameType.GOAWAY, 0);
+      return frame(FrameType.GOAWAY, 0, 0);
   }
 }
 
-const EMPTY = new Uint8Array(0);
 
 /** The type byte and request id of a frame without decoding the rest (the relay's fast path). */
 export function peekFrame(data: Uint8Array): { type: number; flags: number; id: number } {

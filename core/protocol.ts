@@ -1,5 +1,5 @@
 // The contract between the router and the extension outside the frames themselves: the invoke
-// payload, what the handler returns, and how a channel introduces itself (DESIGN §4).
+// payload, what the handler returns, and how a channel introduces itself. docs/PROTOCOL.md describes all of it.
 
 export const CHANNEL_PATH = '/v1/channel';
 export const INSTANCE_HEADER = 'x-lambda-dispatch-instance-id';
@@ -19,8 +19,6 @@ export interface InvokePayload {
   channels: number;
   /** Requests served at once across all channels. */
   maxConcurrent: number;
-  sentAt: number;
-  certSha256?: string;
   /** Get the app ready, open no channel, return at once (pre-warming). */
   initOnly?: boolean;
 }

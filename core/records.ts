@@ -1,9 +1,10 @@
-// Record types carried by the two rings between ingress (main thread) and the dispatcher worker.
+// Record types carried by the two rings between ingress (main thread) and the dispatcher thread.
 // The slot names one client request for its whole life; ingress allocates and frees slots.
 //
 // Payloads reuse the channel protocol's encodings (frames.ts) so that the dispatcher relays heads
 // between ring and WebSocket with one copy and no parsing of headers.
 
+import type { RouterErrorCode } from './errors.ts';
 import { MessageType as M } from './message-types.ts';
 
 /** The messages the rings carry (numbered in core/message-types.ts, as the frames are). */
@@ -24,7 +25,7 @@ export const Rec = {
   RES_BODY: M.RES_BODY,
   /** dispatcher → ingress: response complete; the slot is done */
   RES_END: M.RES_END,
-  /** dispatcher → ingress: [u16 status][utf8 message]; the slot is done */
+  /** dispatcher → ingress: [error code, latin1] (core/errors.ts); the slot is done */
   RES_ERROR: M.RES_ERROR,
 } as const;
 
@@ -38,15 +39,11 @@ export function decodeCredit(payload: Uint8Array): number {
   return new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint32(0);
 }
 
-export function encodeResponseError(status: number, message: string): Uint8Array {
-  const msg = Buffer.from(message, 'utf8');
-  const b = Buffer.allocUnsafe(2 + msg.length);
-  b.writeUInt16BE(status, 0);
-  msg.copy(b, 2);
-  return b;
+/** RES_ERROR names the failure by its catalog code (core/errors.ts); ingress owns status and text. */
+export function encodeResponseError(code: RouterErrorCode): Uint8Array {
+  return Buffer.from(code, 'latin1');
 }
 
-export function decodeResponseError(payload: Uint8Array): { status: number; message: string } {
-  const b = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  return { status: b.readUInt16BE(0), message: b.toString('utf8', 2) };
+export function decodeResponseError(payload: Uint8Array): { code: string } {
+  return { code: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('latin1') };
 }

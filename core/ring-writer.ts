@@ -23,10 +23,6 @@ export class RingWriter {
     this.maxPayload = producer.maxPayload;
   }
 
-  get blocked(): boolean {
-    return this.queue.length > 0;
-  }
-
   /** Writes a record whose payload is filled in place by `fill` (no intermediate copy when there is room). */
   writeWith(type: number, slot: number, length: number, fill: (dst: Uint8Array) => void): void {
     if (this.queue.length === 0) {

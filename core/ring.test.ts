@@ -240,7 +240,7 @@ describe('ring, single thread', () => {
     const r = makeRing(1024);
     advance(r, 0, 500); // payload views at an odd place in the SAB
     assert.ok(r.p.tryWrite(Rec.CREDIT, 9, encodeCredit(0xfedcba98)));
-    assert.ok(r.p.tryWrite(Rec.RES_ERROR, 10, encodeResponseError(502, 'upstream gone — ünïcödé')));
+    assert.ok(r.p.tryWrite(Rec.RES_ERROR, 10, encodeResponseError('LD_INSTANCE_LOST')));
     const out: unknown[] = [];
     r.c.drain((type, slot, payload) => {
       if (type === Rec.CREDIT) out.push({ slot, credit: decodeCredit(payload) });
@@ -248,7 +248,7 @@ describe('ring, single thread', () => {
     });
     assert.deepEqual(out, [
       { slot: 9, credit: 0xfedcba98 },
-      { slot: 10, status: 502, message: 'upstream gone — ünïcödé' },
+      { slot: 10, code: 'LD_INSTANCE_LOST' },
     ]);
   });
 

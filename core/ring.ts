@@ -1,5 +1,5 @@
 // A single-producer / single-consumer byte ring on a SharedArrayBuffer, carrying typed records
-// between the router's main thread and its dispatcher worker.
+// between the router's main thread and its dispatcher thread.
 //
 // Layout: a 64-byte control block of Int32 words, then the data area (a power of two in size).
 // HEAD and TAIL count bytes ever written / consumed, modulo 2^32; their difference is the fill.

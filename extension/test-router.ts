@@ -194,7 +194,7 @@ export class TestRouter {
   }
 
   payload(p: Partial<InvokePayload> = {}): InvokePayload {
-    return { v: 1, routerUrl: this.url, instanceId: this.instanceId, token: this.token, channels: 1, maxConcurrent: 1, sentAt: Date.now(), ...p };
+    return { v: 1, routerUrl: this.url, instanceId: this.instanceId, token: this.token, channels: 1, maxConcurrent: 1, ...p };
   }
 
   /** Waits for `n` channels to open, in index order. */

@@ -234,8 +234,6 @@ export function parsePayload(event: unknown): InvokePayload {
     token: e.token,
     channels: e.channels as number,
     maxConcurrent: e.maxConcurrent as number,
-    sentAt: typeof e.sentAt === 'number' ? e.sentAt : 0,
-    ...(typeof e.certSha256 === 'string' ? { certSha256: e.certSha256 } : {}),
     ...(e.initOnly === true ? { initOnly: true } : {}),
   };
 }

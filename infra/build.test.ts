@@ -74,7 +74,7 @@ async function stop(r: Started): Promise<number | null> {
 
 test('npm run build writes the router and function bundles with source maps', async () => {
   const ms = await built;
-  for (const f of ['router/main.js', 'router/main.js.map', 'router/dispatcher-worker.js', 'router/dispatcher-worker.js.map', 'router/package.json', 'lambda/index.mjs', 'lambda/index.mjs.map']) {
+  for (const f of ['router/main.js', 'router/main.js.map', 'router/dispatcher-thread.js', 'router/dispatcher-thread.js.map', 'router/package.json', 'lambda/index.mjs', 'lambda/index.mjs.map']) {
     assert.ok(existsSync(path.join(out, f)), `${f} is missing`);
   }
   assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'router/package.json'), 'utf8')), { type: 'module' });

@@ -1,6 +1,6 @@
 // `npm run build`: the two artifacts a deployment runs, bundled with esbuild so that they start
 // with `node` alone (no tsx, no node_modules):
-//   dist/router/main.js + dispatcher-worker.js   the router (what infra/router.Dockerfile copies)
+//   dist/router/main.js + dispatcher-thread.js   the router (what infra/router.Dockerfile copies)
 //   dist/lambda/index.mjs                        the function, exporting `handler`
 //   dist/cli.mjs                                 `lambda-dispatch worker` (the package's bin)
 // Your own function: `npm run build -- --lambda path/to/your-function.ts` (a module whose
@@ -39,7 +39,7 @@ export interface BuildOptions {
 
 export interface BuildResult {
   routerMain: string;
-  routerWorker: string;
+  routerThread: string;
   lambda: string;
   cli: string;
   /** Source files the router bundle was made from, relative to the app root (what the image's build context must hold). */
@@ -60,7 +60,7 @@ export async function build(o: BuildOptions = {}): Promise<BuildResult> {
       metafile: true,
       entryPoints: {
         main: path.join(ROOT, 'infra/router/main.ts'),
-        'dispatcher-worker': path.join(ROOT, 'core/dispatcher/worker.ts'),
+        'dispatcher-thread': path.join(ROOT, 'core/dispatcher/thread.ts'),
       },
       outdir: routerDir,
     }),
@@ -77,7 +77,7 @@ export async function build(o: BuildOptions = {}): Promise<BuildResult> {
   writeFileSync(path.join(routerDir, 'package.json'), JSON.stringify({ type: 'module' }) + '\n');
   return {
     routerMain: path.join(routerDir, 'main.js'),
-    routerWorker: path.join(routerDir, 'dispatcher-worker.js'),
+    routerThread: path.join(routerDir, 'dispatcher-thread.js'),
     lambda: path.join(lambdaDir, 'index.mjs'),
     cli,
     routerInputs: Object.keys(router.metafile.inputs).map((p) => path.relative(ROOT, path.resolve(p))),
@@ -92,5 +92,5 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     ...(values.lambda ? { lambdaEntry: values.lambda } : {}),
   });
   const rel = (p: string) => path.relative(process.cwd(), p);
-  console.log(`built in ${Date.now() - started} ms: ${rel(out.routerMain)}, ${rel(out.routerWorker)}, ${rel(out.lambda)}, ${rel(out.cli)}`);
+  console.log(`built in ${Date.now() - started} ms: ${rel(out.routerMain)}, ${rel(out.routerThread)}, ${rel(out.lambda)}, ${rel(out.cli)}`);
 }

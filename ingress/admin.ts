@@ -1,7 +1,7 @@
 // The router's own endpoints, answered on the main thread without dispatching.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { StatusSnapshot } from '../core/dispatcher/dispatcher.ts';
+import type { StatusSnapshot } from '../core/dispatcher/status.ts';
 
 export const ADMIN_PREFIX = '/_lambda_dispatch/';
 

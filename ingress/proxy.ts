@@ -1,8 +1,9 @@
 // The client side of the router: streams each HTTP request into the request ring and writes each
 // response from the response ring back to its client. Sockets live here because Node cannot move
-// them between threads; everything else happens in the dispatcher worker.
+// them between threads; everything else happens in the dispatcher thread.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ERROR_CODE_HEADER, routerError } from '../core/errors.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
 import { FLAG_END, asBuffer, readResponseHead, requestHeadSize, writeRequestHead, type RequestHead } from '../core/frames.ts';
 import { Rec, decodeCredit, decodeResponseError, encodeCredit } from '../core/records.ts';
@@ -27,8 +28,8 @@ interface ClientExchange {
 export class Proxy {
   private readonly slots = new SlotTable<ClientExchange>();
   private ringBlocked = false;
-  /** Why nothing can be served any more (the dispatcher is gone), or null. */
-  private down: string | null = null;
+  /** Nothing can be served any more: the dispatcher is gone. */
+  private down = false;
 
   constructor(
     private readonly ring: RingWriter,
@@ -42,8 +43,8 @@ export class Proxy {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     const head: RequestHead = { method: req.method ?? 'GET', target: req.url ?? '/', headers: forwardedHeaders(req) };
-    if (this.down !== null) {
-      res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' }).end(`${this.down}\n`);
+    if (this.down) {
+      answer(res, routerError('LD_DISPATCHER_DOWN'));
       return;
     }
     let size: number;
@@ -52,7 +53,7 @@ export class Proxy {
       if (size > this.ring.maxPayload) throw new Error(`request head of ${size} bytes exceeds ${this.ring.maxPayload}`);
     } catch (err) {
       // A head the channel protocol or the ring cannot carry (Node's own limit normally stops it first).
-      res.writeHead(431, { 'content-type': 'text/plain', connection: 'close' }).end(`${(err as Error).message}\n`);
+      answer(res, routerError('LD_HEAD_TOO_LARGE'), (err as Error).message, true);
       return;
     }
     const cx: ClientExchange = { req, res, unacked: 0, windowFull: false, done: false, discard: false };
@@ -109,13 +110,9 @@ export class Proxy {
         cx.res.end();
         return this.finish(cx, slot);
       case Rec.RES_ERROR: {
-        const { status, message } = decodeResponseError(payload);
+        const error = routerError(decodeResponseError(payload).code);
         if (cx.res.headersSent) cx.res.destroy();
-        else if (!cx.res.destroyed) {
-          const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
-          if (status === 503) headers['retry-after'] = '1';
-          cx.res.writeHead(status, headers).end(`${message}\n`);
-        }
+        else if (!cx.res.destroyed) answer(cx.res, error);
         return this.finish(cx, slot);
       }
       case Rec.CREDIT: {
@@ -136,7 +133,7 @@ export class Proxy {
       if (offset < payload.byteLength) cx.res.write(Buffer.from(payload.subarray(offset)));
     } catch {
       // A head Node refuses (bad header characters): the client gets a clean 502, not a crash.
-      if (!cx.res.headersSent) cx.res.writeHead(502, { 'content-type': 'text/plain' }).end('bad response head from the function\n');
+      if (!cx.res.headersSent) answer(cx.res, routerError('LD_BAD_RESPONSE_HEAD'));
       else cx.res.destroy();
       cx.discard = true;
       this.ring.write(Rec.REQ_ABORT, slot);
@@ -153,13 +150,14 @@ export class Proxy {
   }
 
   /** The dispatcher is gone: every request in flight gets 502 and every new one 503, none hangs. */
-  failAll(why: string): void {
-    this.down = why;
+  failAll(): void {
+    this.down = true;
+    const lost = routerError('LD_DISPATCHER_LOST');
     for (let slot = 0; slot < this.slots.capacity; slot++) {
       const cx = this.slots.get(slot);
       if (cx === undefined) continue;
       if (cx.res.headersSent) cx.res.destroy();
-      else if (!cx.res.destroyed) cx.res.writeHead(502, { 'content-type': 'text/plain' }).end(`${why}\n`);
+      else if (!cx.res.destroyed) answer(cx.res, lost);
       this.finish(cx, slot);
     }
   }
@@ -174,6 +172,14 @@ export class Proxy {
     this.ringBlocked = false;
     for (const cx of this.slots.values()) if (cx.onData && !cx.windowFull && !cx.done) cx.req.resume();
   }
+}
+
+/** The router's own answer in place of the function's: status, code header and text from the catalog. */
+function answer(res: ServerResponse, error: { code: string; status: number; message: string }, detail?: string, close = false): void {
+  const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', [ERROR_CODE_HEADER]: error.code };
+  if (error.status === 503) headers['retry-after'] = '1';
+  if (close) headers.connection = 'close';
+  res.writeHead(error.status, headers).end(`${detail ?? error.message}\n`);
 }
 
 function requestHasBody(req: IncomingMessage): boolean {

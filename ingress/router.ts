@@ -1,10 +1,10 @@
-// The router process: the client-facing HTTP server on the main thread and the dispatcher worker,
+// The router process: the client-facing HTTP server on the main thread and the dispatcher thread,
 // joined by two shared-memory rings.
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RouterConfig } from '../core/config.ts';
-import type { StatusSnapshot } from '../core/dispatcher/dispatcher.ts';
+import type { StatusSnapshot } from '../core/dispatcher/status.ts';
 import { RingConsumer, RingProducer, createRingBuffer } from '../core/ring.ts';
 import { RingWriter } from '../core/ring-writer.ts';
 import { isAdminRequest, processMemory, serveAdmin, type IngressStatus } from './admin.ts';
@@ -16,8 +16,8 @@ export interface RouterOptions {
   /** Interface for both ports (0.0.0.0 in a container, 127.0.0.1 locally). */
   bindHost?: string;
   log?: (line: string) => void;
-  /** The dispatcher worker module (the bundle ships a .js one). */
-  workerFile?: URL | string;
+  /** The dispatcher thread module (the bundle ships a .js one). */
+  threadFile?: URL | string;
 }
 
 export interface Router {
@@ -25,7 +25,7 @@ export interface Router {
   port: number;
   controlPort: number;
   status(): Promise<StatusSnapshot & { ingress: IngressStatus }>;
-  /** Stops taking requests, lets in-flight ones finish (bounded), drains instances, stops the worker. */
+  /** Stops taking requests, lets in-flight ones finish (bounded), drains instances, stops the dispatcher thread. */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -49,11 +49,11 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     { config, bindHost, requestRing, responseRing },
     {
       log,
-      ...(o.workerFile ? { file: o.workerFile } : {}),
+      ...(o.threadFile ? { file: o.threadFile } : {}),
       onExit: (code) => {
         if (closing) return;
-        log(`dispatcher worker exited unexpectedly (code ${code})`);
-        p.failAll('the router lost its dispatcher');
+        log(`dispatcher thread exited unexpectedly (code ${code})`);
+        p.failAll();
       },
     },
   );

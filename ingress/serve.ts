@@ -1,12 +1,12 @@
 // The router process as the container, `sst dev` and ingress/main.ts run it: settings, the callback
-// host from ECS task metadata and a choice of dispatcher worker file. Settings come from the
+// host from ECS task metadata and a choice of dispatcher thread file. Settings come from the
 // environment (README: Configuration); SIGTERM drains for LAMBDA_DISPATCH_ShutdownGraceMs.
 
 import { ConfigError, loadRouterConfig } from '../core/config.ts';
 import { startRouter } from './router.ts';
 import { resolveCallbackHost } from './callback-host.ts';
 
-export async function serveRouter(o: { workerFile?: URL; defaultBindHost: string }): Promise<void> {
+export async function serveRouter(o: { threadFile?: URL; defaultBindHost: string }): Promise<void> {
   let config;
   try {
     config = loadRouterConfig(process.env);
@@ -21,7 +21,7 @@ export async function serveRouter(o: { workerFile?: URL; defaultBindHost: string
   const router = await startRouter({
     config,
     bindHost: process.env.LAMBDA_DISPATCH_BindHost?.trim() || o.defaultBindHost,
-    ...(o.workerFile ? { workerFile: o.workerFile } : {}),
+    ...(o.threadFile ? { threadFile: o.threadFile } : {}),
   });
   console.log(
     `lambda-dispatch router: ${router.url} (control port ${router.controlPort}, callback host ${callback.host} from ${callback.source}, function ${config.functionName})`,

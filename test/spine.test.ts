@@ -1,4 +1,4 @@
-// Whole-system tests of the router spine: client → ingress → rings → dispatcher worker →
+// Whole-system tests of the router spine: client → ingress → rings → dispatcher thread →
 // WebSocket channels → extension → demo app, on a local Lambda invoked through the real SDK.
 
 import assert from 'node:assert/strict';

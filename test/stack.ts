@@ -28,7 +28,7 @@ export async function startStack(
     initMs: 0,
     ...opts.lambda,
   });
-  // The dispatcher worker copies process.env when it starts: the SDK finds these there.
+  // The dispatcher thread copies process.env when it starts: the SDK finds these there.
   process.env.AWS_ACCESS_KEY_ID = 'local';
   process.env.AWS_SECRET_ACCESS_KEY = 'local';
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

@@ -8,7 +8,7 @@ import { Rec } from '../records.ts';
 import { RingConsumer, RingProducer, createRingBuffer } from '../ring.ts';
 import { RingWriter } from '../ring-writer.ts';
 import { ChannelServer } from './channel-server.ts';
-import { Dispatcher, type DispatcherOptions } from './dispatcher.ts';
+import { Dispatcher, type DispatcherSettings } from './dispatcher.ts';
 import type { InvokeOutcome, InvokePayload } from './invoker.ts';
 
 export interface Opened {
@@ -35,7 +35,7 @@ export interface Harness {
 
 export const WORKER_SECRET = 'a-worker-secret-of-some-length';
 
-export async function startHarness(overrides: Partial<DispatcherOptions> = {}): Promise<Harness> {
+export async function startHarness(overrides: Partial<DispatcherSettings> = {}): Promise<Harness> {
   const clock = { now: 1_000_000 };
   const invokes: Harness['invokes'] = [];
   const responses = createRingBuffer(1 << 16);
@@ -56,16 +56,15 @@ export async function startHarness(overrides: Partial<DispatcherOptions> = {}): 
     {
       routerUrl: `ws://127.0.0.1:${port}`,
       channelCount: 2,
-      maxConcurrent: 2,
+      maxConcurrentCount: 2,
       instanceCountMultiplier: 1,
       scalingAlgorithm: 'simple',
       minInstances: 0,
       maxInstances: 10,
       scaleOutIntervalMs: 2000,
       scaleInIntervalMs: 5000,
-      queueTimeoutMs: 10_000,
-      maxPending: 100,
-      pingIntervalMs: 1000,
+      incomingRequestTimeoutMs: 10_000,
+      maxPendingRequests: 100,
       windowBytes: 1 << 16,
       startTimeoutMs: 10_000,
       drainTimeoutMs: 10_000,

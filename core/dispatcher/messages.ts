@@ -1,19 +1,19 @@
-// Control messages between the router's main thread and the dispatcher worker (MessagePort):
+// Control messages between the router's main thread and the dispatcher thread (MessagePort):
 // everything that is not on the request path.
 
 import type { RouterConfig } from '../config.ts';
-import type { StatusSnapshot } from './dispatcher.ts';
+import type { StatusSnapshot } from './status.ts';
 
-export interface WorkerInit {
+export interface DispatcherInit {
   config: RouterConfig;
   bindHost: string;
   requestRing: SharedArrayBuffer;
   responseRing: SharedArrayBuffer;
 }
 
-export type ToWorker = { type: 'status'; id: number } | { type: 'shutdown'; graceMs: number };
+export type ToDispatcher = { type: 'status'; id: number } | { type: 'shutdown'; graceMs: number };
 
-export type ToMain =
+export type ToIngress =
   | { type: 'ready'; controlPort: number }
   | { type: 'status'; id: number; status: StatusSnapshot }
   | { type: 'log'; line: string }

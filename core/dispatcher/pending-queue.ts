@@ -69,11 +69,4 @@ export class PendingQueue<T extends Queueable> {
       this.head = 0;
     }
   }
-
-  *[Symbol.iterator](): IterableIterator<T> {
-    for (let i = this.head; i < this.items.length; i++) {
-      const item = this.items[i];
-      if (item) yield item;
-    }
-  }
 }

@@ -1,4 +1,4 @@
-// The dispatcher worker's entry: wires the rings, the control port, the invoker and the
+// The dispatcher thread's entry: wires the rings, the control port, the invoker and the
 // dispatcher together, and answers the main thread's control messages.
 
 import { parentPort, workerData } from 'node:worker_threads';
@@ -8,13 +8,13 @@ import { RingWriter } from '../ring-writer.ts';
 import { ChannelServer } from './channel-server.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { Invoker } from './invoker.ts';
-import type { ToMain, ToWorker, WorkerInit } from './messages.ts';
+import type { ToIngress, ToDispatcher, DispatcherInit } from './messages.ts';
 
-if (parentPort === null) throw new Error('core/dispatcher/worker.ts must run as a worker thread');
+if (parentPort === null) throw new Error('core/dispatcher/thread.ts must run as a worker thread');
 const port = parentPort;
-const init = workerData as WorkerInit;
+const init = workerData as DispatcherInit;
 const config: RouterConfig = init.config;
-const post = (m: ToMain) => port.postMessage(m);
+const post = (m: ToIngress) => port.postMessage(m);
 const log = (line: string) => post({ type: 'log', line });
 
 const requests = new RingConsumer(init.requestRing);
@@ -41,22 +41,10 @@ const server = new ChannelServer(
 const controlPort = await server.listen(config.controlPort, init.bindHost);
 const d = new Dispatcher(
   {
+    ...config,
     routerUrl: `ws://${config.callbackHost}:${controlPort}`,
-    channelCount: config.channelCount,
-    maxConcurrent: config.maxConcurrentCount,
-    instanceCountMultiplier: config.instanceCountMultiplier,
-    scalingAlgorithm: config.scalingAlgorithm,
-    minInstances: config.minInstances,
-    maxInstances: config.maxInstances,
-    scaleOutIntervalMs: config.scaleOutIntervalMs,
-    scaleInIntervalMs: config.scaleInIntervalMs,
-    queueTimeoutMs: config.incomingRequestTimeoutMs,
-    maxPending: config.maxPendingRequests,
-    pingIntervalMs: config.pingIntervalMs,
-    windowBytes: config.windowBytes,
     startTimeoutMs: 30_000,
     drainTimeoutMs: 30_000,
-    replacementWaitMs: config.replacementWaitMs,
   },
   responses,
   (payload) => invoker.invoke(payload),
@@ -93,7 +81,7 @@ async function shutdown(graceMs: number): Promise<void> {
   port.close();
 }
 
-port.on('message', (m: ToWorker) => {
+port.on('message', (m: ToDispatcher) => {
   switch (m.type) {
     case 'status':
       post({ type: 'status', id: m.id, status: d.status() });

@@ -1,0 +1,413 @@
+// The fleet: the instances serving this router and their channels. It starts instances (one
+// invoke each, paced by a token bucket and a failure backoff), opens their channels, drains,
+// replaces and closes them, pings their channels, and grows or shrinks the Lambda part to what the
+// scaler asks. Container workers join and leave on their own and are counted apart. It never
+// touches a request: which request goes where is the relay's business (relay.ts).
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import type { RouterConfig } from '../config.ts';
+import { Backoff, TokenBucket } from '../backoff.ts';
+import { FrameType, frame } from '../frames.ts';
+import type { InvokeFailureKind, InvokeOutcome, InvokePayload } from './invoker.ts';
+import { Scaler, type Decision } from './scaler.ts';
+import { Channel, Instance, type InstanceState } from './state.ts';
+
+export type FleetSettings = Pick<
+  RouterConfig,
+  | 'channelCount'
+  | 'maxConcurrentCount'
+  | 'instanceCountMultiplier'
+  | 'scalingAlgorithm'
+  | 'minInstances'
+  | 'maxInstances'
+  | 'scaleOutIntervalMs'
+  | 'scaleInIntervalMs'
+  | 'replacementWaitMs'
+> & {
+  /** Where the extension calls back, e.g. `ws://10.0.0.5:5003`. */
+  routerUrl: string;
+  /** A started instance that has opened no channel by then is given up. */
+  startTimeoutMs: number;
+  /** A draining instance's busy channels are told GOAWAY by then regardless. */
+  drainTimeoutMs: number;
+};
+
+export interface Invoke {
+  (payload: InvokePayload): Promise<InvokeOutcome>;
+}
+
+/** What the fleet needs of the relay. */
+export interface Demand {
+  /** Requests waiting for a channel. */
+  readonly pendingCount: number;
+  /** New channels are free: hand them waiting requests. */
+  pump(): void;
+}
+
+export interface InvokeCounts {
+  started: number;
+  failed: number;
+  failuresByKind: Record<string, number>;
+}
+
+export class Fleet {
+  private readonly instances = new Map<string, Instance>();
+  private readonly scaler: Scaler;
+  private readonly backoff = new Backoff(500, 30_000);
+  private readonly starts: TokenBucket;
+  private stopping = false;
+  readonly invokes: InvokeCounts = { started: 0, failed: 0, failuresByKind: {} };
+
+  constructor(
+    private readonly o: FleetSettings,
+    private readonly invoke: Invoke,
+    private readonly demand: Demand,
+    private readonly now: () => number,
+    private readonly log: (msg: string) => void,
+  ) {
+    const t = now();
+    this.scaler = new Scaler(
+      {
+        algorithm: o.scalingAlgorithm,
+        maxConcurrent: o.maxConcurrentCount,
+        instanceCountMultiplier: o.instanceCountMultiplier,
+        minInstances: o.minInstances,
+        maxInstances: o.maxInstances,
+        scaleOutIntervalMs: o.scaleOutIntervalMs,
+        scaleInIntervalMs: o.scaleInIntervalMs,
+      },
+      t,
+    );
+    this.starts = new TokenBucket(Math.max(10, o.minInstances), 20, t);
+  }
+
+  all(): IterableIterator<Instance> {
+    return this.instances.values();
+  }
+
+  get lastDecision(): Decision {
+    return this.scaler.last;
+  }
+
+  get consecutiveFailures(): number {
+    return this.backoff.consecutiveFailures;
+  }
+
+  get empty(): boolean {
+    return this.instances.size === 0;
+  }
+
+  arrived(): void {
+    this.scaler.arrived();
+  }
+
+  completed(ms: number): void {
+    this.scaler.completed(ms);
+  }
+
+  // ── channels ───────────────────────────────────────────────────────────────────────────────
+
+  tokenFor(instanceId: string): Buffer | null | 'closing' {
+    const inst = this.instances.get(instanceId);
+    if (inst === undefined || inst.state === 'closed' || inst.kind === 'worker') return null;
+    if (inst.state === 'closing' || inst.state === 'draining') return 'closing';
+    return inst.token;
+  }
+
+  /** A channel of a known instance opened; null when the instance no longer takes channels. */
+  open(instanceId: string, index: number, ws: WebSocket): Channel | null {
+    const inst = this.instances.get(instanceId);
+    if (inst === undefined || (inst.state !== 'starting' && inst.state !== 'open')) {
+      ws.close(1008, 'instance not accepting channels');
+      return null;
+    }
+    const ch = new Channel(ws, inst, index);
+    inst.channels.add(ch);
+    if (inst.state === 'starting') {
+      inst.state = 'open';
+      inst.openedAt = this.now();
+      this.backoff.succeeded();
+      if (inst.replaces !== null) {
+        this.drain(inst.replaces, 'replaced before its deadline');
+        inst.replaces = null;
+      }
+    }
+    inst.idle.push(ch);
+    return ch;
+  }
+
+  /** A container worker's channel: its instance exists for as long as it has channels. */
+  openWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket): Channel | null {
+    if (this.stopping) {
+      ws.close(1013, 'router is shutting down');
+      return null;
+    }
+    const id = `worker:${workerId}`;
+    let inst = this.instances.get(id);
+    if (inst === undefined || inst.state === 'closed') {
+      inst = new Instance(id, Buffer.alloc(0), maxConcurrent, this.now(), 'worker');
+      inst.state = 'open';
+      inst.openedAt = this.now();
+      inst.invokeEnded = true; // nothing to wait for once its channels are gone
+      this.instances.set(id, inst);
+      this.log(`container worker ${workerId} connected (${maxConcurrent} at once)`);
+    }
+    if (inst.state !== 'open') {
+      ws.close(1013, 'not accepting channels');
+      return null;
+    }
+    return this.open(id, index, ws);
+  }
+
+  protocolError(ch: Channel, why: string): void {
+    this.log(`channel ${ch.instance.id}/${ch.index}: protocol error: ${why}`);
+    // Closing takes a handshake: until it ends, no request may be given to this channel.
+    ch.goaway = true;
+    ch.ws.close(1002, why.slice(0, 120));
+  }
+
+  /** The channel is gone (its request, if any, was already handed back to the relay). */
+  closed(ch: Channel): void {
+    const inst = ch.instance;
+    inst.channels.delete(ch);
+    if (inst.channels.size === 0 && inst.state !== 'starting') {
+      if (inst.state === 'open' || inst.state === 'draining') inst.state = 'closing';
+      if (inst.invokeEnded) this.remove(inst);
+    }
+  }
+
+  /** No new request goes to this channel; the extension closes it when it is done. */
+  retire(ch: Channel): void {
+    if (ch.goaway) return;
+    ch.goaway = true;
+    if (ch.ws.readyState === ch.ws.OPEN) ch.ws.send(frame(FrameType.GOAWAY, 0, 0));
+  }
+
+  /** Container workers first (they cost nothing extra), then the Lambda with the fewest requests. */
+  pick(avoid: Instance | null): Instance | undefined {
+    let best: Instance | undefined;
+    for (const inst of this.instances.values()) {
+      if (!inst.available || inst === avoid) continue;
+      if (
+        best === undefined ||
+        (inst.kind === 'worker' && best.kind !== 'worker') ||
+        (inst.kind === best.kind && inst.outstanding < best.outstanding)
+      ) {
+        best = inst;
+      }
+    }
+    return best;
+  }
+
+  // ── instance lifecycle ─────────────────────────────────────────────────────────────────────
+
+  /**
+   * The extension wants to leave (its deadline nears). If it is still needed, a replacement starts
+   * now and the old instance keeps serving until the replacement opens (bounded), so no request
+   * waits on a cold start because an instance reached its timeout.
+   */
+  closeRequested(inst: Instance, reason: string): void {
+    if (inst.state !== 'open' || inst.leavingSince !== 0) return;
+    const now = this.now();
+    inst.leavingSince = now;
+    inst.closeReason = `close-request: ${reason}`;
+    const needed = inst.outstanding > 0 || this.demand.pendingCount > 0 || this.activeCount() < this.scaler.last.desired;
+    if (needed && !this.stopping && this.backoff.allows(now)) {
+      this.start().replaces = inst;
+    } else {
+      this.drain(inst, inst.closeReason);
+    }
+  }
+
+  private activeCount(): number {
+    let n = 0;
+    for (const inst of this.instances.values()) if (inst.active) n++;
+    return n;
+  }
+
+  private start(): Instance {
+    const id = randomUUID();
+    const token = randomBytes(32).toString('base64url');
+    const inst = new Instance(id, Buffer.from(token), this.o.maxConcurrentCount, this.now());
+    this.instances.set(id, inst);
+    this.invokes.started++;
+    this.invoke({
+      v: 1,
+      routerUrl: this.o.routerUrl,
+      instanceId: id,
+      token,
+      channels: this.o.channelCount,
+      maxConcurrent: this.o.maxConcurrentCount,
+    }).then(
+      (outcome) => this.invokeEnded(inst, outcome),
+      (err: Error) => this.invokeEnded(inst, { kind: 'error', name: err.name, message: err.message }),
+    );
+    return inst;
+  }
+
+  /** Initialises an environment ahead of need: the extension gets ready and returns at once. */
+  prewarm(): void {
+    this.invokes.started++;
+    const payload: InvokePayload = {
+      v: 1,
+      routerUrl: this.o.routerUrl,
+      instanceId: `prewarm-${randomUUID()}`,
+      token: '',
+      channels: 1,
+      maxConcurrent: 1,
+      initOnly: true,
+    };
+    void this.invoke(payload).then((outcome) => {
+      if (outcome.kind === 'returned') return;
+      this.countFailure(outcome.kind);
+      this.log(`pre-warm invoke failed (${outcome.kind}: ${outcome.message})`);
+    });
+  }
+
+  private countFailure(kind: InvokeFailureKind): void {
+    this.invokes.failed++;
+    this.invokes.failuresByKind[kind] = (this.invokes.failuresByKind[kind] ?? 0) + 1;
+  }
+
+  private invokeEnded(inst: Instance, outcome: InvokeOutcome): void {
+    inst.invokeEnded = true;
+    const neverOpened = inst.openedAt === 0;
+    let failure: InvokeFailureKind | null = null;
+    if (outcome.kind !== 'returned') failure = outcome.kind;
+    else if (outcome.exitReason === 'connect-failed' || neverOpened) failure = 'connect-failed';
+    if (failure !== null) {
+      this.countFailure(failure);
+      const delay = this.backoff.failed(this.now());
+      const detail = outcome.kind === 'returned' ? (outcome.error ?? outcome.exitReason) : outcome.message;
+      this.log(`instance ${inst.id} failed (${failure}: ${detail}); next start in ≥ ${Math.round(delay)} ms`);
+    }
+    inst.closeReason ||= outcome.kind === 'returned' ? outcome.exitReason : outcome.kind;
+    if (inst.replaces !== null) {
+      this.drain(inst.replaces, 'replacement failed to start');
+      inst.replaces = null;
+    }
+    // The handler is gone: whatever channels remain belong to a dead (or frozen) environment.
+    for (const ch of inst.channels) ch.ws.terminate();
+    if (inst.channels.size === 0) this.remove(inst);
+    else inst.state = 'closing';
+  }
+
+  private remove(inst: Instance): void {
+    if (inst.state === 'closed') return;
+    inst.state = 'closed';
+    this.instances.delete(inst.id);
+  }
+
+  /** Stops sending new requests to an instance; GOAWAY to each channel once it is idle. */
+  private drain(inst: Instance, reason: string): void {
+    if (inst.state !== 'open' && inst.state !== 'starting') return;
+    inst.closeReason = reason;
+    if (inst.state === 'starting') {
+      inst.state = 'closing';
+      return;
+    }
+    inst.state = 'draining';
+    inst.lastBusyAt = this.now();
+    for (const ch of inst.channels) if (ch.exchange === null) this.retire(ch);
+    inst.idle.length = 0;
+  }
+
+  // ── periodic work ──────────────────────────────────────────────────────────────────────────
+
+  /** Start timeouts, drain timeouts, replacement waits. */
+  tick(now: number): void {
+    for (const inst of this.instances.values()) {
+      if (inst.state === 'starting' && now - inst.startedAt > this.o.startTimeoutMs) {
+        this.log(`instance ${inst.id} opened no channel in ${this.o.startTimeoutMs} ms`);
+        inst.state = 'closing';
+        inst.closeReason = 'start-timeout';
+        this.backoff.failed(now);
+      }
+      if (inst.state === 'draining' && now - inst.lastBusyAt > this.o.drainTimeoutMs) {
+        for (const ch of inst.channels) this.retire(ch);
+      }
+      if (inst.state === 'open' && inst.leavingSince !== 0 && now - inst.leavingSince > this.o.replacementWaitMs) {
+        this.drain(inst, `${inst.closeReason} (replacement not open in ${this.o.replacementWaitMs} ms)`);
+      }
+    }
+  }
+
+  /**
+   * With no instance open or starting and starts held back by backoff, the earliest time capacity
+   * can come; null when some could come now.
+   */
+  nextCapacityAt(now: number): number | null {
+    if (this.backoff.allows(now)) return null;
+    for (const inst of this.instances.values()) if (inst.state === 'starting' || inst.state === 'open') return null;
+    return this.backoff.nextStartAt;
+  }
+
+  /** WebSocket ping on every channel; one that has not answered since the last ping is dead. */
+  ping(): void {
+    for (const inst of this.instances.values()) {
+      for (const ch of inst.channels) {
+        if (ch.paused) continue;
+        if (!ch.alive) {
+          this.log(`channel ${inst.id}/${ch.index} stopped answering pings`);
+          ch.ws.terminate();
+          continue;
+        }
+        ch.alive = false;
+        ch.ws.ping();
+      }
+    }
+  }
+
+  scale(): void {
+    if (this.stopping) return;
+    const now = this.now();
+    const current = this.activeCount();
+    // Requests on container workers need no Lambda: the scaler sees only what Lambdas carry.
+    let running = 0;
+    for (const inst of this.instances.values()) if (inst.kind === 'lambda') running += inst.outstanding;
+    const d = this.scaler.decide(now, current, { running, pending: this.demand.pendingCount });
+    if (d.desired > current) {
+      for (let n = d.desired - current; n > 0 && this.backoff.allows(now) && this.starts.take(now); n--) this.start();
+    } else if (d.desired < current) {
+      let excess = current - d.desired;
+      // Leave the longest-idle instances first; a busy one keeps serving.
+      const idle = [...this.instances.values()]
+        .filter(
+          (i) =>
+            i.kind === 'lambda' &&
+            i.state === 'open' &&
+            i.outstanding === 0 &&
+            i.leavingSince === 0 &&
+            now - i.lastBusyAt >= Math.min(this.o.scaleInIntervalMs, 5000),
+        )
+        .sort((a, b) => a.lastBusyAt - b.lastBusyAt);
+      for (const inst of idle) {
+        if (excess-- <= 0) break;
+        this.drain(inst, `scale-in: ${d.reason}`);
+      }
+    }
+  }
+
+  // ── counts and shutdown ────────────────────────────────────────────────────────────────────
+
+  countByState(): Record<Exclude<InstanceState, 'closed'>, number> {
+    const instances = { starting: 0, open: 0, draining: 0, closing: 0 };
+    for (const inst of this.instances.values()) if (inst.kind === 'lambda' && inst.state !== 'closed') instances[inst.state]++;
+    return instances;
+  }
+
+  /** Asks every instance to finish what it serves and leave; starts nothing more. */
+  beginShutdown(): void {
+    this.stopping = true;
+    for (const inst of this.instances.values()) {
+      if (inst.state === 'open') this.drain(inst, 'router shutdown');
+      else if (inst.state === 'starting') inst.state = 'closing';
+    }
+  }
+
+  /** Ends every channel now (the last step of shutdown). */
+  terminateAll(): void {
+    for (const inst of this.instances.values()) for (const ch of inst.channels) ch.ws.terminate();
+  }
+}

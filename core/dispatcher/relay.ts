@@ -1,0 +1,333 @@
+// The relay: every client request from its head on the request ring to its terminal record on the
+// response ring. It queues requests, hands each to a free channel the fleet picks, turns ring
+// records into frames and frames into records, keeps the per-request credit windows both ways, and
+// answers with a catalog error (core/errors.ts) when no channel can serve. It never starts or
+// stops an instance: what it needs of capacity goes through the `Capacity` interface.
+
+import type { RouterErrorCode } from '../errors.ts';
+import { FLAG_END, FRAME_HEADER_BYTES, FrameError, FrameType, asBuffer, frame, peekFrame, readResponseHead } from '../frames.ts';
+import { Rec, decodeCredit, encodeCredit, encodeResponseError } from '../records.ts';
+import type { RingWriter } from '../ring-writer.ts';
+import { PendingQueue } from './pending-queue.ts';
+import { Exchange, type Channel, type Instance } from './state.ts';
+
+export interface RelaySettings {
+  windowBytes: number;
+  incomingRequestTimeoutMs: number;
+  maxPendingRequests: number;
+}
+
+/** What the relay needs of the fleet. */
+export interface Capacity {
+  /** The instance that should take the next request (never `avoid` unless nothing else can). */
+  pick(avoid: Instance | null): Instance | undefined;
+  /** Requests wait and no channel is free: the fleet may have to grow. */
+  starved(): void;
+  /** A request reached the router, or finished after `ms` on its channel (the scaler's inputs). */
+  arrived(): void;
+  completed(ms: number): void;
+  /** The extension asks its instance to leave (its deadline nears). */
+  closeRequested(inst: Instance, reason: string): void;
+  /** A channel that may not take another request now: tell it GOAWAY. */
+  retire(ch: Channel): void;
+  /** A peer broke the protocol: that channel is closed, nothing else is. */
+  protocolError(ch: Channel, why: string): void;
+}
+
+export interface RequestCounts {
+  served: number;
+  failed: number;
+  retried: number;
+  timedOut: number;
+  rejected: number;
+  aborted: number;
+}
+
+export class Relay {
+  private readonly pending = new PendingQueue<Exchange>();
+  /** Live exchanges by ingress slot. */
+  private readonly bySlot = new Map<number, Exchange>();
+  private nextId = 1;
+  private stopping = false;
+  readonly counts: RequestCounts = { served: 0, failed: 0, retried: 0, timedOut: 0, rejected: 0, aborted: 0 };
+
+  constructor(
+    private readonly o: RelaySettings,
+    private readonly ring: RingWriter,
+    private readonly capacity: Capacity,
+    private readonly now: () => number,
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  // ── records from ingress ───────────────────────────────────────────────────────────────────
+
+  onRecord = (type: number, slot: number, payload: Uint8Array): void => {
+    switch (type) {
+      case Rec.REQ_HEAD:
+        return this.onRequestHead(slot, payload);
+      case Rec.REQ_BODY:
+        return this.onRequestBody(slot, payload);
+      case Rec.REQ_END:
+        return this.onRequestEnd(slot);
+      case Rec.REQ_ABORT:
+        return this.onRequestAbort(slot);
+      case Rec.CREDIT:
+        return this.onCredit(slot, decodeCredit(payload));
+      default:
+        this.log(`dispatcher: ignoring unknown ring record type ${type}`);
+    }
+  };
+
+  private onRequestHead(slot: number, payload: Uint8Array): void {
+    const methodLength = payload[1] ?? 0;
+    const method = asBuffer(payload).toString('latin1', 2, 2 + methodLength);
+    const ex = new Exchange(this.nextId, slot, method, payload.slice(), this.now(), ((payload[0] ?? 0) & FLAG_END) !== 0);
+    this.nextId = this.nextId >= 0xfffffffe ? 1 : this.nextId + 1;
+    this.bySlot.set(slot, ex);
+    this.capacity.arrived();
+    if (this.stopping) return this.fail(ex, 'LD_SHUTTING_DOWN');
+    if (this.pending.size >= this.o.maxPendingRequests) {
+      this.counts.rejected++;
+      return this.fail(ex, 'LD_QUEUE_FULL');
+    }
+    this.pending.push(ex);
+    this.pump();
+    if (this.pending.size > 0) this.capacity.starved();
+  }
+
+  private onRequestBody(slot: number, payload: Uint8Array): void {
+    const ex = this.bySlot.get(slot);
+    if (ex === undefined) return;
+    if (ex.channel === null) ex.buffered.push(payload.slice());
+    else this.sendBody(ex, ex.channel, payload);
+  }
+
+  private sendBody(ex: Exchange, ch: Channel, payload: Uint8Array): void {
+    const n = payload.byteLength;
+    // Credit returns only once the bytes are handed to the kernel: ingress keeps at most one
+    // window of this request's body in memory, whatever the client's speed.
+    ch.ws.send(frame(FrameType.REQ_BODY, 0, ex.id, payload), (err) => {
+      if (!err && !ex.detached) this.ring.write(Rec.CREDIT, ex.slot, encodeCredit(n));
+    });
+  }
+
+  private onRequestEnd(slot: number): void {
+    const ex = this.bySlot.get(slot);
+    if (ex === undefined) return;
+    ex.requestEnded = true;
+    if (ex.channel !== null && ex.state !== 'done') ex.channel.ws.send(frame(FrameType.REQ_END, 0, ex.id));
+  }
+
+  private onRequestAbort(slot: number): void {
+    const ex = this.bySlot.get(slot);
+    if (ex === undefined) return;
+    this.counts.aborted++;
+    if (ex.state === 'pending') {
+      this.pending.remove(ex);
+      return this.terminate(ex, null);
+    }
+    const ch = ex.channel;
+    this.terminate(ex, null);
+    // The channel stays busy until the extension confirms with RES_END/RES_ERROR; it must be
+    // reading again to see that confirmation.
+    if (ch !== null) {
+      if (ch.paused) this.resume(ch);
+      ch.ws.send(frame(FrameType.REQ_ABORT, 0, ex.id));
+    }
+  }
+
+  private onCredit(slot: number, bytes: number): void {
+    const ex = this.bySlot.get(slot);
+    if (ex === undefined) return;
+    ex.responseOutstanding -= bytes;
+    const ch = ex.channel;
+    if (ch !== null && ch.paused && ex.responseOutstanding <= this.o.windowBytes / 2) this.resume(ch);
+  }
+
+  // ── frames from the extension ──────────────────────────────────────────────────────────────
+
+  onFrame(ch: Channel, data: Buffer): void {
+    let type: number, flags: number, id: number;
+    try {
+      ({ type, flags, id } = peekFrame(data));
+    } catch (err) {
+      return this.capacity.protocolError(ch, (err as FrameError).message);
+    }
+    if (type === FrameType.CLOSE_REQUEST) return this.capacity.closeRequested(ch.instance, data.toString('utf8', FRAME_HEADER_BYTES));
+    const ex = ch.exchange;
+    // Frames for a request that is no longer this channel's (e.g. after an abort) are stale.
+    if (ex === null || ex.id !== id) return;
+    switch (type) {
+      case FrameType.RES_HEAD: {
+        if (ex.state !== 'sent') return this.capacity.protocolError(ch, 'second response head');
+        ex.state = 'responding';
+        if (!ex.detached) this.relayHead(ex, data, flags);
+        if ((flags & FLAG_END) !== 0) this.complete(ex, ch, null);
+        return;
+      }
+      case FrameType.RES_BODY: {
+        if (ex.state === 'sent') return this.capacity.protocolError(ch, 'response body before head');
+        if (ex.detached) return;
+        const body = data.subarray(FRAME_HEADER_BYTES);
+        this.ring.write(Rec.RES_BODY, ex.slot, body);
+        ex.responseOutstanding += body.length;
+        if (ex.responseOutstanding > this.o.windowBytes && !ch.paused) {
+          ch.paused = true;
+          ch.ws.pause();
+        }
+        return;
+      }
+      case FrameType.RES_END:
+        return this.complete(ex, ch, null);
+      case FrameType.RES_ERROR:
+        this.log(`request ${ex.id} failed in the extension: ${data.toString('utf8', FRAME_HEADER_BYTES)}`);
+        this.counts.failed++;
+        return this.complete(ex, ch, 'LD_FUNCTION_FAILED');
+      default:
+        return this.capacity.protocolError(ch, `unexpected frame type ${type} from the extension`);
+    }
+  }
+
+  /** RES_HEAD is the frame minus its id, in one copy; a head whose inline body makes it too big for one record goes as head then body. */
+  private relayHead(ex: Exchange, data: Buffer, flags: number): void {
+    const length = data.length - FRAME_HEADER_BYTES + 1;
+    if (length <= this.ring.maxPayload) {
+      this.ring.writeWith(Rec.RES_HEAD, ex.slot, length, (dst) => {
+        dst[0] = flags;
+        dst.set(data.subarray(FRAME_HEADER_BYTES), 1);
+      });
+      return;
+    }
+    const { offset } = readResponseHead(data, FRAME_HEADER_BYTES);
+    const headLength = offset - FRAME_HEADER_BYTES + 1;
+    if (headLength > this.ring.maxPayload) throw new FrameError('ERR_FRAME_FIELD_TOO_LONG', `response head of ${headLength} bytes`);
+    this.ring.writeWith(Rec.RES_HEAD, ex.slot, headLength, (dst) => {
+      dst[0] = flags;
+      dst.set(data.subarray(FRAME_HEADER_BYTES, offset), 1);
+    });
+    const body = data.subarray(offset);
+    this.ring.write(Rec.RES_BODY, ex.slot, body);
+    ex.responseOutstanding += body.length;
+  }
+
+  /**
+   * A channel closed under its request. Nothing came back and sending it again cannot do harm:
+   * once, at the front of the queue, never to the same instance if another can take it.
+   */
+  channelLost(ch: Channel): void {
+    const inst = ch.instance;
+    const ex = ch.detach();
+    if (ex === null || ex.detached) return;
+    if (ex.state === 'sent' && ex.retryable && !ex.retried && !this.stopping) {
+      ex.retried = true;
+      ex.failedOn = inst;
+      ex.state = 'pending';
+      this.counts.retried++;
+      this.pending.unshift(ex);
+    } else {
+      this.counts.failed++;
+      this.terminate(ex, 'LD_INSTANCE_LOST');
+    }
+  }
+
+  // ── matching requests to channels ──────────────────────────────────────────────────────────
+
+  /** Gives waiting requests to free channels until one or the other runs out. */
+  pump(): void {
+    while (this.pending.size > 0) {
+      // A retried request prefers another instance, but takes its old one rather than stall the queue.
+      const avoid = this.pending.peek()!.failedOn;
+      const inst = this.capacity.pick(avoid) ?? (avoid !== null ? this.capacity.pick(null) : undefined);
+      if (inst === undefined) return;
+      const ch = inst.takeIdle();
+      if (ch === undefined) continue;
+      this.assign(this.pending.shift()!, ch);
+    }
+  }
+
+  private assign(ex: Exchange, ch: Channel): void {
+    const inst = ch.instance;
+    ch.attach(ex);
+    ex.state = 'sent';
+    ex.assignedAt = this.now();
+    inst.lastBusyAt = ex.assignedAt;
+    const head = ex.head;
+    // The ring's head record is [flags][head section][inline body]: the frame's flags and body.
+    ch.ws.send(frame(FrameType.REQ_HEAD, head[0]!, ex.id, head.subarray(1)));
+    const buffered = ex.buffered;
+    ex.buffered = [];
+    for (const chunk of buffered) this.sendBody(ex, ch, chunk);
+    if (ex.requestEnded && (head[0]! & FLAG_END) === 0) ch.ws.send(frame(FrameType.REQ_END, 0, ex.id));
+  }
+
+  /** The extension finished with the request: free the channel and answer ingress if still listening. */
+  private complete(ex: Exchange, ch: Channel, error: RouterErrorCode | null): void {
+    if (!ex.detached) {
+      if (error === null) this.counts.served++;
+      this.terminate(ex, error);
+    }
+    ch.detach();
+    const inst = ch.instance;
+    inst.lastBusyAt = this.now();
+    this.capacity.completed(this.now() - ex.assignedAt);
+    if (ch.paused) this.resume(ch);
+    if (inst.state === 'open' && !ch.goaway) {
+      inst.idle.push(ch);
+      this.pump();
+    } else {
+      this.capacity.retire(ch);
+    }
+  }
+
+  /** Writes the slot's terminal record (RES_END, or RES_ERROR with a code); nothing more follows for this slot. */
+  private terminate(ex: Exchange, error: RouterErrorCode | null): void {
+    if (ex.detached) return;
+    ex.detached = true;
+    ex.state = ex.channel === null ? 'done' : ex.state;
+    this.bySlot.delete(ex.slot);
+    if (error !== null) this.ring.write(Rec.RES_ERROR, ex.slot, encodeResponseError(error));
+    else this.ring.write(Rec.RES_END, ex.slot);
+  }
+
+  /** Answers a request that never reached a channel. */
+  private fail(ex: Exchange, error: RouterErrorCode): void {
+    ex.state = 'done';
+    this.terminate(ex, error);
+  }
+
+  private resume(ch: Channel): void {
+    ch.paused = false;
+    ch.alive = true;
+    ch.ws.resume();
+  }
+
+  // ── timeouts and shutdown ──────────────────────────────────────────────────────────────────
+
+  /** 504 for every request that has waited its whole queue timeout. */
+  expire(now: number): void {
+    for (let ex = this.pending.peek(); ex !== undefined && now - ex.arrivedAt >= this.o.incomingRequestTimeoutMs; ex = this.pending.peek()) {
+      this.pending.shift();
+      this.counts.timedOut++;
+      this.fail(ex, 'LD_QUEUE_TIMEOUT');
+    }
+  }
+
+  /** 503 now for every request whose queue deadline comes before the next instance can start. */
+  rejectBefore(nextStartAt: number): void {
+    for (let ex = this.pending.peek(); ex !== undefined && ex.arrivedAt + this.o.incomingRequestTimeoutMs < nextStartAt; ex = this.pending.peek()) {
+      this.pending.shift();
+      this.counts.rejected++;
+      this.fail(ex, 'LD_NO_CAPACITY');
+    }
+  }
+
+  /** Refuses new requests and answers every waiting one. */
+  beginShutdown(): void {
+    this.stopping = true;
+    for (let ex = this.pending.shift(); ex !== undefined; ex = this.pending.shift()) this.fail(ex, 'LD_SHUTTING_DOWN');
+  }
+}

@@ -1,0 +1,152 @@
+// What the dispatcher knows, in one place: instances (one invocation or one container worker), the
+// channels each opened, and the exchanges (client requests) they carry. The fleet changes
+// instances and channels, the relay changes exchanges; both read all three, so the types live here
+// and neither module imports the other. docs/ARCHITECTURE.md describes the lifecycles.
+
+import type { WebSocket } from 'ws';
+
+/** starting → open → draining → closing → closed. */
+export type InstanceState = 'starting' | 'open' | 'draining' | 'closing' | 'closed';
+
+/** A Lambda invocation, or a container worker that stays (permanent capacity, never invoked). */
+export type InstanceKind = 'lambda' | 'worker';
+
+export type ExchangeState =
+  /** in the pending queue */
+  | 'pending'
+  /** head sent to a channel, no response yet */
+  | 'sent'
+  /** response head relayed to ingress */
+  | 'responding'
+  /** terminal record written; may still wait for the extension to release the channel */
+  | 'done';
+
+export class Channel {
+  private current: Exchange | null = null;
+  /** A pong (or any frame) arrived since the last ping. */
+  alive = true;
+  /** Reading is paused because the client is slower than the Lambda. */
+  paused = false;
+  /** GOAWAY sent (or the channel is closing): no new request goes here. */
+  goaway = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly instance: Instance,
+    readonly index: number,
+  ) {}
+
+  get exchange(): Exchange | null {
+    return this.current;
+  }
+
+  /**
+   * The only way a channel takes or gives back a request, so the instance's count of requests in
+   * flight always equals its busy channels.
+   */
+  attach(ex: Exchange): void {
+    this.current = ex;
+    ex.channel = this;
+    this.instance.busy++;
+  }
+
+  detach(): Exchange | null {
+    const ex = this.current;
+    if (ex === null) return null;
+    this.current = null;
+    ex.channel = null;
+    this.instance.busy--;
+    return ex;
+  }
+}
+
+export class Instance {
+  state: InstanceState = 'starting';
+  readonly channels = new Set<Channel>();
+  /** Channels with no request, ready for the next one. */
+  readonly idle: Channel[] = [];
+  /** Busy channels; changed by Channel.attach/detach only. */
+  busy = 0;
+  invokeEnded = false;
+  openedAt = 0;
+  lastBusyAt: number;
+  /** Why it left service, for the status page and logs. */
+  closeReason = '';
+  /** It asked to leave (deadline) and keeps serving until its replacement opens. */
+  leavingSince = 0;
+  /** The instance this one was started to replace; drained once this one opens. */
+  replaces: Instance | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly token: Buffer,
+    readonly maxConcurrent: number,
+    readonly startedAt: number,
+    readonly kind: InstanceKind = 'lambda',
+  ) {
+    this.lastBusyAt = startedAt;
+  }
+
+  /** Requests this instance is serving now. */
+  get outstanding(): number {
+    return this.busy;
+  }
+
+  /** Can take one more request now. */
+  get available(): boolean {
+    return this.state === 'open' && this.busy < this.maxConcurrent && this.idle.length > 0;
+  }
+
+  /** Counts as capacity: a Lambda starting or open, and not on its way out. */
+  get active(): boolean {
+    return this.kind === 'lambda' && (this.state === 'starting' || this.state === 'open') && this.leavingSince === 0;
+  }
+
+  takeIdle(): Channel | undefined {
+    while (this.idle.length > 0) {
+      const ch = this.idle.pop()!;
+      if (this.channels.has(ch) && !ch.goaway && ch.exchange === null) return ch;
+    }
+    return undefined;
+  }
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** One client request as the dispatcher sees it, from REQ_HEAD to its terminal record. */
+export class Exchange {
+  state: ExchangeState = 'pending';
+  /** In the pending queue (the queue's own mark, so removal needs no search when absent). */
+  queued = false;
+  /** Set by Channel.attach/detach. */
+  channel: Channel | null = null;
+  /** Body chunks that arrived before a channel was assigned (bounded by the request window). */
+  buffered: Uint8Array[] = [];
+  /** REQ_END (or a head flagged END) has arrived. */
+  requestEnded: boolean;
+  /** Response bytes relayed to ingress and not yet credited back. */
+  responseOutstanding = 0;
+  /** Ingress no longer listens for this slot (terminal record written). */
+  detached = false;
+  assignedAt = 0;
+  /** Put back in the queue once already, after its instance died before answering. */
+  retried = false;
+  /** The instance it was lost on: its other channels are likely going down too, so not there again. */
+  failedOn: Instance | null = null;
+  /** Safe to send again: idempotent method and no body (so nothing of it was consumed). */
+  readonly retryable: boolean;
+
+  constructor(
+    /** Request id on the wire; unique per router so a late frame never matches a newer request. */
+    readonly id: number,
+    readonly slot: number,
+    readonly method: string,
+    /** The ring's REQ_HEAD payload: [flags][head section][inline body]. */
+    readonly head: Uint8Array,
+    readonly arrivedAt: number,
+    hasNoBody: boolean,
+  ) {
+    this.requestEnded = hasNoBody;
+    this.retryable = hasNoBody && IDEMPOTENT.has(method);
+  }
+}

@@ -1,0 +1,45 @@
+// The dispatcher's half of the router's status page, computed from the fleet's and the relay's
+// state at the moment it is asked for, never kept as running totals that could drift from it.
+
+import type { Fleet, InvokeCounts } from './fleet.ts';
+import type { RequestCounts, Relay } from './relay.ts';
+import type { Decision } from './scaler.ts';
+import type { InstanceState } from './state.ts';
+
+export interface StatusSnapshot {
+  instances: Record<Exclude<InstanceState, 'closed'>, number>;
+  workers: { connected: number; busy: number };
+  desired: number;
+  lastDecision: Decision;
+  pending: number;
+  inFlight: number;
+  channels: { open: number; busy: number };
+  invokes: InvokeCounts & { consecutiveFailures: number };
+  requests: RequestCounts;
+}
+
+export function statusOf(fleet: Fleet, relay: Relay): StatusSnapshot {
+  const workers = { connected: 0, busy: 0 };
+  let open = 0;
+  let busy = 0;
+  for (const inst of fleet.all()) {
+    if (inst.kind === 'worker') {
+      workers.connected++;
+      workers.busy += inst.outstanding;
+    }
+    open += inst.channels.size;
+    busy += inst.outstanding;
+  }
+  return {
+    instances: fleet.countByState(),
+    workers,
+    desired: fleet.lastDecision.desired,
+    lastDecision: fleet.lastDecision,
+    pending: relay.pendingCount,
+    // A request is in flight exactly while it holds a channel.
+    inFlight: busy,
+    channels: { open, busy },
+    invokes: { ...fleet.invokes, failuresByKind: { ...fleet.invokes.failuresByKind }, consecutiveFailures: fleet.consecutiveFailures },
+    requests: { ...relay.counts },
+  };
+}
