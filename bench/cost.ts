@@ -1,5 +1,5 @@
-// What serving a million requests costs on Lambda, from a local Lambda's billing ledger
-// (DESIGN §9: us-east-1 list prices), and an estimate of the router's own Fargate task.
+// What serving a million requests costs on Lambda, from a local Lambda's billing ledger priced at
+// us-east-1 list prices (PRICES below), and an estimate of the router's own Fargate task.
 
 export const PRICES = {
   /** $ per GB-second of Lambda duration. */

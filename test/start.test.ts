@@ -1,5 +1,5 @@
 // `npm start` as a user runs it: one command, no AWS, then Ctrl-C (SIGINT to the whole process
-// group, as a terminal sends it) stops everything.
+// group, as a terminal sends it) stops everything. The script runs infra/local/start.ts.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

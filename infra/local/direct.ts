@@ -1,7 +1,8 @@
-// The local Lambda's direct mode (DESIGN §7): an HTTP server that behaves like a Function URL in
-// front of Lambda's built-in dispatch. Each HTTP request becomes one invocation (a payload format
-// 2.0 event, body buffered, base64 when binary) on an idle warm environment, or on a new one with
-// its cold start when none is idle — the "direct Lambda" the bench compares the router against.
+// The local Lambda's direct mode (docs/ARCHITECTURE.md, "The local Lambda"): an HTTP server that
+// behaves like a Function URL in front of Lambda's built-in dispatch. Each HTTP request becomes
+// one invocation (a payload format 2.0 event, body buffered, base64 when binary) on an idle warm
+// environment, or on a new one with its cold start when none is idle — the "direct Lambda" the
+// bench compares the router against.
 // It has its own environments and billing ledger, apart from any Invoke API instance.
 
 import { createServer } from 'node:http';

@@ -1,13 +1,15 @@
 // `npm start`: the whole system on one machine with no AWS — the local Lambda running the demo
 // function, and the router invoking it through the real SDK. Every port and setting comes from
 // the environment (README: Configuration). Ctrl-C stops everything; it is all one process.
+// It lives with the local Lambda, not in ingress/, so that the router never imports the tooling:
+// the arrow goes from the tooling to the router only.
 
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadRouterConfig } from '../core/config.ts';
-import { localLambdaOptionsFromEnv, startLocalLambda } from '../infra/local/lambda-service.ts';
-import { startRouter } from './router.ts';
+import { ConfigError, loadRouterConfig } from '../../core/config.ts';
+import { startRouter } from '../../ingress/router.ts';
+import { localLambdaOptionsFromEnv, startLocalLambda } from './lambda-service.ts';
 
-const DEMO_FUNCTION = fileURLToPath(new URL('../demo/function.ts', import.meta.url));
+const DEMO_FUNCTION = fileURLToPath(new URL('../../demo/function.ts', import.meta.url));
 
 function fail(err: unknown): never {
   console.error(`lambda-dispatch: ${err instanceof Error ? err.message : String(err)}`);
