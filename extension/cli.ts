@@ -14,7 +14,7 @@ import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { closeLocalServers } from './app-target.ts';
+import { closeLocalServers } from './app/registry.ts';
 import type { App } from './types.ts';
 import { startWorker, type Worker } from './worker.ts';
 

@@ -1,4 +1,4 @@
-// Response compression (DESIGN §6): gzip when the client accepts it, the type is textual and the
+// Response compression: gzip when the client accepts it, the type is textual and the
 // body is over 1 KiB or of unknown length (chunked responses included). Bodies already encoded
 // (`content-encoding` set by the app, e.g. br), ranges, bodiless answers and `no-transform` pass
 // untouched. The body is streamed through zlib, never buffered whole; a chunk that is not followed

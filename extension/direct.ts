@@ -7,8 +7,8 @@
 // so the response is collected whole here.
 
 import { endToEndHeaders } from '../core/http-headers.ts';
-import type { AppResponse, AppTarget } from './app-target.ts';
-import { appHeaders } from './channel.ts';
+import { appHeaders } from './app-headers.ts';
+import type { AppResponse, AppTarget } from './app/target.ts';
 import { gzipHeaders, gzipStream, isTextual, shouldCompress } from './compression.ts';
 import type { HttpEventResult } from './types.ts';
 

@@ -1,15 +1,18 @@
-// The Lambda side of lambda-dispatch (DESIGN §6): `createHandler(app)` returns the Lambda handler.
+// The Lambda side of lambda-dispatch (docs/ARCHITECTURE.md, "The extension"): `createHandler(app)` returns the Lambda handler.
 // An invocation from the router connects back to the router named in its payload and serves
 // requests through the app until the router lets it go or the deadline comes. A plain Lambda HTTP
 // event (Function URL, API Gateway v1/v2, ALB) is answered through the same app directly.
 
-import { appTarget, type AppTarget } from './app-target.ts';
+import { appTarget } from './app/kinds.ts';
+import { AppNotReadyError } from './app/readiness.ts';
+import { appRegistry } from './app/registry.ts';
+import type { AppTarget } from './app/target.ts';
 import { httpEventKind, serveHttpEvent } from './direct.ts';
-import { Invocation } from './instance.ts';
+import { Invocation } from './invocation.ts';
 import { parsePayload, resolveOptions, type App, type DispatchHandler, type ExtensionOptions, type LambdaContext } from './types.ts';
 
-export { closeLocalServers, stopAppProcesses } from './app-target.ts';
-export { fetchListener } from './fetch-app.ts';
+export { closeLocalServers, stopAppProcesses } from './app/registry.ts';
+export { fetchListener } from './app/fetch-app.ts';
 export type {
   App,
   DispatchHandler,
@@ -34,7 +37,7 @@ export type {
  */
 export function createHandler(app: App, options: ExtensionOptions = {}): DispatchHandler {
   const resolved = resolveOptions(options);
-  const target = appTarget(app, resolved);
+  const target = appTarget(app, resolved, appRegistry());
   /** With async init and an app not ready at the end of init: the time by which it must be. */
   let readyBy: number | null = null;
   let initialized: Promise<DispatchHandler> | null = null;
@@ -67,7 +70,8 @@ export function createHandler(app: App, options: ExtensionOptions = {}): Dispatc
         await target.ready(resolved.initTimeoutMs);
       } catch (err) {
         const message = (err as Error).message;
-        const timedOut = /did not answer/.test(message);
+        // Only an app that is slow may keep the first invocation waiting, never one that failed.
+        const timedOut = err instanceof AppNotReadyError;
         if (!resolved.asyncInit || !timedOut) {
           throw new Error(
             `lambda-dispatch: init failed: ${message}${timedOut ? '; set LAMBDA_DISPATCH_ASYNC_INIT=true to let the first invocation wait for a slow app' : ''}`,

@@ -1,5 +1,5 @@
 // The extension's public types: what the router sends in the invoke payload, what the handler
-// returns, and the options of createHandler (DESIGN §4, §6).
+// returns, and the options of createHandler (docs/PROTOCOL.md and docs/ARCHITECTURE.md, "The extension").
 
 import type { RequestListener } from 'node:http';
 
@@ -214,8 +214,14 @@ export function resolveOptions(o: ExtensionOptions = {}, env: Env = process.env)
   };
 }
 
+/**
+ * The invoke payload as the extension uses it: `sentAt` and `certSha256` are no longer read (they
+ * are leaving InvokePayload in core/protocol.ts; this is InvokePayload itself once they have).
+ */
+export type ParsedPayload = Omit<InvokePayload, 'sentAt' | 'certSha256'>;
+
 /** Checks the invoke event; a malformed one is a caller bug and fails the invocation. */
-export function parsePayload(event: unknown): InvokePayload {
+export function parsePayload(event: unknown): ParsedPayload {
   const e = event as Partial<Record<keyof InvokePayload, unknown>> | null;
   const bad = (why: string): never => {
     throw new TypeError(`lambda-dispatch: not a valid invoke payload: ${why}`);

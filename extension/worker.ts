@@ -1,4 +1,4 @@
-// Container worker mode (DESIGN §6): the same app and the same channels as in Lambda, run as a
+// Container worker mode (docs/ARCHITECTURE.md, "The extension"): the same app and the same channels as in Lambda, run as a
 // long-lived process that registers with the router as permanent capacity. The router fills
 // workers before it starts Lambda instances.
 //
@@ -11,8 +11,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CHANNEL_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../core/protocol.ts';
-import { appTarget, type AppTarget } from './app-target.ts';
-import { Channel, type ChannelHost } from './channel.ts';
+import { Backoff } from '../core/backoff.ts';
+import { appTarget } from './app/kinds.ts';
+import { appRegistry } from './app/registry.ts';
+import type { AppTarget } from './app/target.ts';
+import { Capacity } from './capacity.ts';
+import { ChannelClient, type ChannelHost } from './channel-client.ts';
 import { resolveOptions, type App, type ExtensionOptions, type ResolvedOptions } from './types.ts';
 
 export interface WorkerOptions extends ExtensionOptions {
@@ -51,12 +55,12 @@ const STATUS_HINT: Record<number, string> = {
 export class Worker implements ChannelHost {
   readonly options: ResolvedOptions;
   readonly workerId: string;
-  private readonly channels: (Channel | null)[];
-  private readonly attempts: number[];
+  private readonly channels: (ChannelClient | null)[];
+  /** Reconnect pacing, per channel index. */
+  private readonly backoffs: Backoff[];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly maxConcurrent: number;
-  private inFlight = 0;
-  private requests = 0;
+  private readonly capacity: Capacity;
   private connects = 0;
   private stopping = false;
   private lastProblem: string | null = null;
@@ -78,15 +82,18 @@ export class Worker implements ChannelHost {
     if (!Number.isInteger(this.maxConcurrent) || this.maxConcurrent < 1) throw new RangeError(`lambda-dispatch worker: maxConcurrent must be an integer ≥ 1, got ${this.maxConcurrent}`);
     if (!Number.isInteger(channels) || channels < this.maxConcurrent) throw new RangeError(`lambda-dispatch worker: channels must be an integer ≥ maxConcurrent (${this.maxConcurrent}), got ${channels}`);
     this.workerId = o.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    this.channels = new Array<Channel | null>(channels).fill(null);
-    this.attempts = new Array<number>(channels).fill(0);
+    this.channels = new Array<ChannelClient | null>(channels).fill(null);
+    const initial = o.backoffInitialMs ?? 100;
+    const max = o.backoffMaxMs ?? 5000;
+    this.backoffs = Array.from({ length: channels }, () => new Backoff(initial, max));
+    this.capacity = new Capacity(this.maxConcurrent);
     this.appExited = new Promise((r) => (this.resolveAppExited = r));
   }
 
   /** Waits for the app to be ready (starting its command, if any), then opens the channels. */
   static async start(app: App, o: WorkerOptions): Promise<Worker> {
     const resolved = resolveOptions(o);
-    const w = new Worker(appTarget(app, resolved), o);
+    const w = new Worker(appTarget(app, resolved, appRegistry()), o);
     const budget = resolved.asyncInit ? resolved.asyncInitTimeoutMs : resolved.healthTimeoutMs;
     await w.target.ready(budget);
     w.stopWatchingApp = w.target.onExit((why) => {
@@ -101,8 +108,8 @@ export class Worker implements ChannelHost {
     return {
       workerId: this.workerId,
       open: this.channels.filter((c) => c !== null && c.wasOpened && c.end === null).length,
-      inFlight: this.inFlight,
-      requests: this.requests,
+      inFlight: this.capacity.inFlight,
+      requests: this.capacity.requests,
       connects: this.connects,
     };
   }
@@ -142,25 +149,22 @@ export class Worker implements ChannelHost {
       [CHANNEL_HEADER]: String(index),
       [MAX_CONCURRENT_HEADER]: String(this.maxConcurrent),
     };
-    this.channels[index] = new Channel(index, this.o.routerUrl.replace(/\/+$/, ''), headers, this.options.connectTimeoutMs, this);
+    this.channels[index] = new ChannelClient(index, this.o.routerUrl.replace(/\/+$/, ''), headers, this.options.connectTimeoutMs, this);
   }
 
   // ── ChannelHost ────────────────────────────────────────────────────────────────────────────
 
   acquire(): boolean {
-    if (this.inFlight >= this.maxConcurrent) return false;
-    this.inFlight++;
-    this.requests++;
-    return true;
+    return this.capacity.acquire();
   }
 
   release(): void {
-    this.inFlight--;
+    this.capacity.release();
   }
 
-  opened(ch: Channel): void {
+  opened(ch: ChannelClient): void {
     this.connects++;
-    this.attempts[ch.index] = 0;
+    this.backoffs[ch.index]!.succeeded();
     if (this.lastProblem !== null) {
       this.options.log(`lambda-dispatch worker ${this.workerId}: connected to ${this.o.routerUrl} again`);
       this.lastProblem = null;
@@ -175,7 +179,7 @@ export class Worker implements ChannelHost {
     this.report(`the app could not be reached: ${err.message}`);
   }
 
-  closed(ch: Channel): void {
+  closed(ch: ChannelClient): void {
     if (this.channels[ch.index] !== ch) return;
     if (this.stopping) {
       if (this.live() === 0) this.allClosed?.();
@@ -192,11 +196,7 @@ export class Worker implements ChannelHost {
       this.report(`connection to ${this.o.routerUrl} lost; reconnecting`);
     }
     // GOAWAY (the router is going away), lost or refused: try again, with backoff.
-    const attempt = this.attempts[ch.index]!++;
-    const initial = this.o.backoffInitialMs ?? 100;
-    const max = this.o.backoffMaxMs ?? 5000;
-    const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 20));
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    const delay = this.backoffs[ch.index]!.failed(Date.now());
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (!this.stopping) this.connect(ch.index);

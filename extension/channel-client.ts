@@ -1,6 +1,7 @@
-// One WebSocket channel to the router, serving one request at a time (DESIGN §4): REQ_* frames
-// become a request to the app (in-memory for an in-process listener, loopback HTTP for a
-// `{ port }` app), the app's response goes back as RES_* frames.
+// The extension's end of one channel (one WebSocket to the router), serving one request at a time
+// (docs/PROTOCOL.md, "Channels" and "Frames"): REQ_* frames become a request to the app (in-memory
+// for an in-process listener, loopback HTTP for a `{ port }` app), the app's response goes back as
+// RES_* frames; each request's own state is an AppCall (app-call.ts).
 //
 // What is sent when:
 //   REQ_HEAD on a busy channel             → RES_ERROR 'channel busy' (the current request goes on)
@@ -21,15 +22,17 @@
 // than highWaterMark bytes unsent, and the channel stops reading while the app's request is not
 // draining.
 
-import { CHANNEL_PATH } from '../core/protocol.ts';
 import type { Readable } from 'node:stream';
 import WebSocket from 'ws';
-import { decodeFrame, encodeFrame, responseHeadSize, type Frame, type RequestHead } from '../core/frames.ts';
+import { decodeFrame, encodeFrame, type Frame, type RequestHead } from '../core/frames.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
-import type { AppRequest, AppResponse, AppTarget } from './app-target.ts';
+import { CHANNEL_PATH } from '../core/protocol.ts';
+import { AppCall, takeInline } from './app-call.ts';
+import { appHeaders } from './app-headers.ts';
+import { readRefusal } from './handshake-refusal.ts';
+import type { AppRequest, AppResponse, AppTarget } from './app/target.ts';
 import { gzipHeaders, gzipStream, shouldCompress } from './compression.ts';
 import type { ResolvedOptions } from './types.ts';
-
 
 /** What a channel needs from the invocation that owns it. */
 export interface ChannelHost {
@@ -38,12 +41,12 @@ export interface ChannelHost {
   /** Takes one of the invocation's request slots (counts the request); false when all are taken. */
   acquire(): boolean;
   release(): void;
-  opened(ch: Channel): void;
-  closed(ch: Channel): void;
+  opened(ch: ChannelClient): void;
+  closed(ch: ChannelClient): void;
   /** The app refused a connection: nothing listens any more. */
   appGone(err: Error): void;
   /** GOAWAY arrived on this channel. */
-  goaway?(ch: Channel): void;
+  goaway?(ch: ChannelClient): void;
 }
 
 /**
@@ -55,37 +58,7 @@ export type ChannelEnd = 'goaway' | 'lost' | 'refused' | 'stopped' | 'retired';
 
 type State = 'connecting' | 'open' | 'closing' | 'closed';
 
-class Exchange {
-  appReq: AppRequest | null = null;
-  appRes: AppResponse | null = null;
-  headSent = false;
-  /** REQ_END (or a head flagged END) has arrived and the app request was ended. */
-  requestEnded: boolean;
-  /** A REQ_BODY was written: the request can no longer be replayed on a fresh connection. */
-  bodyStreamed = false;
-  retried = false;
-  finished = false;
-  /** The channel's reading is paused until the app request drains. */
-  wsPaused = false;
-  /** The app's response is paused until the channel's send buffer drains. */
-  resPaused = false;
-  /** What the body is read from: the app's response, or the gzip stream it is piped through. */
-  source: Readable | null = null;
-
-  constructor(
-    readonly id: number,
-    readonly head: RequestHead,
-    readonly headers: string[],
-    readonly inline: Uint8Array | null,
-    end: boolean,
-  ) {
-    this.requestEnded = end;
-  }
-}
-
-const STALE_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE']);
-
-export class Channel {
+export class ChannelClient {
   readonly ws: WebSocket;
   private state: State = 'connecting';
   /** The WebSocket handshake succeeded at some point. */
@@ -99,7 +72,7 @@ export class Channel {
   refusedStatus: number | null = null;
   private stopping = false;
   private retiring = false;
-  private current: Exchange | null = null;
+  private current: AppCall | null = null;
   private readonly lowWaterMark: number;
 
   /**
@@ -122,19 +95,10 @@ export class Channel {
     // A refused upgrade: keep the status (and the first bytes of the reason, when they come at once).
     this.ws.on('unexpected-response', (_req, res) => {
       this.refusedStatus = res.statusCode ?? 0;
-      let done = false;
-      const give = (why: string) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        this.connectError ??= `Unexpected server response: ${this.refusedStatus}${why ? ` (${why})` : ''}`;
-        res.destroy();
+      readRefusal(res, (message) => {
+        this.connectError ??= message;
         this.ws.terminate();
-      };
-      const timer = setTimeout(() => give(''), 200);
-      res.once('data', (c: Buffer) => give(c.toString('utf8').trim().slice(0, 200)));
-      res.once('end', () => give(''));
-      res.once('error', () => give(''));
+      });
     });
     this.ws.on('open', () => {
       this.state = 'open';
@@ -190,18 +154,18 @@ export class Channel {
     } catch (err) {
       return this.protocolError((err as Error).message);
     }
-    const ex = this.current;
+    const call = this.current;
     switch (f.type) {
       case 'req-head':
         return this.onHead(f.id, f.head, f.end, f.body);
       case 'req-body':
-        if (ex !== null && ex.id === f.id) this.onBody(ex, f.body);
+        if (call !== null && call.id === f.id) this.onBody(call, f.body);
         return;
       case 'req-end':
-        if (ex !== null && ex.id === f.id) this.onRequestEnd(ex);
+        if (call !== null && call.id === f.id) this.onRequestEnd(call);
         return;
       case 'req-abort':
-        if (ex !== null && ex.id === f.id) this.finish(ex, { type: 'res-end', id: ex.id });
+        if (call !== null && call.id === f.id) this.finish(call, { type: 'res-end', id: call.id });
         return;
       case 'goaway':
         this.goaway = true;
@@ -226,218 +190,195 @@ export class Channel {
     if (this.state !== 'open') return;
     if (this.current !== null) return this.send({ type: 'res-error', id, message: 'channel busy: one request at a time' });
     if (!this.host.acquire()) return this.send({ type: 'res-error', id, message: 'over capacity' });
-    const ex = new Exchange(id, head, appHeaders(head.headers, end, body), body, end);
-    this.current = ex;
-    this.startAppRequest(ex);
+    const call = new AppCall(id, head, appHeaders(head.headers, end, body), body, end);
+    this.current = call;
+    this.startAppRequest(call);
   }
 
-  private onBody(ex: Exchange, body: Uint8Array): void {
-    const req = ex.appReq;
-    if (ex.requestEnded || req === null || body.byteLength === 0) return;
-    ex.bodyStreamed = true;
-    if (!req.write(body)) this.pauseUntilDrain(ex, req);
+  private onBody(call: AppCall, body: Uint8Array): void {
+    const req = call.appReq;
+    if (call.requestEnded || req === null || body.byteLength === 0) return;
+    call.bodyStreamed = true;
+    if (!req.write(body)) this.pauseUntilDrain(call, req);
   }
 
-  private onRequestEnd(ex: Exchange): void {
-    if (ex.requestEnded) return;
-    ex.requestEnded = true;
-    ex.appReq?.end();
+  private onRequestEnd(call: AppCall): void {
+    if (call.requestEnded) return;
+    call.requestEnded = true;
+    call.appReq?.end();
   }
 
   // ── the app request ────────────────────────────────────────────────────────────────────────
 
-  private startAppRequest(ex: Exchange): void {
+  private startAppRequest(call: AppCall): void {
     let req: AppRequest;
     try {
-      req = this.host.target.request(ex.head.method, ex.head.target, ex.headers);
+      req = this.host.target.request(call.head.method, call.head.target, call.headers);
     } catch (err) {
       // Node refuses the target or a header value (e.g. control characters).
-      return this.fail(ex, `the request could not be sent to the app: ${(err as Error).message}`);
+      return this.fail(call, `the request could not be sent to the app: ${(err as Error).message}`);
     }
-    ex.appReq = req;
-    req.on('response', (res) => this.onResponse(ex, req, res));
-    req.on('error', (err) => this.onAppError(ex, req, err));
-    if (ex.inline !== null && ex.inline.byteLength > 0 && !req.write(ex.inline)) this.pauseUntilDrain(ex, req);
-    if (ex.requestEnded) req.end();
+    call.appReq = req;
+    req.on('response', (res) => this.onResponse(call, req, res));
+    req.on('error', (err) => this.onAppError(call, req, err));
+    if (call.inline !== null && call.inline.byteLength > 0 && !req.write(call.inline)) this.pauseUntilDrain(call, req);
+    if (call.requestEnded) req.end();
   }
 
-  private pauseUntilDrain(ex: Exchange, req: AppRequest): void {
-    if (ex.wsPaused) return;
-    ex.wsPaused = true;
+  private pauseUntilDrain(call: AppCall, req: AppRequest): void {
+    if (call.wsPaused) return;
+    call.wsPaused = true;
     this.ws.pause();
     req.once('drain', () => {
-      if (ex.appReq === req) this.resumeReading(ex);
+      if (call.appReq === req) this.resumeReading(call);
     });
   }
 
-  private resumeReading(ex: Exchange): void {
-    if (!ex.wsPaused) return;
-    ex.wsPaused = false;
+  private resumeReading(call: AppCall): void {
+    if (!call.wsPaused) return;
+    call.wsPaused = false;
     this.ws.resume();
   }
 
-  private onAppError(ex: Exchange, req: AppRequest, err: NodeJS.ErrnoException): void {
-    if (ex.finished || ex.appReq !== req) return;
-    // A pooled connection the app closed while it sat idle (its keep-alive timer, or a thaw after a
-    // freeze firing every timer at once): replay once on a fresh one if nothing is lost by it.
-    if (
-      req.reusedSocket &&
-      !ex.retried &&
-      !ex.bodyStreamed &&
-      ex.appRes === null &&
-      err.code !== undefined &&
-      STALE_SOCKET_ERRORS.has(err.code)
-    ) {
-      ex.retried = true;
-      ex.appReq = null;
-      this.resumeReading(ex);
-      return this.startAppRequest(ex);
+  private onAppError(call: AppCall, req: AppRequest, err: NodeJS.ErrnoException): void {
+    if (call.finished || call.appReq !== req) return;
+    if (call.mayReplay(req, err)) {
+      call.retried = true;
+      call.appReq = null;
+      this.resumeReading(call);
+      return this.startAppRequest(call);
     }
     if (err.code === 'ECONNREFUSED') this.host.appGone(err);
-    const what = ex.headSent ? 'the app failed mid-response' : 'the app could not be reached';
-    this.fail(ex, `${what}: ${err.message}`);
+    const what = call.headSent ? 'the app failed mid-response' : 'the app could not be reached';
+    this.fail(call, `${what}: ${err.message}`);
   }
 
-  private onResponse(ex: Exchange, req: AppRequest, res: AppResponse): void {
-    if (ex.finished || ex.appReq !== req) {
+  private onResponse(call: AppCall, req: AppRequest, res: AppResponse): void {
+    if (call.finished || call.appReq !== req) {
       res.destroy();
       return;
     }
-    ex.appRes = res;
+    call.appRes = res;
     res.on('error', () => {}); // reported through 'close' below
     // The parser hands the rest of the packet (often the whole body) to `res` right after this
     // event; a microtask later it is buffered and can ride in the head's message.
-    queueMicrotask(() => this.sendHead(ex, res));
+    queueMicrotask(() => this.sendHead(call, res));
   }
 
-  private sendHead(ex: Exchange, res: AppResponse): void {
-    if (ex.finished) return;
+  private sendHead(call: AppCall, res: AppResponse): void {
+    if (call.finished) return;
     const status = res.statusCode ?? 502;
     let headers = endToEndHeaders(res.rawHeaders);
-    const bodyless = ex.head.method === 'HEAD' || status === 204 || status === 304;
-    if (!bodyless && this.host.options.compression && shouldCompress(ex.head.method, ex.head.headers, status, headers)) {
+    const bodyless = call.head.method === 'HEAD' || status === 204 || status === 304;
+    if (!bodyless && this.host.options.compression && shouldCompress(call.head.method, call.head.headers, status, headers)) {
       headers = gzipHeaders(headers);
-      return this.sendCompressed(ex, res, status, headers);
+      return this.sendCompressed(call, res, status, headers);
     }
-    ex.source = res;
+    call.source = res;
     let inline: Buffer | null = null;
     let rest: Buffer | null = null;
     let end = bodyless;
     if (bodyless) {
       res.resume();
     } else if (this.host.options.inlineBodyBytes > 0) {
-      const chunks: Buffer[] = [];
-      for (let chunk: Buffer | null = res.read(); chunk !== null; chunk = res.read()) chunks.push(chunk);
-      const buffered = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      let max = this.host.options.inlineBodyBytes;
-      if (buffered.length > 0) {
-        // The head's message stays within a body frame's size, whatever arrived with the head.
-        try {
-          max = Math.max(0, Math.min(max, this.host.options.maxChunkBytes - responseHeadSize({ status, headers })));
-        } catch {
-          // an invalid head: refused below when it is encoded
-        }
-        inline = buffered.length <= max ? buffered : buffered.subarray(0, max);
-        if (buffered.length > max) rest = buffered.subarray(max);
-      }
-      end = res.complete && rest === null;
+      ({ inline, rest, end } = takeInline(res, { status, headers }, this.host.options.inlineBodyBytes, this.host.options.maxChunkBytes));
       if (end) res.resume();
     }
     try {
-      this.send({ type: 'res-head', id: ex.id, head: { status, headers }, end, body: inline });
+      this.send({ type: 'res-head', id: call.id, head: { status, headers }, end, body: inline });
     } catch (err) {
       res.destroy();
-      return this.fail(ex, `the app's response head cannot be relayed: ${(err as Error).message}`);
+      return this.fail(call, `the app's response head cannot be relayed: ${(err as Error).message}`);
     }
-    ex.headSent = true;
-    if (end) return this.finish(ex, null);
-    if (rest !== null) this.sendBody(ex, res, rest);
-    res.on('data', (chunk: Buffer) => this.sendBody(ex, res, chunk));
-    res.on('end', () => this.finish(ex, { type: 'res-end', id: ex.id }));
+    call.headSent = true;
+    if (end) return this.finish(call, null);
+    if (rest !== null) this.sendBody(call, res, rest);
+    res.on('data', (chunk: Buffer) => this.sendBody(call, res, chunk));
+    res.on('end', () => this.finish(call, { type: 'res-end', id: call.id }));
     res.on('close', () => {
-      if (!ex.finished) this.fail(ex, 'the app closed the connection before its response was complete');
+      if (!call.finished) this.fail(call, 'the app closed the connection before its response was complete');
     });
   }
 
-  private sendCompressed(ex: Exchange, res: AppResponse, status: number, headers: string[]): void {
+  private sendCompressed(call: AppCall, res: AppResponse, status: number, headers: string[]): void {
     try {
-      this.send({ type: 'res-head', id: ex.id, head: { status, headers }, end: false, body: null });
+      this.send({ type: 'res-head', id: call.id, head: { status, headers }, end: false, body: null });
     } catch (err) {
       res.destroy();
-      return this.fail(ex, `the app's response head cannot be relayed: ${(err as Error).message}`);
+      return this.fail(call, `the app's response head cannot be relayed: ${(err as Error).message}`);
     }
-    ex.headSent = true;
+    call.headSent = true;
     const gz = gzipStream(res);
-    ex.source = gz;
-    gz.on('data', (chunk: Buffer) => this.sendBody(ex, gz, chunk));
-    gz.on('end', () => this.finish(ex, { type: 'res-end', id: ex.id }));
+    call.source = gz;
+    gz.on('data', (chunk: Buffer) => this.sendBody(call, gz, chunk));
+    gz.on('end', () => this.finish(call, { type: 'res-end', id: call.id }));
     gz.on('error', (err) => {
-      if (!ex.finished) this.fail(ex, `compressing the response failed: ${err.message}`);
+      if (!call.finished) this.fail(call, `compressing the response failed: ${err.message}`);
     });
     res.on('close', () => {
-      if (!ex.finished && !res.complete) {
+      if (!call.finished && !res.complete) {
         gz.destroy();
-        this.fail(ex, 'the app closed the connection before its response was complete');
+        this.fail(call, 'the app closed the connection before its response was complete');
       }
     });
   }
 
-  private sendBody(ex: Exchange, res: Readable, chunk: Buffer): void {
-    if (ex.finished || !this.sendable) return;
+  private sendBody(call: AppCall, res: Readable, chunk: Buffer): void {
+    if (call.finished || !this.sendable) return;
     const max = this.host.options.maxChunkBytes;
     for (let off = 0; off < chunk.length; off += max) {
       const body = off === 0 && chunk.length <= max ? chunk : chunk.subarray(off, Math.min(off + max, chunk.length));
-      this.ws.send(encodeFrame({ type: 'res-body', id: ex.id, body }), this.onSent);
+      this.ws.send(encodeFrame({ type: 'res-body', id: call.id, body }), this.onSent);
     }
-    if (!ex.resPaused && this.ws.bufferedAmount > this.host.options.highWaterMark) {
-      ex.resPaused = true;
+    if (!call.resPaused && this.ws.bufferedAmount > this.host.options.highWaterMark) {
+      call.resPaused = true;
       res.pause();
     }
   }
 
   /** A message left for the kernel: resume the app's response once the backlog is small. */
   private readonly onSent = (): void => {
-    const ex = this.current;
-    if (ex !== null && ex.resPaused && this.ws.bufferedAmount <= this.lowWaterMark) {
-      ex.resPaused = false;
-      ex.source?.resume();
+    const call = this.current;
+    if (call !== null && call.resPaused && this.ws.bufferedAmount <= this.lowWaterMark) {
+      call.resPaused = false;
+      call.source?.resume();
     }
   };
 
   // ── ending a request ───────────────────────────────────────────────────────────────────────
 
-  private fail(ex: Exchange, message: string): void {
-    this.finish(ex, { type: 'res-error', id: ex.id, message });
+  private fail(call: AppCall, message: string): void {
+    this.finish(call, { type: 'res-error', id: call.id, message });
   }
 
   /** Sends the request's last frame (if any), frees the channel, and closes it after GOAWAY. */
-  private finish(ex: Exchange, last: Frame | null): void {
-    if (ex.finished) return;
-    ex.finished = true;
+  private finish(call: AppCall, last: Frame | null): void {
+    if (call.finished) return;
+    call.finished = true;
     if (last !== null) this.send(last);
-    this.release(ex);
+    this.release(call);
     if (this.goaway || this.retiring) this.close();
   }
 
-  private release(ex: Exchange): void {
-    this.resumeReading(ex);
+  private release(call: AppCall): void {
+    this.resumeReading(call);
     // The socket goes back to the pool only after a complete exchange; anything else (abort, error,
     // an app that answered before reading the whole body) ends the connection.
-    const clean = ex.requestEnded && ex.appRes !== null && ex.appRes.complete;
-    if (!clean) ex.appReq?.destroy();
-    if (ex.source !== null && ex.source !== ex.appRes) ex.source.destroy();
-    if (this.current === ex) {
+    const clean = call.requestEnded && call.appRes !== null && call.appRes.complete;
+    if (!clean) call.appReq?.destroy();
+    if (call.source !== null && call.source !== call.appRes) call.source.destroy();
+    if (this.current === call) {
       this.current = null;
       this.host.release();
     }
   }
 
   private abandonCurrent(): void {
-    const ex = this.current;
-    if (ex === null) return;
-    ex.finished = true;
-    ex.requestEnded = false; // forces the app connection closed
-    this.release(ex);
+    const call = this.current;
+    if (call === null) return;
+    call.finished = true;
+    call.requestEnded = false; // forces the app connection closed
+    this.release(call);
   }
 
   private send(f: Frame): void {
@@ -456,26 +397,4 @@ export class Channel {
     this.end = !this.wasOpened ? 'refused' : this.goaway ? 'goaway' : this.stopping ? 'stopped' : this.retiring ? 'retired' : 'lost';
     this.host.closed(this);
   }
-}
-
-/**
- * The request headers as the app gets them: hop-by-hop ones removed, a Host if the client sent
- * none, and explicit framing so that a body is never sent unframed (Node frames GET/DELETE/OPTIONS
- * bodies only when told).
- */
-export function appHeaders(raw: readonly string[], end: boolean, inline: Uint8Array | null): string[] {
-  const h = endToEndHeaders(raw);
-  let hasHost = false;
-  let hasLength = false;
-  for (let i = 0; i < h.length; i += 2) {
-    const name = h[i]!;
-    if (name === 'host') hasHost = true;
-    else if (name === 'content-length') hasLength = true;
-  }
-  if (!hasHost) h.push('host', 'localhost');
-  if (!hasLength) {
-    if (!end) h.push('transfer-encoding', 'chunked');
-    else if (inline !== null && inline.byteLength > 0) h.push('content-length', String(inline.byteLength));
-  }
-  return h;
 }

@@ -6,19 +6,19 @@
 // no longer knows the instance (409) or is gone for longer ends the invocation with `router-lost`.
 // An app process that exits ends it with `app-failed`.
 
-import type { AppTarget } from './app-target.ts';
 import { CHANNEL_HEADER, INSTANCE_HEADER } from '../core/protocol.ts';
-import { Channel, type ChannelHost } from './channel.ts';
-import type { ExitReason, InvocationResult, InvokePayload, LambdaContext, ResolvedOptions } from './types.ts';
+import type { AppTarget } from './app/target.ts';
+import { Capacity } from './capacity.ts';
+import { ChannelClient, type ChannelHost } from './channel-client.ts';
+import type { ExitReason, InvocationResult, LambdaContext, ParsedPayload, ResolvedOptions } from './types.ts';
 
 export class Invocation implements ChannelHost {
   /** The live channel of each index (a reconnect replaces it). */
-  private readonly channels: Channel[] = [];
+  private readonly channels: ChannelClient[] = [];
   private readonly reconnectTimers = new Set<NodeJS.Timeout>();
   /** When each index was first lost, while it is being reopened. */
   private readonly lostSince = new Map<number, number>();
-  private inFlight = 0;
-  private requests = 0;
+  private readonly capacity: Capacity;
   private closedChannels = 0;
   private everOpened = false;
   private sawGoaway = false;
@@ -32,11 +32,13 @@ export class Invocation implements ChannelHost {
   private resolveEnd: (r: ExitReason) => void = () => {};
 
   constructor(
-    private readonly payload: InvokePayload,
+    private readonly payload: ParsedPayload,
     private readonly context: LambdaContext,
     readonly target: AppTarget,
     readonly options: ResolvedOptions,
-  ) {}
+  ) {
+    this.capacity = new Capacity(payload.maxConcurrent);
+  }
 
   async run(): Promise<InvocationResult> {
     const t0 = performance.now();
@@ -47,7 +49,7 @@ export class Invocation implements ChannelHost {
     const softIn = Math.min(remaining - margin, hardStopIn);
     const result = (exitReason: ExitReason, error?: string): InvocationResult => ({
       instanceId: this.payload.instanceId,
-      requests: this.requests,
+      requests: this.capacity.requests,
       durationMs: Math.round(elapsed()),
       exitReason,
       ...(error !== undefined ? { error } : {}),
@@ -101,17 +103,14 @@ export class Invocation implements ChannelHost {
   // ── ChannelHost ────────────────────────────────────────────────────────────────────────────
 
   acquire(): boolean {
-    if (this.inFlight >= this.payload.maxConcurrent) return false;
-    this.inFlight++;
-    this.requests++;
-    return true;
+    return this.capacity.acquire();
   }
 
   release(): void {
-    this.inFlight--;
+    this.capacity.release();
   }
 
-  opened(ch: Channel): void {
+  opened(ch: ChannelClient): void {
     this.everOpened = true;
     this.lostSince.delete(ch.index);
     if (this.leaving !== null) ch.sendCloseRequest(this.leaving);
@@ -121,7 +120,7 @@ export class Invocation implements ChannelHost {
     this.sawGoaway = true;
   }
 
-  closed(ch: Channel): void {
+  closed(ch: ChannelClient): void {
     if (this.ended || this.channels[ch.index] !== ch) return;
     if (ch.connectError !== null) this.firstConnectError ??= ch.connectError;
     if (this.shouldReconnect(ch)) return;
@@ -136,14 +135,14 @@ export class Invocation implements ChannelHost {
     this.end(reason);
   }
 
-  private connect(index: number): Channel {
+  private connect(index: number): ChannelClient {
     const handshakeMs = Math.min(this.options.connectTimeoutMs, Math.max(1, this.hardStopAt - Date.now()));
     const headers = {
       authorization: `Bearer ${this.payload.token}`,
       [INSTANCE_HEADER]: this.payload.instanceId,
       [CHANNEL_HEADER]: String(index),
     };
-    return new Channel(index, this.payload.routerUrl, headers, handshakeMs, this);
+    return new ChannelClient(index, this.payload.routerUrl, headers, handshakeMs, this);
   }
 
   /**
@@ -151,7 +150,7 @@ export class Invocation implements ChannelHost {
    * instance is not leaving: reopen it after a short pause, within the reconnect window. A refusal
    * (the router does not know the instance any more) is final.
    */
-  private shouldReconnect(ch: Channel): boolean {
+  private shouldReconnect(ch: ChannelClient): boolean {
     if (this.leaving !== null || this.sawGoaway || this.options.reconnectMs <= 0) return false;
     const reopening = this.lostSince.has(ch.index);
     const lost = ch.end === 'lost' || (reopening && ch.end === 'refused' && ch.refusedStatus === null);

@@ -1,12 +1,12 @@
-// In-process requests to a Node request listener without a kernel socket (DESIGN §6).
+// In-process requests to a Node request listener without a kernel socket: the connections and
+// their pool (socket.ts is the server's end of a connection, response-parser.ts reads its output).
 //
 // The app keeps its own http.Server: each connection is an in-memory socket handed to it with
 // `server.emit('connection', socket)`, so Node's own parser, IncomingMessage, ServerResponse,
 // keep-alive, 100-continue, pipelining guards and timeouts run exactly as over TCP, and Express,
 // Koa or Fastify see nothing different. Only our side is lean: the request head is serialized
 // straight into the socket (no ClientRequest, no Agent), and what the server writes back is parsed
-// as it is written (Node's own output: status line, `Name: value` lines, a body framed by
-// Content-Length, chunked encoding or the connection's end).
+// as it is written (response-parser.ts).
 //
 // On a loopback TCP connection every request costs four socket syscalls, two more event-loop
 // turns and Node's client machinery (Agent bookkeeping, ClientRequest, a second parser); this costs
@@ -21,8 +21,10 @@
 
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
-import { Duplex, Readable } from 'node:stream';
-import type { AppRequest } from './app-target.ts';
+import { Readable } from 'node:stream';
+import type { AppRequest } from '../target.ts';
+import { ResponseParser, type ResponseHead } from './response-parser.ts';
+import { ServerSocket, type SocketPeer } from './socket.ts';
 
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const INVALID_PATH = /[^\u0021-\u00ff]/;
@@ -31,132 +33,6 @@ function connReset(message: string): NodeJS.ErrnoException {
   const err: NodeJS.ErrnoException = new Error(message);
   err.code = 'ECONNRESET';
   return err;
-}
-
-/** The server's end of an in-memory connection: what the app's http.Server reads and writes. */
-class ServerSocket extends Duplex {
-  readonly remoteAddress = '127.0.0.1';
-  readonly remoteFamily = 'IPv4';
-  readonly localAddress = '127.0.0.1';
-  readonly connecting = false;
-  timeout: number | undefined = undefined;
-  bytesRead = 0;
-  bytesWritten = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private timerMs = 0;
-
-  constructor(
-    private readonly conn: Connection,
-    readonly localPort: number,
-    readonly remotePort: number,
-  ) {
-    // http.Server sockets are half-open capable: the server decides when to end its side.
-    super({ allowHalfOpen: true });
-  }
-
-  get readyState(): string {
-    return this.destroyed ? 'closed' : this.writable ? 'open' : 'readOnly';
-  }
-
-  override _read(): void {
-    this.conn.serverWantsMore();
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    this.bytesWritten += chunk.length;
-    this.touch();
-    this.conn.fromServer(chunk, callback);
-  }
-
-  override _writev(chunks: { chunk: Buffer }[], callback: (err?: Error | null) => void): void {
-    this.touch();
-    const last = chunks.length - 1;
-    for (let i = 0; i < last; i++) {
-      this.bytesWritten += chunks[i]!.chunk.length;
-      this.conn.fromServer(chunks[i]!.chunk, null);
-    }
-    this.bytesWritten += chunks[last]!.chunk.length;
-    this.conn.fromServer(chunks[last]!.chunk, callback);
-  }
-
-  override _final(callback: (err?: Error | null) => void): void {
-    this.conn.serverEnded();
-    callback();
-  }
-
-  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    this.conn.serverEnded();
-    callback(err);
-  }
-
-  /** Request bytes from us; false once the server has a high-water mark's worth unread. */
-  feed(chunk: Buffer): boolean {
-    this.bytesRead += chunk.length;
-    this.touch();
-    return this.push(chunk);
-  }
-
-  /**
-   * Idle timeout, as net.Socket's. The timer is made once and re-armed afterwards: the server
-   * sets its keep-alive timeout after every response and clears it at every request.
-   */
-  setTimeout(ms: number, callback?: () => void): this {
-    this.timeout = ms;
-    if (ms > 0) {
-      if (this.timer !== null && this.timerMs === ms) this.timer.refresh();
-      else {
-        if (this.timer !== null) clearTimeout(this.timer);
-        this.timerMs = ms;
-        this.timer = setTimeout(this.onIdle, ms);
-        this.timer.unref();
-      }
-    }
-    if (callback !== undefined) {
-      if (ms > 0) this.once('timeout', callback);
-      else this.removeListener('timeout', callback);
-    }
-    return this;
-  }
-
-  private readonly onIdle = (): void => {
-    if (!this.destroyed && this.timeout !== undefined && this.timeout > 0) this.emit('timeout');
-  };
-
-  private touch(): void {
-    if (this.timer !== null && this.timeout !== undefined && this.timeout > 0) this.timer.refresh();
-  }
-
-  setNoDelay(): this {
-    return this;
-  }
-
-  setKeepAlive(): this {
-    return this;
-  }
-
-  ref(): this {
-    return this;
-  }
-
-  unref(): this {
-    return this;
-  }
-
-  address(): { address: string; family: string; port: number } {
-    return { address: this.localAddress, family: 'IPv4', port: this.localPort };
-  }
-
-  destroySoon(): void {
-    if (this.writable) this.end();
-    if (this.writableFinished) this.destroy();
-    else this.once('finish', () => this.destroy());
-  }
-
-  resetAndDestroy(): this {
-    return this.destroy();
-  }
 }
 
 /** The app's response as the channel reads it (the fields of http.IncomingMessage it uses). */
@@ -185,10 +61,7 @@ export class MemoryResponse extends Readable {
   }
 }
 
-type Framing = 'none' | 'length' | 'chunked' | 'close';
-type ParseState = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'close' | 'done';
-
-/** One request in flight on a connection: what channel.ts and direct.ts drive (AppRequest). */
+/** One request in flight on a connection: what the channel and direct mode drive (AppRequest). */
 export class MemoryRequest extends EventEmitter implements AppRequest {
   readonly reusedSocket = false;
   ended = false;
@@ -240,14 +113,13 @@ const CRLF = Buffer.from('\r\n', 'latin1');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 
 /** One in-memory connection into the app's server; serves one request at a time. */
-export class Connection {
+export class Connection implements SocketPeer {
   readonly socket: ServerSocket;
   private req: MemoryRequest | null = null;
-  private state: ParseState = 'done';
-  private framing: Framing = 'none';
-  private remaining = 0;
-  private head = '';
-  private line = '';
+  /** Reads the current request's response; a fresh one per request, so nothing carries over. */
+  private parser: ResponseParser | null = null;
+  /** No response is being read: bytes from the server now are dropped (it never sends any). */
+  private responseDone = true;
   private closeAfter = false;
   /** The server ended or closed its side: no more requests on this connection. */
   dead = false;
@@ -290,8 +162,9 @@ export class Connection {
     head += '\r\n';
     const req = new MemoryRequest(this, method, chunked);
     this.req = req;
-    this.state = 'head';
-    this.head = '';
+    this.parser = new ResponseParser();
+    this.parser.expect(method);
+    this.responseDone = false;
     this.closeAfter = false;
     this.send(Buffer.from(head, 'latin1'));
     return req;
@@ -338,73 +211,30 @@ export class Connection {
   }
 
   requestEnded(req: MemoryRequest): void {
-    if (this.req === req && this.state === 'done') this.release();
+    if (this.req === req && this.responseDone) this.release();
   }
 
   /** What the server wrote: parsed and passed on. `callback` acknowledges the write (backpressure). */
   fromServer(chunk: Buffer, callback: ((err?: Error | null) => void) | null): void {
     let ok = true;
-    let off = 0;
-    while (off < chunk.length) {
-      const req = this.req;
-      if (req === null || req.destroyed) break; // nobody is listening: dropped
-      switch (this.state) {
-        case 'head': {
-          off = this.parseHead(chunk, off);
+    const req = this.req;
+    // Without a listening request (or after a complete response) the bytes are dropped.
+    if (req !== null && !req.destroyed && !this.responseDone && this.parser !== null) {
+      for (const ev of this.parser.push(chunk)) {
+        const current = this.req;
+        if (current === null || current.destroyed) break; // nobody is listening any more
+        if (ev.kind === 'head') this.onHead(current, ev.head, ev.closeAfter);
+        else if (ev.kind === 'body') ok = this.body(ev.data) && ok;
+        else if (ev.kind === 'end') {
+          this.complete();
           break;
-        }
-        case 'length': {
-          const n = Math.min(this.remaining, chunk.length - off);
-          ok = this.body(chunk.subarray(off, off + n)) && ok;
-          off += n;
-          this.remaining -= n;
-          if (this.remaining === 0) this.complete();
-          break;
-        }
-        case 'close': {
-          ok = this.body(off === 0 ? chunk : chunk.subarray(off)) && ok;
-          off = chunk.length;
-          break;
-        }
-        case 'chunk-size':
-        case 'chunk-crlf':
-        case 'trailers': {
-          const nl = chunk.indexOf(10, off);
-          const end = nl < 0 ? chunk.length : nl + 1;
-          this.line += chunk.toString('latin1', off, end);
-          off = end;
-          if (nl < 0) break;
-          const line = this.line.trimEnd();
-          this.line = '';
-          if (this.state === 'chunk-crlf') this.state = 'chunk-size';
-          else if (this.state === 'chunk-size') {
-            const size = parseInt(line, 16);
-            if (!Number.isFinite(size) || size < 0) return this.broken(callback, 'invalid chunk size from the app');
-            if (size === 0) this.state = 'trailers';
-            else {
-              this.remaining = size;
-              this.state = 'chunk-data';
-            }
-          } else if (line === '') this.complete(); // trailers end (their lines are not relayed)
-          break;
-        }
-        case 'chunk-data': {
-          const n = Math.min(this.remaining, chunk.length - off);
-          ok = this.body(chunk.subarray(off, off + n)) && ok;
-          off += n;
-          this.remaining -= n;
-          if (this.remaining === 0) this.state = 'chunk-crlf';
-          break;
-        }
-        case 'done':
-          // Bytes after a complete response, without a request: the server never does that.
-          off = chunk.length;
-          break;
+        } else if (ev.kind === 'error') return this.broken(callback, ev.error.message);
+        // Interim (1xx) responses and trailers are not relayed.
+        if (this.dead && this.req === null) break;
       }
-      if (this.dead && this.req === null) break;
     }
     // A complete response (or one nobody reads any more) holds nothing back.
-    if (this.state === 'done' || this.req === null) ok = true;
+    if (this.responseDone || this.req === null) ok = true;
     if (callback === null) {
       if (!ok) this.heldWrite ??= noop;
       return;
@@ -418,68 +248,14 @@ export class Connection {
     }
   }
 
-  private parseHead(chunk: Buffer, off: number): number {
-    const text = chunk.toString('latin1', off);
-    const searchFrom = Math.max(0, this.head.length - 3);
-    this.head += text;
-    const end = this.head.indexOf('\r\n\r\n', searchFrom);
-    if (end < 0) return chunk.length;
-    const consumed = end + 4 - (this.head.length - text.length);
-    const head = this.head.slice(0, end);
-    this.head = '';
-    const lines = head.split('\r\n');
-    const statusLine = lines[0]!;
-    const status = Number(statusLine.slice(9, 12));
-    if (status >= 100 && status < 200 && status !== 101) return off + consumed; // informational: skipped
-    const req = this.req!;
+  private onHead(req: MemoryRequest, head: ResponseHead, closeAfter: boolean): void {
     const res = new MemoryResponse(this, req);
-    res.statusCode = status;
-    res.statusMessage = statusLine.slice(13);
-    const raw: string[] = new Array((lines.length - 1) * 2);
-    let length = -1;
-    let chunked = false;
-    for (let i = 1; i < lines.length; i++) {
-      const l = lines[i]!;
-      const colon = l.indexOf(':');
-      const name = l.slice(0, colon);
-      const value = l.slice(colon + 1).trim();
-      raw[2 * i - 2] = name;
-      raw[2 * i - 1] = value;
-      const n = name.length;
-      if (n === 14 || n === 17 || n === 10) {
-        const lower = name.toLowerCase();
-        if (lower === 'content-length') length = Number(value);
-        else if (lower === 'transfer-encoding') chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
-        else if (lower === 'connection' && /(?:^|,)\s*close\s*(?:,|$)/i.test(value)) this.closeAfter = true;
-      }
-    }
-    res.rawHeaders = raw;
+    res.statusCode = head.statusCode;
+    res.statusMessage = head.statusMessage;
+    res.rawHeaders = head.rawHeaders;
     req.res = res;
-    if (req.method === 'HEAD' || status === 204 || status === 304 || status === 101) this.framing = 'none';
-    else if (chunked) this.framing = 'chunked';
-    else if (length >= 0) this.framing = 'length';
-    else this.framing = 'close';
-    if (status === 101) this.closeAfter = true;
+    this.closeAfter = closeAfter;
     req.emit('response', res);
-    switch (this.framing) {
-      case 'none':
-        this.complete();
-        break;
-      case 'length':
-        this.remaining = length;
-        if (length === 0) this.complete();
-        else this.state = 'length';
-        break;
-      case 'chunked':
-        this.state = 'chunk-size';
-        this.line = '';
-        break;
-      case 'close':
-        this.closeAfter = true;
-        this.state = 'close';
-        break;
-    }
-    return off + consumed;
   }
 
   private body(chunk: Buffer): boolean {
@@ -491,7 +267,7 @@ export class Connection {
   private complete(): void {
     const req = this.req;
     const res = req?.res;
-    this.state = 'done';
+    this.responseDone = true;
     if (res !== null && res !== undefined && !res.destroyed) {
       res.complete = true;
       res.push(null);
@@ -502,7 +278,7 @@ export class Connection {
     if (req !== null && req.ended) this.release();
   }
 
-  /** The exchange is over on both sides: the connection goes back to the pool (or away). */
+  /** The request and its response are both over: the connection goes back to the pool (or away). */
   private release(): void {
     this.req = null;
     if (this.closeAfter || this.dead) {
@@ -531,9 +307,9 @@ export class Connection {
     this.heldWrite = null;
     if (held !== null && held !== noop) held();
     const req = this.req;
-    if (req === null || req.destroyed) return;
-    if (this.state === 'close') return this.complete(); // the body ends with the connection
-    if (this.state === 'done') return;
+    if (req === null || req.destroyed || this.responseDone) return;
+    // A body delimited by the connection's end is complete now; anything else was cut short.
+    if (this.parser?.end()[0]?.kind === 'end') return this.complete();
     this.fail(connReset(req.res === null ? 'socket hang up' : 'aborted'));
   }
 
@@ -563,11 +339,11 @@ export class Connection {
 
 const noop = (): void => {};
 
-let nextRemotePort = 40_000;
-
 /** Idle in-memory connections into one app server, reused like a keep-alive agent's sockets. */
 export class ConnectionPool {
   private readonly free: Connection[] = [];
+  /** The port the server sees each new connection come from: distinct among its connections. */
+  private nextRemotePort = 40_000;
 
   constructor(private readonly server: http.Server) {}
 
@@ -577,8 +353,8 @@ export class ConnectionPool {
     if (conn === undefined) {
       const at = this.server.address();
       const port = at !== null && typeof at === 'object' ? at.port : 0;
-      conn = new Connection(this, port, nextRemotePort);
-      nextRemotePort = nextRemotePort >= 60_999 ? 40_000 : nextRemotePort + 1;
+      conn = new Connection(this, port, this.nextRemotePort);
+      this.nextRemotePort = this.nextRemotePort >= 60_999 ? 40_000 : this.nextRemotePort + 1;
       this.server.emit('connection', conn.socket);
     }
     try {

@@ -1,0 +1,36 @@
+// The kinds of app createHandler and the container worker accept, told apart here: a Node request
+// listener `(req, res)`, a fetch handler `(request) => Response` (or an object with a `fetch`
+// method), adapted to a request listener — both served in-process (listener-target.ts) — and
+// `{ port, command? }`, an app listening on its own (port-target.ts).
+
+import type http from 'node:http';
+import { ListenerTarget } from './listener-target.ts';
+import { PortTarget } from './port-target.ts';
+import type { AppRegistry } from './registry.ts';
+import type { AppTarget, TargetSettings } from './target.ts';
+import type { App, FetchHandler, PortApp } from '../types.ts';
+
+export function appTarget(app: App, settings: TargetSettings, registry: AppRegistry): AppTarget {
+  const idle = settings.keepAliveIdleMs;
+  if (typeof app === 'function') {
+    // One declared parameter: `(request) => Response`. Two or more: `(req, res[, next])`.
+    if (app.length === 1) return new ListenerTarget(registry, registry.listenerFor(app as FetchHandler, app), 'in-process fetch handler');
+    return new ListenerTarget(registry, app as http.RequestListener);
+  }
+  if (app !== null && typeof app === 'object') {
+    const fetch = (app as { fetch?: unknown }).fetch;
+    if (typeof fetch === 'function') {
+      const listener = registry.listenerFor((req) => (fetch as FetchHandler).call(app, req), app);
+      return new ListenerTarget(registry, listener, 'in-process fetch handler');
+    }
+    if (typeof (app as { callback?: unknown }).callback === 'function') {
+      throw new TypeError('lambda-dispatch: createHandler got a Koa app: pass app.callback(), its request listener');
+    }
+    const known = new Set(['port', 'host', 'healthPath', 'command', 'cwd']);
+    const unknown = Object.keys(app).filter((k) => !known.has(k));
+    if (unknown.length === 0) return new PortTarget(registry, app as PortApp, settings.healthIntervalMs, idle);
+  }
+  throw new TypeError(
+    'lambda-dispatch: createHandler needs a request listener (req, res) => void, a fetch handler (request) => Response, an object with a fetch method, or { port }',
+  );
+}
