@@ -226,7 +226,10 @@ export function url(schemes: readonly string[]): Reader<string> {
     } catch {
       throw new SettingError(name, raw, expected);
     }
-    if (!schemes.includes(u.protocol) || u.hostname === '') throw new SettingError(name, raw, expected);
+    // The URL parser forgives a missing slash ("ws:/host"); a setting that is written wrong is
+    // more likely to be wrong in other ways too.
+    const written = t.slice(0, u.protocol.length + 2).toLowerCase() === `${u.protocol}//`;
+    if (!schemes.includes(u.protocol) || !written || u.hostname === '') throw new SettingError(name, raw, expected);
     return t;
   });
 }
