@@ -1,5 +1,7 @@
 // Router settings from the environment. Names keep the original system's `LAMBDA_DISPATCH_*`
 // spelling so that existing deployments carry over; a bad value fails at start naming the variable.
+// The readers are the shared ones of core/settings/env.ts; this file stays where the dispatcher,
+// the ingress and the tests have always imported RouterConfig from.
 
 import { boolean, decimal, envReader, host, integer, milliseconds, oneOf, port, refine, secret, SettingError, text, url } from './settings/env.ts';
 
@@ -51,6 +53,13 @@ export interface RouterConfig {
 
 /** Shorter secrets are guessable; the worker CLI holds its side to the same length. */
 export const WORKER_SECRET_MIN_LENGTH = 16;
+
+/**
+ * The router and the worker CLI both drain for LAMBDA_DISPATCH_ShutdownGraceMs. ECS waits its
+ * stopTimeout (at most 120 s) after SIGTERM; an hour is far past any useful drain.
+ */
+export const SHUTDOWN_GRACE_MS = milliseconds({ whole: true, max: 3_600_000 });
+export const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
 
 /** The shared settings error under the name the router's callers have always caught. */
 export { SettingError as ConfigError } from './settings/env.ts';
@@ -133,7 +142,6 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
     lambdaEndpoint: read('AWS_ENDPOINT_URL_LAMBDA', url(['http:', 'https:'])),
     region: read('AWS_REGION', text) ?? read('AWS_DEFAULT_REGION', text, 'us-east-1'),
     bindHost: read('LAMBDA_DISPATCH_BindHost', host),
-    // ECS waits stopTimeout (at most 120 s) after SIGTERM; an hour is far past any useful drain.
-    shutdownGraceMs: read('LAMBDA_DISPATCH_ShutdownGraceMs', milliseconds({ whole: true, max: 3_600_000 }), 20_000),
+    shutdownGraceMs: read('LAMBDA_DISPATCH_ShutdownGraceMs', SHUTDOWN_GRACE_MS, DEFAULT_SHUTDOWN_GRACE_MS),
   });
 }

@@ -14,7 +14,8 @@ import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { envReader, integer, milliseconds, parseValue, port, refine, secret, SettingError, text, url, type Reader } from '../core/settings/env.ts';
+import { DEFAULT_SHUTDOWN_GRACE_MS, SHUTDOWN_GRACE_MS, WORKER_SECRET_MIN_LENGTH } from '../core/config.ts';
+import { envReader, integer, parseValue, port, refine, secret, SettingError, text, url, type Reader } from '../core/settings/env.ts';
 import { closeLocalServers } from './app-target.ts';
 import type { App } from './types.ts';
 import { startWorker, type Worker } from './worker.ts';
@@ -35,10 +36,8 @@ type Env = Record<string, string | undefined>;
 // match what one invocation may ask for.
 const count = integer({ min: 1, max: 10_000 });
 const healthPath = refine(text, (v) => v.startsWith('/'), 'a path starting with /');
-// The same bound as the router's LAMBDA_DISPATCH_ShutdownGraceMs.
-const graceMs = milliseconds({ whole: true, max: 3_600_000 });
 // The router refuses shorter secrets, so a shorter one here could never be accepted.
-const workerSecret = secret({ minLength: 16 });
+const workerSecret = secret({ minLength: WORKER_SECRET_MIN_LENGTH });
 
 export interface WorkerCommand {
   routerUrl: string;
@@ -101,7 +100,7 @@ function parseWorkerCommand(args: string[], env: Env): WorkerCommand {
   if (channels !== undefined && channels < (maxConcurrent ?? 10)) {
     throw new UsageError(`--channels (${channels}) must be at least --max-concurrent (${maxConcurrent ?? 10})`);
   }
-  const shutdownGraceMs = read('LAMBDA_DISPATCH_ShutdownGraceMs', graceMs, 20_000);
+  const shutdownGraceMs = read('LAMBDA_DISPATCH_ShutdownGraceMs', SHUTDOWN_GRACE_MS, DEFAULT_SHUTDOWN_GRACE_MS);
   const workerId = flagOrEnv('--worker-id', values['worker-id'], 'LAMBDA_DISPATCH_WorkerId', text);
   const portValue = flagOrEnv('--port', values.port, 'LAMBDA_DISPATCH_PORT', port(), integer({ min: 1, max: 65_535 }));
   const healthPathValue = flagOrEnv('--health-path', values['health-path'], 'LAMBDA_DISPATCH_HEALTH_PATH', healthPath);

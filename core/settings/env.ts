@@ -50,6 +50,7 @@ export interface Reader<T> {
   readonly expected: string;
 }
 
+/** A reader that can also vouch for a value given in code, so code options and variables share bounds. */
 export type Checker<T> = Reader<T> & { readonly check: (value: unknown, name: string) => T };
 
 function reader<T>(expected: string, parse: (raw: string, name: string) => T, extra: { check?: (value: unknown, name: string) => T; verbatim?: boolean } = {}): Reader<T> {
@@ -94,7 +95,14 @@ export function refine<T>(r: Reader<T>, valid: (value: T) => boolean, expected: 
       return valid(v) ? v : fail(raw, name);
     },
     {
-      ...(r.check ? { check: (value: unknown, name: string) => { const v = r.check!(value, name); return valid(v) ? v : fail(value, name); } } : {}),
+      ...(r.check
+        ? {
+            check: (value: unknown, name: string) => {
+              const v = r.check!(value, name);
+              return valid(v) ? v : fail(value, name);
+            },
+          }
+        : {}),
       ...(r.verbatim ? { verbatim: true } : {}),
     },
   );
