@@ -1,5 +1,9 @@
 // Router settings from the environment. Names keep the original system's `LAMBDA_DISPATCH_*`
 // spelling so that existing deployments carry over; a bad value fails at start naming the variable.
+// The readers are the shared ones of core/settings/env.ts; this file stays where the dispatcher,
+// the ingress and the tests have always imported RouterConfig from.
+
+import { boolean, decimal, envReader, host, integer, milliseconds, oneOf, port, refine, secret, SettingError, text, url } from './settings/env.ts';
 
 export type ScalingAlgorithm = 'simple' | 'ewma';
 
@@ -41,48 +45,29 @@ export interface RouterConfig {
   /** Lambda endpoint override (the local Lambda); unset means the SDK's default resolution. */
   lambdaEndpoint: string | undefined;
   region: string;
+  /** Address the router listens on; unset: the entry point's default (0.0.0.0 in the container). */
+  bindHost: string | undefined;
+  /** After SIGTERM, requests in flight get this long to finish before the process exits. */
+  shutdownGraceMs: number;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+/** Shorter secrets are guessable; the worker CLI holds its side to the same length. */
+export const WORKER_SECRET_MIN_LENGTH = 16;
+
+/**
+ * The router and the worker CLI both drain for LAMBDA_DISPATCH_ShutdownGraceMs. ECS waits its
+ * stopTimeout (at most 120 s) after SIGTERM; an hour is far past any useful drain.
+ */
+export const SHUTDOWN_GRACE_MS = milliseconds({ whole: true, max: 3_600_000 });
+export const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
+
+/** The shared settings error under the name the router's callers have always caught. */
+export { SettingError as ConfigError } from './settings/env.ts';
 
 type Env = Record<string, string | undefined>;
 
-function int(env: Env, name: string, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return dflt;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
-  }
-  return v;
-}
-
-function num(env: Env, name: string, dflt: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return dflt;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v < min || v > max) throw new ConfigError(`${name} must be a number between ${min} and ${max}, got "${raw}"`);
-  return v;
-}
-
-function bool(env: Env, name: string, dflt: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return dflt;
-  const v = raw.trim().toLowerCase();
-  if (v === 'true' || v === '1' || v === 'yes') return true;
-  if (v === 'false' || v === '0' || v === 'no') return false;
-  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
-}
-
-function oneOf<T extends string>(env: Env, name: string, dflt: T, allowed: readonly T[]): T {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return dflt;
-  const v = raw.trim().toLowerCase() as T;
-  if (!allowed.includes(v)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
-  return v;
-}
+/** An environment variable's name, as LAMBDA_DISPATCH_EnvVarForCallbackIp holds one. */
+const envVarName = refine(text, (v) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(v), 'an environment variable name');
 
 export type CallbackHostSource = 'RouterCallbackHost' | 'EnvVarForCallbackIp' | 'ecs-metadata' | 'loopback';
 
@@ -92,60 +77,71 @@ export type CallbackHostSource = 'RouterCallbackHost' | 'EnvVarForCallbackIp' | 
  * the router process finds it (ingress/callback-host.ts: ECS task metadata, else loopback).
  */
 export function configuredCallbackHost(env: Env): { host: string; source: CallbackHostSource } | undefined {
-  const explicit = env.LAMBDA_DISPATCH_RouterCallbackHost?.trim();
-  if (explicit) return { host: explicit, source: 'RouterCallbackHost' };
-  const varName = env.LAMBDA_DISPATCH_EnvVarForCallbackIp?.trim() || 'K8S_POD_IP';
-  const fromVar = env[varName]?.trim();
-  if (fromVar) return { host: fromVar, source: 'EnvVarForCallbackIp' };
+  const read = envReader(env);
+  const explicit = read('LAMBDA_DISPATCH_RouterCallbackHost', host);
+  if (explicit !== undefined) return { host: explicit, source: 'RouterCallbackHost' };
+  const varName = read('LAMBDA_DISPATCH_EnvVarForCallbackIp', envVarName, 'K8S_POD_IP');
+  const fromVar = read(varName, host);
+  if (fromVar !== undefined) return { host: fromVar, source: 'EnvVarForCallbackIp' };
   return undefined;
 }
 
-function workerSecret(env: Env): string | undefined {
-  const v = env.LAMBDA_DISPATCH_WorkerSecret;
-  if (v === undefined || v === '') return undefined;
-  if (v.length < 16) throw new ConfigError('LAMBDA_DISPATCH_WorkerSecret must be at least 16 characters');
-  return v;
-}
-
+/** Validated once at start and frozen: the dispatcher thread and the ingress read the same values. */
 export function loadRouterConfig(env: Env = process.env): RouterConfig {
-  const maxConcurrentCount = int(env, 'LAMBDA_DISPATCH_MaxConcurrentCount', 10, 1, 1000);
-  const channelCount = int(env, 'LAMBDA_DISPATCH_ChannelCount', Math.max(20, maxConcurrentCount), 1, 1000);
+  const read = envReader(env);
+  const maxConcurrentCount = read('LAMBDA_DISPATCH_MaxConcurrentCount', integer({ min: 1, max: 1000 }), 10);
+  const channelCount = read('LAMBDA_DISPATCH_ChannelCount', integer({ min: 1, max: 1000 }), Math.max(20, maxConcurrentCount));
   if (channelCount < maxConcurrentCount) {
-    throw new ConfigError(
+    throw new SettingError(
+      'LAMBDA_DISPATCH_ChannelCount',
+      env.LAMBDA_DISPATCH_ChannelCount ?? channelCount,
+      `at least LAMBDA_DISPATCH_MaxConcurrentCount (${maxConcurrentCount})`,
       `LAMBDA_DISPATCH_ChannelCount (${channelCount}) must be at least LAMBDA_DISPATCH_MaxConcurrentCount (${maxConcurrentCount}): one request at a time per channel`,
     );
   }
-  const minInstances = int(env, 'LAMBDA_DISPATCH_MinInstances', 0, 0, 10_000);
-  const maxInstances = int(env, 'LAMBDA_DISPATCH_MaxInstances', 1000, 1, 10_000);
+  const minInstances = read('LAMBDA_DISPATCH_MinInstances', integer({ min: 0, max: 10_000 }), 0);
+  const maxInstances = read('LAMBDA_DISPATCH_MaxInstances', integer({ min: 1, max: 10_000 }), 1000);
   if (minInstances > maxInstances) {
-    throw new ConfigError(`LAMBDA_DISPATCH_MinInstances (${minInstances}) exceeds LAMBDA_DISPATCH_MaxInstances (${maxInstances})`);
+    throw new SettingError(
+      'LAMBDA_DISPATCH_MinInstances',
+      env.LAMBDA_DISPATCH_MinInstances,
+      `at most LAMBDA_DISPATCH_MaxInstances (${maxInstances})`,
+      `LAMBDA_DISPATCH_MinInstances (${minInstances}) exceeds LAMBDA_DISPATCH_MaxInstances (${maxInstances})`,
+    );
   }
-  const ringBytes = int(env, 'LAMBDA_DISPATCH_RingBytes', 4 * 1024 * 1024, 65536, 2 ** 30);
-  if ((ringBytes & (ringBytes - 1)) !== 0) throw new ConfigError(`LAMBDA_DISPATCH_RingBytes must be a power of two, got ${ringBytes}`);
-  return {
-    functionName: env.LAMBDA_DISPATCH_FunctionName?.trim() || 'lambda-dispatch-demo',
+  return Object.freeze({
+    functionName: read('LAMBDA_DISPATCH_FunctionName', text, 'lambda-dispatch-demo'),
     channelCount,
     maxConcurrentCount,
-    instanceCountMultiplier: num(env, 'LAMBDA_DISPATCH_InstanceCountMultiplier', 2, 1, 100),
-    incomingPort: int(env, 'LAMBDA_DISPATCH_IncomingRequestHTTPPort', 5001, 0, 65535),
-    controlPort: int(env, 'LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port', 5003, 0, 65535),
+    instanceCountMultiplier: read('LAMBDA_DISPATCH_InstanceCountMultiplier', decimal({ min: 1, max: 100 }), 2),
+    incomingPort: read('LAMBDA_DISPATCH_IncomingRequestHTTPPort', port({ allowZero: true }), 5001),
+    controlPort: read('LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port', port({ allowZero: true }), 5003),
     callbackHost: configuredCallbackHost(env)?.host ?? '127.0.0.1',
-    scalingAlgorithm: oneOf(env, 'LAMBDA_DISPATCH_ScalingAlgorithm', 'simple', ['simple', 'ewma'] as const),
-    incomingRequestTimeoutMs: Math.round(num(env, 'LAMBDA_DISPATCH_IncomingRequestTimeout', 60, 0.001, 3600) * 1000),
-    maxPendingRequests: int(env, 'LAMBDA_DISPATCH_MaxPendingRequests', 10_000, 1, 10_000_000),
+    scalingAlgorithm: read('LAMBDA_DISPATCH_ScalingAlgorithm', oneOf(['simple', 'ewma']), 'simple'),
+    // In seconds, as the original system has it; fractions allowed.
+    incomingRequestTimeoutMs: Math.round(read('LAMBDA_DISPATCH_IncomingRequestTimeout', decimal({ min: 0.001, max: 3600 }), 60) * 1000),
+    maxPendingRequests: read('LAMBDA_DISPATCH_MaxPendingRequests', integer({ min: 1, max: 10_000_000 }), 10_000),
     minInstances,
     maxInstances,
-    functionTimeoutMs: int(env, 'LAMBDA_DISPATCH_FunctionTimeout', 900, 1, 900) * 1000,
-    pingIntervalMs: int(env, 'LAMBDA_DISPATCH_PingIntervalMs', 2000, 50, 60_000),
-    windowBytes: int(env, 'LAMBDA_DISPATCH_WindowBytes', 512 * 1024, 16 * 1024, 64 * 1024 * 1024),
-    ringBytes,
-    maxHeaderBytes: int(env, 'LAMBDA_DISPATCH_MaxHeaderBytes', 16 * 1024, 1024, 1024 * 1024),
-    scaleOutIntervalMs: int(env, 'LAMBDA_DISPATCH_ScaleOutIntervalMs', 2000, 0, 600_000),
-    scaleInIntervalMs: int(env, 'LAMBDA_DISPATCH_ScaleInIntervalMs', 5000, 0, 3_600_000),
-    replacementWaitMs: int(env, 'LAMBDA_DISPATCH_ReplacementWaitMs', 2000, 0, 600_000),
-    prewarmOnStart: bool(env, 'LAMBDA_DISPATCH_PrewarmOnStart', false),
-    workerSecret: workerSecret(env),
-    lambdaEndpoint: env.AWS_ENDPOINT_URL_LAMBDA?.trim() || undefined,
-    region: env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || 'us-east-1',
-  };
+    // In seconds, with Lambda's own bounds.
+    functionTimeoutMs: read('LAMBDA_DISPATCH_FunctionTimeout', integer({ min: 1, max: 900 }), 900) * 1000,
+    pingIntervalMs: read('LAMBDA_DISPATCH_PingIntervalMs', milliseconds({ whole: true, min: 50, max: 60_000 }), 2000),
+    windowBytes: read('LAMBDA_DISPATCH_WindowBytes', integer({ min: 16 * 1024, max: 64 * 1024 * 1024 }), 512 * 1024),
+    // The ring indexes with a mask, which only works for a power of two.
+    ringBytes: read(
+      'LAMBDA_DISPATCH_RingBytes',
+      refine(integer({ min: 65_536, max: 2 ** 30 }), (v) => (v & (v - 1)) === 0, `a power of two from 65536 to ${2 ** 30}`),
+      4 * 1024 * 1024,
+    ),
+    maxHeaderBytes: read('LAMBDA_DISPATCH_MaxHeaderBytes', integer({ min: 1024, max: 1024 * 1024 }), 16 * 1024),
+    scaleOutIntervalMs: read('LAMBDA_DISPATCH_ScaleOutIntervalMs', milliseconds({ whole: true, max: 600_000 }), 2000),
+    scaleInIntervalMs: read('LAMBDA_DISPATCH_ScaleInIntervalMs', milliseconds({ whole: true, max: 3_600_000 }), 5000),
+    replacementWaitMs: read('LAMBDA_DISPATCH_ReplacementWaitMs', milliseconds({ whole: true, max: 600_000 }), 2000),
+    prewarmOnStart: read('LAMBDA_DISPATCH_PrewarmOnStart', boolean, false),
+    workerSecret: read('LAMBDA_DISPATCH_WorkerSecret', secret({ minLength: WORKER_SECRET_MIN_LENGTH })),
+    lambdaEndpoint: read('AWS_ENDPOINT_URL_LAMBDA', url(['http:', 'https:'])),
+    region: read('AWS_REGION', text) ?? read('AWS_DEFAULT_REGION', text, 'us-east-1'),
+    bindHost: read('LAMBDA_DISPATCH_BindHost', host),
+    shutdownGraceMs: read('LAMBDA_DISPATCH_ShutdownGraceMs', SHUTDOWN_GRACE_MS, DEFAULT_SHUTDOWN_GRACE_MS),
+  });
 }

@@ -14,6 +14,8 @@ import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DEFAULT_SHUTDOWN_GRACE_MS, SHUTDOWN_GRACE_MS, WORKER_SECRET_MIN_LENGTH } from '../core/config.ts';
+import { envReader, integer, parseValue, port, refine, secret, SettingError, text, url, type Reader } from '../core/settings/env.ts';
 import { closeLocalServers } from './app/registry.ts';
 import type { App } from './types.ts';
 import { startWorker, type Worker } from './worker.ts';
@@ -30,11 +32,12 @@ export class UsageError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-function int(name: string, raw: string | undefined, min: number): number | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined;
-  if (!/^\d+$/.test(raw.trim()) || Number(raw) < min) throw new UsageError(`${name} must be an integer ≥ ${min}, got "${raw}"`);
-  return Number(raw);
-}
+// Without the CLI's --channels/--max-concurrent the worker's own defaults apply; these bounds
+// match what one invocation may ask for.
+const count = integer({ min: 1, max: 10_000 });
+const healthPath = refine(text, (v) => v.startsWith('/'), 'a path starting with /');
+// The router refuses shorter secrets, so a shorter one here could never be accepted.
+const workerSecret = secret({ minLength: WORKER_SECRET_MIN_LENGTH });
 
 export interface WorkerCommand {
   routerUrl: string;
@@ -48,6 +51,16 @@ export interface WorkerCommand {
 
 /** Parses `worker …` arguments with the environment as fallback; throws UsageError with a clear message. */
 export function parseWorkerArgs(args: string[], env: Env = process.env): WorkerCommand {
+  try {
+    return parseWorkerCommand(args, env);
+  } catch (err) {
+    // A bad setting is a usage problem here: main() prints it with the usage text and exits 2.
+    if (err instanceof SettingError) throw new UsageError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+function parseWorkerCommand(args: string[], env: Env): WorkerCommand {
   const [verb, ...rest] = args;
   if (verb !== 'worker') throw new UsageError(verb === undefined ? 'missing command: worker' : `unknown command "${verb}"`);
   let values;
@@ -71,17 +84,27 @@ export function parseWorkerArgs(args: string[], env: Env = process.env): WorkerC
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const routerUrl = values.router ?? env.LAMBDA_DISPATCH_RouterUrl;
-  if (routerUrl === undefined || routerUrl.trim() === '') throw new UsageError('the router URL is required: --router ws://host:5003 or LAMBDA_DISPATCH_RouterUrl');
-  if (!/^wss?:\/\/[^/]/.test(routerUrl)) throw new UsageError(`the router URL must be ws:// or wss://, got "${routerUrl}"`);
-  const secret = env.LAMBDA_DISPATCH_WorkerSecret;
-  if (secret === undefined || secret === '') throw new UsageError('LAMBDA_DISPATCH_WorkerSecret must be set to the router\'s worker secret');
-  const maxConcurrent = int('--max-concurrent', values['max-concurrent'] ?? env.LAMBDA_DISPATCH_MaxConcurrentCount, 1);
-  const channels = int('--channels', values.channels ?? env.LAMBDA_DISPATCH_ChannelCount, 1);
+  const read = envReader(env);
+  // A flag wins over its variable, but a variable that is set is checked either way, and each
+  // error names where the bad value came from.
+  const flagOrEnv = <T>(flag: string, given: string | undefined, variable: string, r: Reader<T>, flagReader: Reader<T> = r): T | undefined => {
+    const fromEnv = read(variable, r);
+    return given !== undefined ? parseValue(flag, given, flagReader) : fromEnv;
+  };
+  const routerUrl = flagOrEnv('--router', values.router, 'LAMBDA_DISPATCH_RouterUrl', url(['ws:', 'wss:']));
+  if (routerUrl === undefined) throw new UsageError('the router URL is required: --router ws://host:5003 or LAMBDA_DISPATCH_RouterUrl');
+  const secretValue = read('LAMBDA_DISPATCH_WorkerSecret', workerSecret);
+  if (secretValue === undefined) throw new UsageError('LAMBDA_DISPATCH_WorkerSecret must be set to the router\'s worker secret');
+  const maxConcurrent = flagOrEnv('--max-concurrent', values['max-concurrent'], 'LAMBDA_DISPATCH_MaxConcurrentCount', count);
+  const channels = flagOrEnv('--channels', values.channels, 'LAMBDA_DISPATCH_ChannelCount', count);
   if (channels !== undefined && channels < (maxConcurrent ?? 10)) {
     throw new UsageError(`--channels (${channels}) must be at least --max-concurrent (${maxConcurrent ?? 10})`);
   }
-  const graceMs = int('LAMBDA_DISPATCH_ShutdownGraceMs', env.LAMBDA_DISPATCH_ShutdownGraceMs, 0) ?? 20_000;
+  const shutdownGraceMs = read('LAMBDA_DISPATCH_ShutdownGraceMs', SHUTDOWN_GRACE_MS, DEFAULT_SHUTDOWN_GRACE_MS);
+  const workerId = flagOrEnv('--worker-id', values['worker-id'], 'LAMBDA_DISPATCH_WorkerId', text);
+  const portValue = flagOrEnv('--port', values.port, 'LAMBDA_DISPATCH_PORT', port(), integer({ min: 1, max: 65_535 }));
+  const healthPathValue = flagOrEnv('--health-path', values['health-path'], 'LAMBDA_DISPATCH_HEALTH_PATH', healthPath);
+  const command = flagOrEnv('--command', values.command, 'LAMBDA_DISPATCH_COMMAND', text);
   let app: WorkerCommand['app'];
   if (values.module !== undefined) {
     if (values.port !== undefined || values.command !== undefined || values['health-path'] !== undefined) {
@@ -90,14 +113,10 @@ export function parseWorkerArgs(args: string[], env: Env = process.env): WorkerC
     app = { module: values.module, export: values.export ?? 'default' };
   } else {
     if (values.export !== undefined) throw new UsageError('--export needs --module');
-    const port = int('--port', values.port ?? env.LAMBDA_DISPATCH_PORT, 1);
-    if (port === undefined) throw new UsageError('the app is required: --port P (an app listening on 127.0.0.1:P) or --module path/to/app.js');
-    if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
-    const healthPath = values['health-path'] ?? env.LAMBDA_DISPATCH_HEALTH_PATH;
-    if (healthPath !== undefined && !healthPath.startsWith('/')) throw new UsageError(`--health-path must start with /, got "${healthPath}"`);
-    app = { port, healthPath, command: values.command ?? (env.LAMBDA_DISPATCH_COMMAND || undefined) };
+    if (portValue === undefined) throw new UsageError('the app is required: --port P (an app listening on 127.0.0.1:P) or --module path/to/app.js');
+    app = { port: portValue, healthPath: healthPathValue, command };
   }
-  return { routerUrl, secret, channels, maxConcurrent, workerId: values['worker-id'] ?? (env.LAMBDA_DISPATCH_WorkerId || undefined), graceMs, app };
+  return { routerUrl, secret: secretValue, channels, maxConcurrent, workerId, graceMs: shutdownGraceMs, app };
 }
 
 /** Loads the app a `--module` names: its export is a request listener, a fetch handler, `{ fetch }` or `{ port }`. */

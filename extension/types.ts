@@ -5,6 +5,7 @@ import type { RequestListener } from 'node:http';
 
 export type { ExitReason, InvocationResult, InvokePayload } from '../core/protocol.ts';
 import type { InvocationResult, InvokePayload } from '../core/protocol.ts';
+import { boolean, decimal, envReader, milliseconds, option, port, type Checker } from '../core/settings/env.ts';
 
 export interface LambdaContext {
   getRemainingTimeInMillis(): number;
@@ -144,74 +145,50 @@ export interface ResolvedOptions {
 
 type Env = Record<string, string | undefined>;
 
-function envBool(env: Env, name: string, dflt: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === '') return dflt;
-  if (raw === 'true' || raw === '1' || raw === 'yes') return true;
-  if (raw === 'false' || raw === '0' || raw === 'no') return false;
-  throw new RangeError(`${name} must be true or false, got "${env[name]}"`);
-}
-
-function envMs(env: Env, name: string, dflt: number): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return dflt;
-  const v = Number(raw);
-  if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isFinite(v)) throw new RangeError(`${name} must be a non-negative number of milliseconds, got "${env[name]}"`);
-  return v;
-}
+const ms = milliseconds();
+const nonNegative = decimal({ min: 0 });
+const positive = decimal({ positive: true });
 
 /** `LAMBDA_DISPATCH_PORT` (default 3001). */
 export function envPort(env: Env = process.env): number {
-  const raw = env.LAMBDA_DISPATCH_PORT?.trim();
-  if (raw === undefined || raw === '') return 3001;
-  const v = Number(raw);
-  if (!/^\d+$/.test(raw) || v < 1 || v > 65535) throw new RangeError(`LAMBDA_DISPATCH_PORT must be a port number (1..65535), got "${env.LAMBDA_DISPATCH_PORT}"`);
-  return v;
+  return envReader(env)('LAMBDA_DISPATCH_PORT', port(), 3001);
 }
 
-function nonNegative(name: string, v: number | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (!Number.isFinite(v) || v < 0) throw new RangeError(`lambda-dispatch: option ${name} must be a non-negative number, got ${v}`);
-  return v;
-}
-
-function positive(name: string, v: number | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`lambda-dispatch: option ${name} must be a positive number, got ${v}`);
-  return v;
-}
-
+/**
+ * Options in code win over the environment, but every variable that is set is checked even when
+ * an option overrides it: a bad value is a misconfiguration wherever it sits, and failing on it
+ * does not depend on which code path happens to read it.
+ */
 export function resolveOptions(o: ExtensionOptions = {}, env: Env = process.env): ResolvedOptions {
-  let deadlineMarginMs = o.deadlineMarginMs;
-  if (deadlineMarginMs === undefined) {
-    const raw = env.LAMBDA_DISPATCH_DeadlineMarginMs;
-    if (raw !== undefined && raw.trim() !== '') {
-      const v = Number(raw);
-      if (!Number.isFinite(v) || v < 0) {
-        throw new RangeError(`LAMBDA_DISPATCH_DeadlineMarginMs must be a non-negative number of milliseconds, got "${raw}"`);
-      }
-      deadlineMarginMs = v;
-    }
-  } else {
-    nonNegative('deadlineMarginMs', deadlineMarginMs, 0);
-  }
-  return {
-    deadlineMarginMs,
-    hardStopMarginMs: nonNegative('hardStopMarginMs', o.hardStopMarginMs, 250),
-    healthTimeoutMs: nonNegative('healthTimeoutMs', o.healthTimeoutMs, 10_000),
-    healthIntervalMs: positive('healthIntervalMs', o.healthIntervalMs, 10),
-    connectTimeoutMs: positive('connectTimeoutMs', o.connectTimeoutMs, 5_000),
-    highWaterMark: positive('highWaterMark', o.highWaterMark, 256 * 1024),
-    maxChunkBytes: positive('maxChunkBytes', o.maxChunkBytes, 64 * 1024),
-    inlineBodyBytes: nonNegative('inlineBodyBytes', o.inlineBodyBytes, 64 * 1024),
-    compression: o.compression ?? envBool(env, 'LAMBDA_DISPATCH_ENABLE_COMPRESSION', true),
-    initTimeoutMs: nonNegative('initTimeoutMs', o.initTimeoutMs, envMs(env, 'LAMBDA_DISPATCH_INIT_TIMEOUT', 9500)),
-    asyncInit: o.asyncInit ?? envBool(env, 'LAMBDA_DISPATCH_ASYNC_INIT', false),
-    asyncInitTimeoutMs: nonNegative('asyncInitTimeoutMs', o.asyncInitTimeoutMs, envMs(env, 'LAMBDA_DISPATCH_ASYNC_INIT_TIMEOUT', 60_000)),
-    keepAliveIdleMs: positive('keepAliveIdleMs', o.keepAliveIdleMs, envMs(env, 'LAMBDA_DISPATCH_KEEPALIVE_IDLE_MS', 4000) || 4000),
-    reconnectMs: nonNegative('reconnectMs', o.reconnectMs, envMs(env, 'LAMBDA_DISPATCH_RECONNECT_MS', 2000)),
-    log: o.log ?? ((m) => console.error(m)),
+  const read = envReader(env);
+  const fromEnv = {
+    deadlineMarginMs: read('LAMBDA_DISPATCH_DeadlineMarginMs', ms),
+    compression: read('LAMBDA_DISPATCH_ENABLE_COMPRESSION', boolean, true),
+    initTimeoutMs: read('LAMBDA_DISPATCH_INIT_TIMEOUT', ms, 9500),
+    asyncInit: read('LAMBDA_DISPATCH_ASYNC_INIT', boolean, false),
+    asyncInitTimeoutMs: read('LAMBDA_DISPATCH_ASYNC_INIT_TIMEOUT', ms, 60_000),
+    // A zero idle time could keep no connection at all; it has always meant the default.
+    keepAliveIdleMs: read('LAMBDA_DISPATCH_KEEPALIVE_IDLE_MS', ms, 4000) || 4000,
+    reconnectMs: read('LAMBDA_DISPATCH_RECONNECT_MS', ms, 2000),
   };
+  const opt = <K extends keyof ExtensionOptions, T>(name: K, r: Checker<T>, fallback: T): T => option(`ExtensionOptions.${name}`, o[name], r, fallback);
+  return Object.freeze({
+    deadlineMarginMs: opt('deadlineMarginMs', nonNegative, fromEnv.deadlineMarginMs),
+    hardStopMarginMs: opt('hardStopMarginMs', nonNegative, 250),
+    healthTimeoutMs: opt('healthTimeoutMs', nonNegative, 10_000),
+    healthIntervalMs: opt('healthIntervalMs', positive, 10),
+    connectTimeoutMs: opt('connectTimeoutMs', positive, 5_000),
+    highWaterMark: opt('highWaterMark', positive, 256 * 1024),
+    maxChunkBytes: opt('maxChunkBytes', positive, 64 * 1024),
+    inlineBodyBytes: opt('inlineBodyBytes', nonNegative, 64 * 1024),
+    compression: opt('compression', boolean, fromEnv.compression),
+    initTimeoutMs: opt('initTimeoutMs', nonNegative, fromEnv.initTimeoutMs),
+    asyncInit: opt('asyncInit', boolean, fromEnv.asyncInit),
+    asyncInitTimeoutMs: opt('asyncInitTimeoutMs', nonNegative, fromEnv.asyncInitTimeoutMs),
+    keepAliveIdleMs: opt('keepAliveIdleMs', positive, fromEnv.keepAliveIdleMs),
+    reconnectMs: opt('reconnectMs', nonNegative, fromEnv.reconnectMs),
+    log: o.log ?? ((m) => console.error(m)),
+  });
 }
 
 /**

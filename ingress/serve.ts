@@ -2,7 +2,8 @@
 // host from ECS task metadata and a choice of dispatcher thread file. Settings come from the
 // environment (README: Configuration); SIGTERM drains for LAMBDA_DISPATCH_ShutdownGraceMs.
 
-import { ConfigError, loadRouterConfig } from '../core/config.ts';
+import { loadRouterConfig } from '../core/config.ts';
+import { SettingError } from '../core/settings/env.ts';
 import { startRouter } from './router.ts';
 import { resolveCallbackHost } from './callback-host.ts';
 
@@ -11,16 +12,16 @@ export async function serveRouter(o: { threadFile?: URL; defaultBindHost: string
   try {
     config = loadRouterConfig(process.env);
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
+    if (!(err instanceof SettingError)) throw err;
     console.error(`lambda-dispatch: ${err.message}`);
     process.exit(1);
   }
   const callback = await resolveCallbackHost(process.env, { log: (line) => console.error(`lambda-dispatch router: ${line}`) });
-  config = { ...config, callbackHost: callback.host };
+  config = Object.freeze({ ...config, callbackHost: callback.host });
 
   const router = await startRouter({
     config,
-    bindHost: process.env.LAMBDA_DISPATCH_BindHost?.trim() || o.defaultBindHost,
+    bindHost: config.bindHost ?? o.defaultBindHost,
     ...(o.threadFile ? { threadFile: o.threadFile } : {}),
   });
   console.log(
@@ -33,7 +34,7 @@ export async function serveRouter(o: { threadFile?: URL; defaultBindHost: string
       if (stopping) process.exit(1);
       stopping = true;
       console.log(`lambda-dispatch router: ${signal}, draining`);
-      router.close(Number(process.env.LAMBDA_DISPATCH_ShutdownGraceMs ?? 20_000)).then(
+      router.close(config.shutdownGraceMs).then(
         () => process.exit(0),
         (err: unknown) => {
           console.error(err);

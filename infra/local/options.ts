@@ -1,4 +1,7 @@
-// Settings of the local Lambda, from code or from the environment (see localLambdaOptionsFromEnv).
+// Settings of the local Lambda, from code or from the environment (see localLambdaOptionsFromEnv),
+// read with the same readers as the router's so that a variable both use means the same to both.
+
+import { envReader, integer, milliseconds, option, parseValue, port, SettingError, text, type Checker } from '../../core/settings/env.ts';
 
 export interface LocalLambdaOptions {
   /** Default '127.0.0.1'. */
@@ -32,61 +35,51 @@ export interface LocalLambdaOptions {
 export const DEFAULT_FUNCTION_NAME = 'lambda-dispatch-demo';
 export const DEFAULT_PORT = 5051;
 
+const PORT = port({ allowZero: true });
+// Lambda's own bounds for timeout and memory size.
+const TIMEOUT_S = integer({ min: 1, max: 900 });
+const MEMORY_MB = integer({ min: 128, max: 10_240 });
+
 /**
  * Reads LAMBDA_DISPATCH_FunctionName, LOCAL_LAMBDA_PORT, LOCAL_LAMBDA_CONCURRENCY,
  * LOCAL_LAMBDA_TIMEOUT_S, LOCAL_LAMBDA_MEMORY_MB, LOCAL_LAMBDA_INIT_MS, LOCAL_LAMBDA_HANDLER.
- * A bad value throws an Error that names the variable.
+ * A bad value throws a SettingError that names the variable.
  */
 export function localLambdaOptionsFromEnv(
   env: NodeJS.ProcessEnv = process.env,
   defaults: { handlerModule: string },
 ): LocalLambdaOptions {
-  return {
-    port: int(env, 'LOCAL_LAMBDA_PORT', DEFAULT_PORT, 0, 65_535),
-    functionName: functionNameOf(env['LAMBDA_DISPATCH_FunctionName']),
-    handlerModule: nonEmpty(env['LOCAL_LAMBDA_HANDLER']) ?? defaults.handlerModule,
-    concurrency: int(env, 'LOCAL_LAMBDA_CONCURRENCY', 32, 1, 10_000),
-    // Lambda's own bounds for timeout and memory size.
-    timeoutS: int(env, 'LOCAL_LAMBDA_TIMEOUT_S', 60, 1, 900),
-    memoryMb: int(env, 'LOCAL_LAMBDA_MEMORY_MB', 512, 128, 10_240),
-    initMs: int(env, 'LOCAL_LAMBDA_INIT_MS', 0, 0, 10_000),
-  };
+  const read = envReader(env);
+  return Object.freeze({
+    port: read('LOCAL_LAMBDA_PORT', PORT, DEFAULT_PORT),
+    functionName: functionNameOf(read('LAMBDA_DISPATCH_FunctionName', text)),
+    handlerModule: read('LOCAL_LAMBDA_HANDLER', text, defaults.handlerModule),
+    concurrency: read('LOCAL_LAMBDA_CONCURRENCY', integer({ min: 1, max: 10_000 }), 32),
+    timeoutS: read('LOCAL_LAMBDA_TIMEOUT_S', TIMEOUT_S, 60),
+    memoryMb: read('LOCAL_LAMBDA_MEMORY_MB', MEMORY_MB, 512),
+    initMs: read('LOCAL_LAMBDA_INIT_MS', milliseconds({ whole: true, max: 10_000 }), 0),
+  });
 }
 
 /** The router may be configured with an ARN; the local service is addressed by the bare name. */
 export function functionNameOf(value: string | undefined): string {
-  const v = nonEmpty(value);
+  const v = parseValue('LAMBDA_DISPATCH_FunctionName', value, text);
   if (v === undefined) return DEFAULT_FUNCTION_NAME;
   const i = v.indexOf(':function:');
   return i >= 0 ? (v.slice(i + ':function:'.length).split(':')[0] ?? v) : v;
 }
 
-function nonEmpty(v: string | undefined): string | undefined {
-  const t = v?.trim();
-  return t ? t : undefined;
-}
-
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = nonEmpty(env[name]);
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(env[name])}`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new Error(`${name} must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
 /** Checks options given in code, with the same bounds, naming the option. */
 export function validateOptions(opts: LocalLambdaOptions): void {
-  const check = (name: string, v: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER) => {
-    if (v === undefined) return;
-    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`LocalLambdaOptions.${name} must be an integer between ${min} and ${max}, got ${v}`);
-  };
-  check('port', opts.port, 0, 65_535);
-  check('concurrency', opts.concurrency, 1);
-  check('timeoutS', opts.timeoutS, 1, 900);
-  check('memoryMb', opts.memoryMb, 128, 10_240);
-  check('initMs', opts.initMs, 0);
-  check('idleReapMs', opts.idleReapMs, 0);
-  if (!opts.functionName) throw new Error('LocalLambdaOptions.functionName is required');
-  if (!opts.handlerModule) throw new Error('LocalLambdaOptions.handlerModule is required');
+  const check = (name: keyof LocalLambdaOptions, r: Checker<number>) => option(`LocalLambdaOptions.${name}`, opts[name], r);
+  check('port', PORT);
+  check('concurrency', integer({ min: 1 }));
+  check('timeoutS', TIMEOUT_S);
+  check('memoryMb', MEMORY_MB);
+  check('initMs', milliseconds({ whole: true }));
+  check('idleReapMs', milliseconds({ whole: true }));
+  for (const name of ['functionName', 'handlerModule'] as const) {
+    const v = opts[name];
+    if (typeof v !== 'string' || v === '') throw new SettingError(`LocalLambdaOptions.${name}`, v, 'a non-empty string', `LocalLambdaOptions.${name} is required`);
+  }
 }

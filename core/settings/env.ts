@@ -1,0 +1,261 @@
+// The one set of setting readers that the router, the extension, the worker CLI and the local
+// Lambda share. Each used to parse its own variables with its own rules (one accepted "1e3", one
+// did not; one threw Error, one RangeError), so the same value could mean different things in
+// different places. Settings are read once at start and a bad value stops the start with a
+// SettingError that names the variable or option, shows the bad value and says what would do.
+
+import { isIP } from 'node:net';
+
+/** Environment variables, or anything shaped like them (tests pass plain objects). */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export const SETTING_INVALID = 'ERR_SETTING_INVALID';
+
+/**
+ * A RangeError so that callers who caught the extension's old RangeErrors still catch these; the
+ * stable `code` is what to test for.
+ */
+export class SettingError extends RangeError {
+  override name = 'SettingError';
+  readonly code = SETTING_INVALID;
+  /** The variable, flag or option, as the user wrote it. */
+  readonly setting: string;
+  /** What was given (secrets are never echoed: this is then a description of them). */
+  readonly value: unknown;
+  /** What would have been accepted, in words. */
+  readonly expected: string;
+
+  constructor(setting: string, value: unknown, expected: string, message?: string) {
+    super(message ?? `${setting} must be ${expected}, got ${show(value)}`);
+    this.setting = setting;
+    this.value = value;
+    this.expected = expected;
+  }
+}
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * Turns the text of a variable or flag into a value, or throws SettingError naming `name`.
+ * Readers that can also check a value given in code (a number option) carry `check`.
+ */
+export interface Reader<T> {
+  (raw: string, name: string): T;
+  /** Validates a value that arrived already typed (a code option); absent for text-only readers. */
+  readonly check?: (value: unknown, name: string) => T;
+  /** Hands blank text to the reader instead of treating it as unset: a secret's spaces matter. */
+  readonly verbatim?: boolean;
+  readonly expected: string;
+}
+
+/** A reader that can also vouch for a value given in code, so code options and variables share bounds. */
+export type Checker<T> = Reader<T> & { readonly check: (value: unknown, name: string) => T };
+
+function reader<T>(expected: string, parse: (raw: string, name: string) => T, extra: { check?: (value: unknown, name: string) => T; verbatim?: boolean } = {}): Reader<T> {
+  return Object.assign(parse, { expected, ...extra });
+}
+
+function isBlank(raw: string | undefined, r: Reader<unknown>): raw is undefined {
+  return raw === undefined || (r.verbatim ? raw === '' : raw.trim() === '');
+}
+
+/** Text (a flag's, say) through a reader; unset or blank gives undefined, as an unset variable does. */
+export function parseValue<T>(name: string, raw: string | undefined, r: Reader<T>): T | undefined {
+  return isBlank(raw, r) ? undefined : r(raw, name);
+}
+
+export interface EnvReader {
+  <T>(name: string, r: Reader<T>, fallback: T): T;
+  <T>(name: string, r: Reader<T>): T | undefined;
+}
+
+/** Reads variables of `env`; an unset or blank variable gives the fallback. */
+export function envReader(env: Env = process.env): EnvReader {
+  return (<T>(name: string, r: Reader<T>, fallback?: T): T | undefined => parseValue(name, env[name], r) ?? fallback) as EnvReader;
+}
+
+/** A value given in code: undefined gives the fallback, anything else must pass the reader's check. */
+export function option<T>(name: string, value: unknown, r: Checker<T>, fallback: T): T;
+export function option<T>(name: string, value: unknown, r: Checker<T>): T | undefined;
+export function option<T>(name: string, value: unknown, r: Checker<T>, fallback?: T): T | undefined {
+  return value === undefined ? fallback : r.check(value, name);
+}
+
+/** Narrows a reader to the values `valid` accepts; `expected` replaces its description. */
+export function refine<T>(r: Reader<T>, valid: (value: T) => boolean, expected: string): Reader<T> {
+  const fail = (value: unknown, name: string): never => {
+    throw new SettingError(name, value, expected);
+  };
+  return reader(
+    expected,
+    (raw, name) => {
+      const v = r(raw, name);
+      return valid(v) ? v : fail(raw, name);
+    },
+    {
+      ...(r.check
+        ? {
+            check: (value: unknown, name: string) => {
+              const v = r.check!(value, name);
+              return valid(v) ? v : fail(value, name);
+            },
+          }
+        : {}),
+      ...(r.verbatim ? { verbatim: true } : {}),
+    },
+  );
+}
+
+// ---- numbers
+
+export interface Bounds {
+  /** Inclusive. Default: no lower bound for numbers, 0 for milliseconds. */
+  min?: number;
+  /** Inclusive. Default: none. */
+  max?: number;
+  /** Above zero (not just from zero). */
+  positive?: boolean;
+}
+
+function describe(noun: string, b: Bounds, plural = ''): string {
+  const max = b.max ?? Infinity;
+  if (b.positive && max === Infinity) return `a positive ${noun}${plural}`;
+  if (b.min === 0 && max === Infinity) return `a non-negative ${noun}${plural}`;
+  const article = /^[aeiou]/.test(noun) ? 'an' : 'a';
+  if (b.min !== undefined && max !== Infinity) return `${article} ${noun}${plural} from ${b.min} to ${max}`;
+  if (b.min !== undefined) return `${article} ${noun}${plural} ≥ ${b.min}`;
+  if (max !== Infinity) return `${article} ${noun}${plural} ≤ ${max}`;
+  return `${article} ${noun}${plural}`;
+}
+
+function inBounds(v: number, b: Bounds): boolean {
+  return (b.min === undefined || v >= b.min) && (b.max === undefined || v <= b.max) && (!b.positive || v > 0);
+}
+
+// Plain decimal notation only: Number() would also take "0x10", "1e3" and "Infinity", which in a
+// setting are far more likely typos than intent.
+const INTEGER_TEXT = /^[+-]?\d+$/;
+const DECIMAL_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
+function numeric(expected: string, text: RegExp, integer: boolean, b: Bounds): Checker<number> {
+  const ok = (v: number) => Number.isFinite(v) && (!integer || Number.isInteger(v)) && inBounds(v, b);
+  const check = (value: unknown, name: string): number => {
+    if (typeof value !== 'number' || !ok(value)) throw new SettingError(name, value, expected);
+    return value;
+  };
+  return reader(
+    expected,
+    (raw, name) => {
+      const t = raw.trim();
+      const v = Number(t);
+      if (!text.test(t) || !ok(v)) throw new SettingError(name, raw, expected);
+      return v;
+    },
+    { check },
+  ) as Checker<number>;
+}
+
+export function integer(b: Bounds = {}): Checker<number> {
+  return numeric(describe('integer', b), INTEGER_TEXT, true, b);
+}
+
+export function decimal(b: Bounds = {}): Checker<number> {
+  return numeric(describe('number', b), DECIMAL_TEXT, false, b);
+}
+
+/** A duration; never negative. `whole` for settings that have always been whole milliseconds. */
+export function milliseconds(b: Bounds & { whole?: boolean } = {}): Checker<number> {
+  const bounds = { ...b, min: Math.max(0, b.min ?? 0) };
+  const noun = b.whole ? 'whole number' : 'number';
+  return numeric(`${describe(noun, bounds, ' of milliseconds')}`, b.whole ? INTEGER_TEXT : DECIMAL_TEXT, b.whole ?? false, bounds);
+}
+
+/** A TCP port; 0 (any free port) only where listening on an ephemeral port makes sense. */
+export function port(o: { allowZero?: boolean } = {}): Checker<number> {
+  const min = o.allowZero ? 0 : 1;
+  return numeric(`a port number (${min}..65535)`, INTEGER_TEXT, true, { min, max: 65_535 });
+}
+
+// ---- booleans and words
+
+const TRUE = new Set(['true', '1', 'yes']);
+const FALSE = new Set(['false', '0', 'no']);
+
+export const boolean: Checker<boolean> = reader(
+  'true or false (or 1/0, yes/no)',
+  (raw, name) => {
+    const v = raw.trim().toLowerCase();
+    if (TRUE.has(v)) return true;
+    if (FALSE.has(v)) return false;
+    throw new SettingError(name, raw, boolean.expected);
+  },
+  {
+    check: (value, name) => {
+      if (typeof value !== 'boolean') throw new SettingError(name, value, 'true or false');
+      return value;
+    },
+  },
+) as Checker<boolean>;
+
+/** One of a few words, case-insensitive; the value comes back in the spelling of `allowed`. */
+export function oneOf<const T extends string>(allowed: readonly T[]): Reader<T> {
+  const expected = `one of ${allowed.join(', ')}`;
+  return reader(expected, (raw, name) => {
+    const v = raw.trim().toLowerCase();
+    const hit = allowed.find((a) => a.toLowerCase() === v);
+    if (hit === undefined) throw new SettingError(name, raw, expected);
+    return hit;
+  });
+}
+
+/** Text, trimmed (surrounding spaces in a variable are never meant); blank is unset. */
+export const text: Reader<string> = reader('a non-empty string', (raw) => raw.trim());
+
+const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/** An IP address or DNS host name, without a port or scheme (a common slip in a host setting). */
+export const host: Reader<string> = refine(
+  text,
+  // All-digit names are bad IPv4 addresses, not host names.
+  (v) => isIP(v) !== 0 || (HOST_NAME.test(v) && !/^[\d.]+$/.test(v)),
+  'an IP address or host name (no port, no scheme)',
+);
+
+/** An absolute URL of one of `schemes` (e.g. 'ws:') with a host; returned as given, trimmed. */
+export function url(schemes: readonly string[]): Reader<string> {
+  const expected = `${schemes.map((s) => `${s}//`).join(' or ')} (an absolute URL with a host)`;
+  return reader(expected, (raw, name) => {
+    const t = raw.trim();
+    let u: URL;
+    try {
+      u = new URL(t);
+    } catch {
+      throw new SettingError(name, raw, expected);
+    }
+    // The URL parser forgives a missing slash ("ws:/host"); a setting that is written wrong is
+    // more likely to be wrong in other ways too.
+    const written = t.slice(0, u.protocol.length + 2).toLowerCase() === `${u.protocol}//`;
+    if (!schemes.includes(u.protocol) || !written || u.hostname === '') throw new SettingError(name, raw, expected);
+    return t;
+  });
+}
+
+/**
+ * A shared secret, taken verbatim. It travels in an HTTP header, and HTTP trims header values, so a
+ * secret with surrounding whitespace could never match on the other side; one with control
+ * characters could not even be sent. The value is never put in the message.
+ */
+export function secret(o: { minLength: number }): Reader<string> {
+  const expected = `at least ${o.minLength} characters, with no leading or trailing whitespace and no control characters`;
+  return reader(
+    expected,
+    (raw, name) => {
+      const problem = raw.length < o.minLength ? `${raw.length} characters` : raw.trim() !== raw ? 'a value with leading or trailing whitespace' : /[\u0000-\u001f\u007f]/.test(raw) ? 'a value with control characters' : null;
+      if (problem !== null) throw new SettingError(name, `(hidden: ${problem})`, expected, `${name} must be ${expected}, got ${problem}`);
+      return raw;
+    },
+    { verbatim: true },
+  );
+}
