@@ -1,4 +1,4 @@
-// Tests for core/frames.ts: the router ⇄ extension channel protocol (DESIGN §4).
+// Tests for core/frames.ts: the router ⇄ extension channel protocol (docs/PROTOCOL.md).
 //
 // Round trips of every frame type, the wire layout, head codecs at an offset (as the rings carry
 // them), peekFrame, malformed input (every prefix of a head must fail with a FrameError, never a

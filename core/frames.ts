@@ -1,4 +1,4 @@
-// The channel protocol between router and extension (DESIGN §4): one binary WebSocket message per
+// The channel protocol between router and extension (docs/PROTOCOL.md, "Frames"): one binary WebSocket message per
 // frame, `[type u8][flags u8][request id u32 BE][body]`. Channel-level frames (CLOSE_REQUEST,
 // GOAWAY) carry id 0.
 //

@@ -1,4 +1,4 @@
-// Tests for core/ring.ts: the SPSC byte ring on a SharedArrayBuffer (DESIGN §3).
+// Tests for core/ring.ts: the SPSC byte ring on a SharedArrayBuffer (docs/ARCHITECTURE.md, "The rings").
 //
 // Single-thread tests pin the record format, wrap-around, full-ring and error behaviour; a seeded
 // model test runs thousands of random operations against an array FIFO; cross-thread tests run a

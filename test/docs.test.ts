@@ -8,12 +8,14 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { ROUTER_ERRORS } from '../core/errors.ts';
 import { FrameType, type FrameError } from '../core/frames.ts';
 import { MessageType } from '../core/message-types.ts';
 import { Rec } from '../core/records.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PROTOCOL = join(ROOT, 'docs', 'PROTOCOL.md');
+const ARCHITECTURE = join(ROOT, 'docs', 'ARCHITECTURE.md');
 
 /** The lines of a Markdown section: from the heading whose text matches to the next heading of the same or a higher level. */
 function section(markdown: string, heading: RegExp): string[] {
@@ -87,6 +89,13 @@ const FRAME_ERROR_CODES: Record<FrameError['code'], true> = {
   ERR_FRAME_FIELD_TOO_LONG: true,
   ERR_FRAME_INVALID: true,
 };
+
+test("ARCHITECTURE.md: the table of the router's own answers is the catalog of core/errors.ts", () => {
+  const rows = tableRows(section(readFileSync(ARCHITECTURE, 'utf8'), /The router's own answers/));
+  const documented = Object.fromEntries(rows.map((r) => [unquote(r[0]!), Number(r[1])]));
+  const catalog = Object.fromEntries(Object.entries(ROUTER_ERRORS).map(([code, e]) => [code, e.status]));
+  assert.deepEqual(documented, catalog);
+});
 
 test('PROTOCOL.md: the FrameError codes listed are those of core/frames.ts', () => {
   const listed = section(readFileSync(PROTOCOL, 'utf8'), /FrameError codes/)

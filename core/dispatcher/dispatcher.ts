@@ -9,12 +9,13 @@
 import type { WebSocket } from 'ws';
 import type { RingWriter } from '../ring-writer.ts';
 import type { ChannelAuthority } from './channel-server.ts';
-import { Fleet, type FleetSettings, type Invoke } from './fleet.ts';
+import { Fleet, type FleetSettings } from './fleet.ts';
+import type { Invoke } from './launcher.ts';
 import { Relay, type RelaySettings } from './relay.ts';
 import type { Channel } from './state.ts';
 import { statusOf, type StatusSnapshot } from './status.ts';
 
-export type { Invoke } from './fleet.ts';
+export type { Invoke } from './launcher.ts';
 export type { StatusSnapshot } from './status.ts';
 
 export type DispatcherSettings = FleetSettings & RelaySettings;

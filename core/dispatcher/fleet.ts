@@ -1,15 +1,13 @@
-// The fleet: the instances serving this router and their channels. It starts instances (one
-// invoke each, paced by a token bucket and a failure backoff), opens their channels, drains,
-// replaces and closes them, pings their channels, and grows or shrinks the Lambda part to what the
-// scaler asks. Container workers join and leave on their own and are counted apart. It never
+// The fleet: the instances serving this router and their channels. It starts instances (through
+// the launcher), opens their channels, drains, replaces and closes them, pings their channels, and
+// grows or shrinks the Lambda part to what the scaler asks. Container workers join and leave on their own and are counted apart. It never
 // touches a request: which request goes where is the relay's business (relay.ts).
 
-import { randomBytes, randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { RouterConfig } from '../config.ts';
-import { Backoff, TokenBucket } from '../backoff.ts';
 import { FrameType, frame } from '../frames.ts';
-import type { InvokeFailureKind, InvokeOutcome, InvokePayload } from './invoker.ts';
+import type { InvokeOutcome } from './invoker.ts';
+import { Launcher, type Invoke, type InvokeCounts } from './launcher.ts';
 import { Scaler, type Decision } from './scaler.ts';
 import { Channel, Instance, type InstanceState } from './state.ts';
 
@@ -33,10 +31,6 @@ export type FleetSettings = Pick<
   drainTimeoutMs: number;
 };
 
-export interface Invoke {
-  (payload: InvokePayload): Promise<InvokeOutcome>;
-}
-
 /** What the fleet needs of the relay. */
 export interface Demand {
   /** Requests waiting for a channel. */
@@ -45,23 +39,15 @@ export interface Demand {
   pump(): void;
 }
 
-export interface InvokeCounts {
-  started: number;
-  failed: number;
-  failuresByKind: Record<string, number>;
-}
-
 export class Fleet {
   private readonly instances = new Map<string, Instance>();
   private readonly scaler: Scaler;
-  private readonly backoff = new Backoff(500, 30_000);
-  private readonly starts: TokenBucket;
+  private readonly launcher: Launcher;
   private stopping = false;
-  readonly invokes: InvokeCounts = { started: 0, failed: 0, failuresByKind: {} };
 
   constructor(
     private readonly o: FleetSettings,
-    private readonly invoke: Invoke,
+    invoke: Invoke,
     private readonly demand: Demand,
     private readonly now: () => number,
     private readonly log: (msg: string) => void,
@@ -79,7 +65,7 @@ export class Fleet {
       },
       t,
     );
-    this.starts = new TokenBucket(Math.max(10, o.minInstances), 20, t);
+    this.launcher = new Launcher(o, invoke, log, t);
   }
 
   all(): IterableIterator<Instance> {
@@ -90,8 +76,12 @@ export class Fleet {
     return this.scaler.last;
   }
 
+  get invokes(): InvokeCounts {
+    return this.launcher.counts;
+  }
+
   get consecutiveFailures(): number {
-    return this.backoff.consecutiveFailures;
+    return this.launcher.consecutiveFailures;
   }
 
   get empty(): boolean {
@@ -127,7 +117,7 @@ export class Fleet {
     if (inst.state === 'starting') {
       inst.state = 'open';
       inst.openedAt = this.now();
-      this.backoff.succeeded();
+      this.launcher.opened();
       if (inst.replaces !== null) {
         this.drain(inst.replaces, 'replaced before its deadline');
         inst.replaces = null;
@@ -213,7 +203,7 @@ export class Fleet {
     inst.leavingSince = now;
     inst.closeReason = `close-request: ${reason}`;
     const needed = inst.outstanding > 0 || this.demand.pendingCount > 0 || this.activeCount() < this.scaler.last.desired;
-    if (needed && !this.stopping && this.backoff.allows(now)) {
+    if (needed && !this.stopping && this.launcher.allows(now)) {
       this.start().replaces = inst;
     } else {
       this.drain(inst, inst.closeReason);
@@ -227,61 +217,20 @@ export class Fleet {
   }
 
   private start(): Instance {
-    const id = randomUUID();
-    const token = randomBytes(32).toString('base64url');
+    const { id, token, ended } = this.launcher.launch();
     const inst = new Instance(id, Buffer.from(token), this.o.maxConcurrentCount, this.now());
     this.instances.set(id, inst);
-    this.invokes.started++;
-    this.invoke({
-      v: 1,
-      routerUrl: this.o.routerUrl,
-      instanceId: id,
-      token,
-      channels: this.o.channelCount,
-      maxConcurrent: this.o.maxConcurrentCount,
-    }).then(
-      (outcome) => this.invokeEnded(inst, outcome),
-      (err: Error) => this.invokeEnded(inst, { kind: 'error', name: err.name, message: err.message }),
-    );
+    void ended.then((outcome) => this.invokeEnded(inst, outcome));
     return inst;
   }
 
-  /** Initialises an environment ahead of need: the extension gets ready and returns at once. */
   prewarm(): void {
-    this.invokes.started++;
-    const payload: InvokePayload = {
-      v: 1,
-      routerUrl: this.o.routerUrl,
-      instanceId: `prewarm-${randomUUID()}`,
-      token: '',
-      channels: 1,
-      maxConcurrent: 1,
-      initOnly: true,
-    };
-    void this.invoke(payload).then((outcome) => {
-      if (outcome.kind === 'returned') return;
-      this.countFailure(outcome.kind);
-      this.log(`pre-warm invoke failed (${outcome.kind}: ${outcome.message})`);
-    });
-  }
-
-  private countFailure(kind: InvokeFailureKind): void {
-    this.invokes.failed++;
-    this.invokes.failuresByKind[kind] = (this.invokes.failuresByKind[kind] ?? 0) + 1;
+    this.launcher.prewarm();
   }
 
   private invokeEnded(inst: Instance, outcome: InvokeOutcome): void {
     inst.invokeEnded = true;
-    const neverOpened = inst.openedAt === 0;
-    let failure: InvokeFailureKind | null = null;
-    if (outcome.kind !== 'returned') failure = outcome.kind;
-    else if (outcome.exitReason === 'connect-failed' || neverOpened) failure = 'connect-failed';
-    if (failure !== null) {
-      this.countFailure(failure);
-      const delay = this.backoff.failed(this.now());
-      const detail = outcome.kind === 'returned' ? (outcome.error ?? outcome.exitReason) : outcome.message;
-      this.log(`instance ${inst.id} failed (${failure}: ${detail}); next start in ≥ ${Math.round(delay)} ms`);
-    }
+    this.launcher.ended(inst.id, outcome, inst.openedAt !== 0, this.now());
     inst.closeReason ||= outcome.kind === 'returned' ? outcome.exitReason : outcome.kind;
     if (inst.replaces !== null) {
       this.drain(inst.replaces, 'replacement failed to start');
@@ -322,7 +271,7 @@ export class Fleet {
         this.log(`instance ${inst.id} opened no channel in ${this.o.startTimeoutMs} ms`);
         inst.state = 'closing';
         inst.closeReason = 'start-timeout';
-        this.backoff.failed(now);
+        this.launcher.timedOut(now);
       }
       if (inst.state === 'draining' && now - inst.lastBusyAt > this.o.drainTimeoutMs) {
         for (const ch of inst.channels) this.retire(ch);
@@ -338,9 +287,9 @@ export class Fleet {
    * can come; null when some could come now.
    */
   nextCapacityAt(now: number): number | null {
-    if (this.backoff.allows(now)) return null;
+    if (this.launcher.allows(now)) return null;
     for (const inst of this.instances.values()) if (inst.state === 'starting' || inst.state === 'open') return null;
-    return this.backoff.nextStartAt;
+    return this.launcher.nextStartAt;
   }
 
   /** WebSocket ping on every channel; one that has not answered since the last ping is dead. */
@@ -368,7 +317,7 @@ export class Fleet {
     for (const inst of this.instances.values()) if (inst.kind === 'lambda') running += inst.outstanding;
     const d = this.scaler.decide(now, current, { running, pending: this.demand.pendingCount });
     if (d.desired > current) {
-      for (let n = d.desired - current; n > 0 && this.backoff.allows(now) && this.starts.take(now); n--) this.start();
+      for (let n = d.desired - current; n > 0 && this.launcher.take(now); n--) this.start();
     } else if (d.desired < current) {
       let excess = current - d.desired;
       // Leave the longest-idle instances first; a busy one keeps serving.

@@ -1,4 +1,4 @@
-// How many instances the router wants, as pure functions of counts and a clock (DESIGN §5).
+// How many instances the router wants, as pure functions of counts and a clock (docs/ARCHITECTURE.md, "Scaling").
 // The dispatcher feeds it observations and asks for a decision; tests drive it with a fake clock.
 
 export interface ScalerSettings {

@@ -1,7 +1,8 @@
 // The dispatcher's half of the router's status page, computed from the fleet's and the relay's
 // state at the moment it is asked for, never kept as running totals that could drift from it.
 
-import type { Fleet, InvokeCounts } from './fleet.ts';
+import type { Fleet } from './fleet.ts';
+import type { InvokeCounts } from './launcher.ts';
 import type { RequestCounts, Relay } from './relay.ts';
 import type { Decision } from './scaler.ts';
 import type { InstanceState } from './state.ts';

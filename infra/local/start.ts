@@ -35,7 +35,7 @@ process.env.AWS_SECRET_ACCESS_KEY = 'local';
 delete process.env.AWS_SESSION_TOKEN;
 delete process.env.AWS_PROFILE;
 config = loadRouterConfig({ ...process.env, AWS_ENDPOINT_URL_LAMBDA: lambda.url });
-const router = await startRouter({ config, bindHost: process.env.LAMBDA_DISPATCH_BindHost?.trim() || '127.0.0.1' }).catch(async (err) => {
+const router = await startRouter({ config, bindHost: config.bindHost ?? '127.0.0.1' }).catch(async (err) => {
   await lambda.close();
   fail(err);
 });

@@ -1,0 +1,127 @@
+// The launcher: how instances are started. It sends the invokes (one per instance, plus pre-warm
+// ones), paces them (a token bucket bounds the rate, consecutive failures push the next start out
+// with jittered backoff) and counts how they end, so a function that cannot reach the router costs
+// a handful of invokes a minute, not a tight loop. Which instances to start is the fleet's call.
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Backoff, TokenBucket } from '../backoff.ts';
+import type { InvokeFailureKind, InvokeOutcome, InvokePayload } from './invoker.ts';
+
+export interface Invoke {
+  (payload: InvokePayload): Promise<InvokeOutcome>;
+}
+
+export interface LaunchSettings {
+  /** Where the extension calls back, e.g. `ws://10.0.0.5:5003`. */
+  routerUrl: string;
+  channelCount: number;
+  maxConcurrentCount: number;
+  minInstances: number;
+}
+
+export interface InvokeCounts {
+  started: number;
+  failed: number;
+  failuresByKind: Record<string, number>;
+}
+
+export interface Launch {
+  id: string;
+  token: string;
+  /** Settles when the invoke returns, however it ends. */
+  ended: Promise<InvokeOutcome>;
+}
+
+export class Launcher {
+  private readonly backoff = new Backoff(500, 30_000);
+  private readonly bucket: TokenBucket;
+  readonly counts: InvokeCounts = { started: 0, failed: 0, failuresByKind: {} };
+
+  constructor(
+    private readonly o: LaunchSettings,
+    private readonly invoke: Invoke,
+    private readonly log: (msg: string) => void,
+    now: number,
+  ) {
+    this.bucket = new TokenBucket(Math.max(10, o.minInstances), 20, now);
+  }
+
+  get consecutiveFailures(): number {
+    return this.backoff.consecutiveFailures;
+  }
+
+  /** No failure backoff holds starts back now. */
+  allows(now: number): boolean {
+    return this.backoff.allows(now);
+  }
+
+  /** The backoff allows a start and the rate bound has a token for it (taken). */
+  take(now: number): boolean {
+    return this.backoff.allows(now) && this.bucket.take(now);
+  }
+
+  /** The earliest time a start is allowed again. */
+  get nextStartAt(): number {
+    return this.backoff.nextStartAt;
+  }
+
+  launch(): Launch {
+    const id = randomUUID();
+    const token = randomBytes(32).toString('base64url');
+    this.counts.started++;
+    const ended = this.invoke({
+      v: 1,
+      routerUrl: this.o.routerUrl,
+      instanceId: id,
+      token,
+      channels: this.o.channelCount,
+      maxConcurrent: this.o.maxConcurrentCount,
+    }).catch((err: Error): InvokeOutcome => ({ kind: 'error', name: err.name, message: err.message }));
+    return { id, token, ended };
+  }
+
+  /** Initialises an environment ahead of need: the extension gets ready and returns at once. */
+  prewarm(): void {
+    this.counts.started++;
+    void this.invoke({
+      v: 1,
+      routerUrl: this.o.routerUrl,
+      instanceId: `prewarm-${randomUUID()}`,
+      token: '',
+      channels: 1,
+      maxConcurrent: 1,
+      initOnly: true,
+    }).then((outcome) => {
+      if (outcome.kind === 'returned') return;
+      this.count(outcome.kind);
+      this.log(`pre-warm invoke failed (${outcome.kind}: ${outcome.message})`);
+    });
+  }
+
+  /** An instance opened its first channel: the function works, starts are no longer held back. */
+  opened(): void {
+    this.backoff.succeeded();
+  }
+
+  /** An instance never opened a channel in time. */
+  timedOut(now: number): void {
+    this.backoff.failed(now);
+  }
+
+  /** Classifies how an instance's invoke ended; a failure is counted and backs off the next start. */
+  ended(id: string, outcome: InvokeOutcome, everOpened: boolean, now: number): void {
+    let failure: InvokeFailureKind | null = null;
+    if (outcome.kind !== 'returned') failure = outcome.kind;
+    else if (outcome.exitReason === 'connect-failed' || !everOpened) failure = 'connect-failed';
+    if (failure === null) return;
+    this.count(failure);
+    const delay = this.backoff.failed(now);
+    const detail = outcome.kind === 'returned' ? (outcome.error ?? outcome.exitReason) : outcome.message;
+    this.log(`instance ${id} failed (${failure}: ${detail}); next start in ≥ ${Math.round(delay)} ms`);
+  }
+
+  private count(kind: InvokeFailureKind): void {
+    this.counts.failed++;
+    this.counts.failuresByKind[kind] = (this.counts.failuresByKind[kind] ?? 0) + 1;
+  }
+}
