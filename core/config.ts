@@ -3,7 +3,7 @@
 // The readers are the shared ones of core/settings/env.ts; this file stays where the dispatcher,
 // the ingress and the tests have always imported RouterConfig from.
 
-import { boolean, decimal, envReader, host, integer, milliseconds, oneOf, port, refine, secret, SettingError, text, url } from './settings/env.ts';
+import { boolean, cidrList, decimal, envReader, host, integer, milliseconds, oneOf, port, refine, secret, SettingError, text, url } from './settings/env.ts';
 
 export type ScalingAlgorithm = 'simple' | 'ewma';
 
@@ -49,6 +49,13 @@ export interface RouterConfig {
   bindHost: string | undefined;
   /** After SIGTERM, requests in flight get this long to finish before the process exits. */
   shutdownGraceMs: number;
+  /** After a client left, how long the peer has to confirm the abort before its channel is closed. */
+  abortAckMs: number;
+  /**
+   * Peers (CIDRs) whose `x-forwarded-*` headers are believed, e.g. the load balancer's subnets. A
+   * request from anywhere else has them replaced by what the router itself sees.
+   */
+  trustProxy: readonly string[];
 }
 
 /** Shorter secrets are guessable; the worker CLI holds its side to the same length. */
@@ -143,5 +150,7 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
     region: read('AWS_REGION', text) ?? read('AWS_DEFAULT_REGION', text, 'us-east-1'),
     bindHost: read('LAMBDA_DISPATCH_BindHost', host),
     shutdownGraceMs: read('LAMBDA_DISPATCH_ShutdownGraceMs', SHUTDOWN_GRACE_MS, DEFAULT_SHUTDOWN_GRACE_MS),
+    abortAckMs: read('LAMBDA_DISPATCH_AbortAckMs', milliseconds({ whole: true, min: 100, max: 600_000 }), 2000),
+    trustProxy: Object.freeze(read('LAMBDA_DISPATCH_TrustProxy', cidrList, [])),
   });
 }

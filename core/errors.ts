@@ -25,6 +25,8 @@ export const ROUTER_ERRORS = {
   LD_FUNCTION_FAILED: { status: 502, message: 'the function could not serve the request' },
   /** The function answered with a head Node refuses to write (bad header bytes). */
   LD_BAD_RESPONSE_HEAD: { status: 502, message: 'bad response head from the function' },
+  /** The function's response broke its own framing (a body shorter or longer than its length, an interim or invalid status). */
+  LD_BAD_RESPONSE_FRAMING: { status: 502, message: 'the function sent a malformed response' },
   /** The dispatcher thread is gone: requests in flight get 502. */
   LD_DISPATCHER_LOST: { status: 502, message: 'the router lost its dispatcher' },
   /** The dispatcher thread is gone: requests arriving after that get 503. */

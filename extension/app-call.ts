@@ -88,3 +88,9 @@ export function takeInline(
   }
   return { inline, rest, end: res.complete && rest === null };
 }
+
+/** Why a response stopped before its end, as the router's log will show it. */
+export function whyIncomplete(res: Readable): string {
+  const why = res.errored?.message;
+  return why !== undefined && why !== 'aborted' ? `the app's response failed: ${why}` : 'the app closed the connection before its response was complete';
+}

@@ -27,7 +27,7 @@ import WebSocket from 'ws';
 import { decodeFrame, encodeFrame, type Frame, type RequestHead } from '../core/frames.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
 import { CHANNEL_PATH } from '../core/protocol.ts';
-import { AppCall, takeInline } from './app-call.ts';
+import { AppCall, takeInline, whyIncomplete } from './app-call.ts';
 import { appHeaders } from './app-headers.ts';
 import { readRefusal } from './handshake-refusal.ts';
 import type { AppRequest, AppResponse, AppTarget } from './app/target.ts';
@@ -296,7 +296,7 @@ export class ChannelClient {
     res.on('data', (chunk: Buffer) => this.sendBody(call, res, chunk));
     res.on('end', () => this.finish(call, { type: 'res-end', id: call.id }));
     res.on('close', () => {
-      if (!call.finished) this.fail(call, 'the app closed the connection before its response was complete');
+      if (!call.finished) this.fail(call, whyIncomplete(res));
     });
   }
 
@@ -318,7 +318,7 @@ export class ChannelClient {
     res.on('close', () => {
       if (!call.finished && !res.complete) {
         gz.destroy();
-        this.fail(call, 'the app closed the connection before its response was complete');
+        this.fail(call, whyIncomplete(res));
       }
     });
   }

@@ -125,6 +125,33 @@ describe('relaying requests', () => {
     }
   });
 
+  test('an app that ends its response short of its content-length gets RES_ERROR at once, and the channel serves on', async () => {
+    const app: RequestListener = (req, res) => {
+      if (req.url === '/short') {
+        // An app bug Node does not catch: 5 bytes of a promised 10, then end().
+        res.writeHead(200, { 'content-length': '10' });
+        res.end('abcde');
+      } else res.end('fine');
+    };
+    const { router, run } = await setup(app);
+    try {
+      const [ch] = await router.open(1);
+      ch!.request(1, 'GET', '/short');
+      // Without the check the response waits for 5 bytes that never come (the test's 10 s limit).
+      const short = await ch!.response(1, 5000);
+      assert.equal(short.frames.at(-1), 'res-error', JSON.stringify(short.frames));
+      assert.match(short.error ?? '', /short of its content-length/);
+      ch!.request(2, 'GET', '/next');
+      const next = await ch!.response(2);
+      assert.equal(next.status, 200);
+      assert.equal(next.body.toString(), 'fine');
+      ch!.send({ type: 'goaway' });
+      await run;
+    } finally {
+      await router.close();
+    }
+  });
+
   test('hop-by-hop headers are removed both ways, and those the connection header names', async () => {
     const app: RequestListener = (req, res) => {
       res.setHeader('connection', 'x-secret');

@@ -8,6 +8,7 @@ import { endToEndHeaders } from '../core/http-headers.ts';
 import { FLAG_END, asBuffer, readResponseHead, requestHeadSize, writeRequestHead, type RequestHead } from '../core/frames.ts';
 import { Rec, decodeCredit, decodeResponseError, encodeCredit } from '../core/records.ts';
 import type { RingWriter } from '../core/ring-writer.ts';
+import { ForwardedHeaders } from './forwarded.ts';
 import { SlotTable } from './slots.ts';
 
 interface ClientExchange {
@@ -34,6 +35,7 @@ export class Proxy {
   constructor(
     private readonly ring: RingWriter,
     private readonly windowBytes: number,
+    private readonly forwarded: ForwardedHeaders = new ForwardedHeaders([]),
   ) {}
 
   /** Requests currently between their head and their terminal record. */
@@ -42,7 +44,7 @@ export class Proxy {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    const head: RequestHead = { method: req.method ?? 'GET', target: req.url ?? '/', headers: forwardedHeaders(req) };
+    const head: RequestHead = { method: req.method ?? 'GET', target: req.url ?? '/', headers: this.forwarded.headersOf(req) };
     if (this.down) {
       answer(res, routerError('LD_DISPATCHER_DOWN'));
       return;
@@ -111,7 +113,7 @@ export class Proxy {
         return this.finish(cx, slot);
       case Rec.RES_ERROR: {
         const error = routerError(decodeResponseError(payload).code);
-        if (cx.res.headersSent) cx.res.destroy();
+        if (cx.res.headersSent) closeAfterFlush(cx.res);
         else if (!cx.res.destroyed) answer(cx.res, error);
         return this.finish(cx, slot);
       }
@@ -174,6 +176,16 @@ export class Proxy {
   }
 }
 
+/**
+ * A response that cannot be finished (its body is cut short): what was written still reaches the
+ * client, then the connection closes, the only way HTTP/1.1 has to say the response is incomplete.
+ */
+function closeAfterFlush(res: ServerResponse): void {
+  const socket = res.socket;
+  if (socket === null || socket.destroyed) res.destroy();
+  else socket.destroySoon();
+}
+
 /** The router's own answer in place of the function's: status, code header and text from the catalog. */
 function answer(res: ServerResponse, error: { code: string; status: number; message: string }, detail?: string, close = false): void {
   const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', [ERROR_CODE_HEADER]: error.code };
@@ -186,24 +198,4 @@ function requestHasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   if (length !== undefined) return Number(length) > 0;
   return req.headers['transfer-encoding'] !== undefined;
-}
-
-/** End-to-end headers plus the x-forwarded-* set, as a load balancer adds them. */
-function forwardedHeaders(req: IncomingMessage): string[] {
-  const headers = endToEndHeaders(req.rawHeaders);
-  const peer = req.socket.remoteAddress ?? '';
-  let xff = -1;
-  let hasProto = false;
-  let hasHost = false;
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i];
-    if (name === 'x-forwarded-for') xff = i;
-    else if (name === 'x-forwarded-proto') hasProto = true;
-    else if (name === 'x-forwarded-host') hasHost = true;
-  }
-  if (xff >= 0) headers[xff + 1] = `${headers[xff + 1]}, ${peer}`;
-  else headers.push('x-forwarded-for', peer);
-  if (!hasProto) headers.push('x-forwarded-proto', 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http');
-  if (!hasHost && req.headers.host !== undefined) headers.push('x-forwarded-host', req.headers.host);
-  return headers;
 }

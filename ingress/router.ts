@@ -9,6 +9,7 @@ import { RingConsumer, RingProducer, createRingBuffer } from '../core/ring.ts';
 import { RingWriter } from '../core/ring-writer.ts';
 import { isAdminRequest, processMemory, serveAdmin, type IngressStatus } from './admin.ts';
 import { DispatcherThread } from './dispatcher-thread.ts';
+import { ForwardedHeaders } from './forwarded.ts';
 import { Proxy } from './proxy.ts';
 
 export interface RouterOptions {
@@ -41,7 +42,7 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     onBlocked: () => proxy?.ringFull(),
     onUnblocked: () => proxy?.ringDrained(),
   });
-  proxy = new Proxy(writer, config.windowBytes);
+  proxy = new Proxy(writer, config.windowBytes, new ForwardedHeaders(config.trustProxy));
   const p = proxy;
 
   let closing = false;

@@ -22,6 +22,7 @@ export type FleetSettings = Pick<
   | 'scaleOutIntervalMs'
   | 'scaleInIntervalMs'
   | 'replacementWaitMs'
+  | 'abortAckMs'
 > & {
   /** Where the extension calls back, e.g. `ws://10.0.0.5:5003`. */
   routerUrl: string;
@@ -44,6 +45,8 @@ export class Fleet {
   private readonly scaler: Scaler;
   private readonly launcher: Launcher;
   private stopping = false;
+  /** Channels closed because their peer never confirmed a client's abort. */
+  abortTimeouts = 0;
 
   constructor(
     private readonly o: FleetSettings,
@@ -272,6 +275,16 @@ export class Fleet {
         inst.state = 'closing';
         inst.closeReason = 'start-timeout';
         this.launcher.timedOut(now);
+      }
+      for (const ch of inst.channels) {
+        // A peer that never confirms an abort (frozen, or buggy) would hold the channel forever.
+        const ex = ch.exchange;
+        if (ex !== null && ex.abortedAt !== 0 && now - ex.abortedAt > this.o.abortAckMs && !ch.goaway) {
+          this.log(`channel ${inst.id}/${ch.index}: abort not confirmed in ${this.o.abortAckMs} ms; closing it`);
+          this.abortTimeouts++;
+          ch.goaway = true;
+          ch.ws.terminate();
+        }
       }
       if (inst.state === 'draining' && now - inst.lastBusyAt > this.o.drainTimeoutMs) {
         for (const ch of inst.channels) this.retire(ch);

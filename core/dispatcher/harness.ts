@@ -69,6 +69,7 @@ export async function startHarness(overrides: Partial<DispatcherSettings> = {}):
       startTimeoutMs: 10_000,
       drainTimeoutMs: 10_000,
       replacementWaitMs: 1000,
+      abortAckMs: 2000,
       ...overrides,
     },
     new RingWriter(new RingProducer(responses)),

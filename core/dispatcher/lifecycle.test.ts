@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
 import type { WebSocket } from 'ws';
 import { decodeFrame, encodeFrame } from '../frames.ts';
+import { Rec } from '../records.ts';
 import { settle, startHarness, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -152,4 +153,29 @@ test('instances idle after the load go away; requests never leave counters behin
   assert.deepEqual(s.instances, { starting: 0, open: 0, draining: 0, closing: 0 });
   assert.equal(s.pending + s.inFlight + s.channels.open + s.channels.busy, 0);
   assert.equal(s.requests.served, 1);
+});
+
+test('a client abort the peer never confirms: after AbortAckMs the channel is closed and its capacity comes back', async () => {
+  h.enqueueGet(0);
+  const p = h.invokes[0]!.payload;
+  const c = await h.connect(p.instanceId, p.token, 0);
+  const head = decodeFrame(await c.first!);
+  assert.equal(head.type, 'req-head');
+  const closed = new Promise<number>((r) => c.ws!.once('close', (code) => r(code)));
+  h.dispatcher.onRecord(Rec.REQ_ABORT, 0, new Uint8Array(0));
+  await settle();
+  assert.deepEqual(c.frames.map((f) => f.type), ['req-head', 'req-abort']);
+  // A frozen or buggy peer: no RES_END/RES_ERROR ever comes.
+  h.clock.now += 1000;
+  h.dispatcher.tick();
+  assert.equal(h.dispatcher.status().channels.busy, 1, 'still within AbortAckMs (2000 ms in the harness)');
+  h.clock.now += 1500;
+  h.dispatcher.tick();
+  await closed;
+  await settle();
+  const s = h.dispatcher.status();
+  assert.equal(s.channels.abortTimeouts, 1);
+  assert.equal(s.channels.busy, 0);
+  assert.equal(s.inFlight, 0);
+  assert.equal(s.requests.aborted, 1);
 });

@@ -1,13 +1,15 @@
 // The relay: every client request from its head on the request ring to its terminal record on the
 // response ring. It queues requests, hands each to a free channel the fleet picks, turns ring
-// records into frames and frames into records, keeps the per-request credit windows both ways, and
-// answers with a catalog error (core/errors.ts) when no channel can serve. It never starts or
-// stops an instance: what it needs of capacity goes through the `Capacity` interface.
+// records into frames and frames into records, keeps the per-request credit windows both ways,
+// holds every response to the framing its head promised (framing.ts), and answers with a catalog
+// error (core/errors.ts) when no channel can serve. It never starts or stops an instance: what it
+// needs of capacity goes through the `Capacity` interface.
 
 import type { RouterErrorCode } from '../errors.ts';
 import { FLAG_END, FRAME_HEADER_BYTES, FrameError, FrameType, asBuffer, frame, peekFrame, readResponseHead } from '../frames.ts';
 import { Rec, decodeCredit, encodeCredit, encodeResponseError } from '../records.ts';
 import type { RingWriter } from '../ring-writer.ts';
+import { FRAMING_VIOLATIONS, checkResponseHead, overrun, shortfall, type FramingViolation } from './framing.ts';
 import { PendingQueue } from './pending-queue.ts';
 import { Exchange, type Channel, type Instance } from './state.ts';
 
@@ -43,6 +45,8 @@ export interface RequestCounts {
   aborted: number;
 }
 
+export type FramingCounts = Record<FramingViolation, number>;
+
 export class Relay {
   private readonly pending = new PendingQueue<Exchange>();
   /** Live exchanges by ingress slot. */
@@ -50,6 +54,8 @@ export class Relay {
   private nextId = 1;
   private stopping = false;
   readonly counts: RequestCounts = { served: 0, failed: 0, retried: 0, timedOut: 0, rejected: 0, aborted: 0 };
+  /** Responses stopped because the peer broke HTTP framing, by kind. */
+  readonly framing = Object.fromEntries(FRAMING_VIOLATIONS.map((v) => [v, 0])) as FramingCounts;
 
   constructor(
     private readonly o: RelaySettings,
@@ -133,8 +139,9 @@ export class Relay {
     const ch = ex.channel;
     this.terminate(ex, null);
     // The channel stays busy until the extension confirms with RES_END/RES_ERROR; it must be
-    // reading again to see that confirmation.
+    // reading again to see that confirmation, which the fleet waits for only so long.
     if (ch !== null) {
+      ex.abortedAt = this.now();
       if (ch.paused) this.resume(ch);
       ch.ws.send(frame(FrameType.REQ_ABORT, 0, ex.id));
     }
@@ -165,14 +172,30 @@ export class Relay {
       case FrameType.RES_HEAD: {
         if (ex.state !== 'sent') return this.capacity.protocolError(ch, 'second response head');
         ex.state = 'responding';
-        if (!ex.detached) this.relayHead(ex, data, flags);
-        if ((flags & FLAG_END) !== 0) this.complete(ex, ch, null);
+        const { head, offset } = readResponseHead(data, FRAME_HEADER_BYTES);
+        const verdict = checkResponseHead(ex.method, head.status, head.headers);
+        if (!verdict.ok) return this.framingViolation(ex, ch, verdict.violation);
+        ex.responseBody = verdict.body;
+        ex.responseBytes = data.length - offset;
+        if (overrun(ex.responseBody, ex.responseBytes)) return this.framingViolation(ex, ch, 'long-body');
+        const end = (flags & FLAG_END) !== 0;
+        if (end && shortfall(ex.responseBody, ex.responseBytes)) return this.framingViolation(ex, ch, 'short-body');
+        if (!ex.detached) this.relayHead(ex, data, flags, offset);
+        if (end) this.complete(ex, ch, null);
         return;
       }
       case FrameType.RES_BODY: {
         if (ex.state === 'sent') return this.capacity.protocolError(ch, 'response body before head');
-        if (ex.detached) return;
         const body = data.subarray(FRAME_HEADER_BYTES);
+        ex.responseBytes += body.length;
+        // Not one byte past the promised length reaches the client: it would read them as its next
+        // response. What fits is still the response the head promised, so it goes through.
+        if (overrun(ex.responseBody, ex.responseBytes)) {
+          const fits = body.length - (ex.responseBytes - (ex.responseBody as { bytes: number }).bytes);
+          if (fits > 0 && !ex.detached) this.ring.write(Rec.RES_BODY, ex.slot, body.subarray(0, fits));
+          return this.framingViolation(ex, ch, 'long-body');
+        }
+        if (ex.detached) return;
         this.ring.write(Rec.RES_BODY, ex.slot, body);
         ex.responseOutstanding += body.length;
         if (ex.responseOutstanding > this.o.windowBytes && !ch.paused) {
@@ -182,6 +205,8 @@ export class Relay {
         return;
       }
       case FrameType.RES_END:
+        if (ex.state === 'sent') return this.capacity.protocolError(ch, 'response end before head');
+        if (shortfall(ex.responseBody, ex.responseBytes)) return this.framingViolation(ex, ch, 'short-body');
         return this.complete(ex, ch, null);
       case FrameType.RES_ERROR:
         this.log(`request ${ex.id} failed in the extension: ${data.toString('utf8', FRAME_HEADER_BYTES)}`);
@@ -192,8 +217,21 @@ export class Relay {
     }
   }
 
+  /**
+   * The peer broke the framing its head promised: the response stops here (502 if the client got
+   * nothing yet, else its connection is closed: ingress cannot end a response that is short of its
+   * length any other way), and the peer's channel is closed, since what it sends next is suspect.
+   */
+  private framingViolation(ex: Exchange, ch: Channel, violation: FramingViolation): void {
+    this.framing[violation]++;
+    this.counts.failed++;
+    this.log(`request ${ex.id}: response framing broken by ${ch.instance.id}/${ch.index}: ${violation}`);
+    this.terminate(ex, 'LD_BAD_RESPONSE_FRAMING');
+    this.capacity.protocolError(ch, `response framing: ${violation}`);
+  }
+
   /** RES_HEAD is the frame minus its id, in one copy; a head whose inline body makes it too big for one record goes as head then body. */
-  private relayHead(ex: Exchange, data: Buffer, flags: number): void {
+  private relayHead(ex: Exchange, data: Buffer, flags: number, offset: number): void {
     const length = data.length - FRAME_HEADER_BYTES + 1;
     if (length <= this.ring.maxPayload) {
       this.ring.writeWith(Rec.RES_HEAD, ex.slot, length, (dst) => {
@@ -202,7 +240,6 @@ export class Relay {
       });
       return;
     }
-    const { offset } = readResponseHead(data, FRAME_HEADER_BYTES);
     const headLength = offset - FRAME_HEADER_BYTES + 1;
     if (headLength > this.ring.maxPayload) throw new FrameError('ERR_FRAME_FIELD_TOO_LONG', `response head of ${headLength} bytes`);
     this.ring.writeWith(Rec.RES_HEAD, ex.slot, headLength, (dst) => {

@@ -4,6 +4,7 @@
 // and neither module imports the other. docs/ARCHITECTURE.md describes the lifecycles.
 
 import type { WebSocket } from 'ws';
+import type { BodyLength } from './framing.ts';
 
 /** starting → open → draining → closing → closed. */
 export type InstanceState = 'starting' | 'open' | 'draining' | 'closing' | 'closed';
@@ -126,6 +127,11 @@ export class Exchange {
   requestEnded: boolean;
   /** Response bytes relayed to ingress and not yet credited back. */
   responseOutstanding = 0;
+  /** What the response head promised, and the body bytes the peer has sent against it. */
+  responseBody: BodyLength = { kind: 'any' };
+  responseBytes = 0;
+  /** When the client went away (REQ_ABORT sent to the peer); 0 while it is still there. */
+  abortedAt = 0;
   /** Ingress no longer listens for this slot (terminal record written). */
   detached = false;
   assignedAt = 0;

@@ -3,7 +3,7 @@
 
 import type { Fleet } from './fleet.ts';
 import type { InvokeCounts } from './launcher.ts';
-import type { RequestCounts, Relay } from './relay.ts';
+import type { FramingCounts, RequestCounts, Relay } from './relay.ts';
 import type { Decision } from './scaler.ts';
 import type { InstanceState } from './state.ts';
 
@@ -14,9 +14,12 @@ export interface StatusSnapshot {
   lastDecision: Decision;
   pending: number;
   inFlight: number;
-  channels: { open: number; busy: number };
+  /** abortTimeouts: channels closed because the peer never confirmed a client's abort. */
+  channels: { open: number; busy: number; abortTimeouts: number };
   invokes: InvokeCounts & { consecutiveFailures: number };
   requests: RequestCounts;
+  /** Responses stopped because the function broke HTTP framing, by kind. */
+  framingViolations: FramingCounts;
 }
 
 export function statusOf(fleet: Fleet, relay: Relay): StatusSnapshot {
@@ -39,8 +42,9 @@ export function statusOf(fleet: Fleet, relay: Relay): StatusSnapshot {
     pending: relay.pendingCount,
     // A request is in flight exactly while it holds a channel.
     inFlight: busy,
-    channels: { open, busy },
+    channels: { open, busy, abortTimeouts: fleet.abortTimeouts },
     invokes: { ...fleet.invokes, failuresByKind: { ...fleet.invokes.failuresByKind }, consecutiveFailures: fleet.consecutiveFailures },
     requests: { ...relay.counts },
+    framingViolations: { ...relay.framing },
   };
 }

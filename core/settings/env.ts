@@ -259,3 +259,27 @@ export function secret(o: { minLength: number }): Reader<string> {
     { verbatim: true },
   );
 }
+
+/**
+ * A comma-separated list of IP ranges in CIDR notation (`10.0.0.0/16, fd00::/8`); a bare address
+ * is a range of one. Returned normalized (`10.0.0.0/16`), so every holder of the setting builds
+ * the same matcher from it.
+ */
+export const cidrList: Reader<string[]> = reader('a comma-separated list of IP ranges such as 10.0.0.0/16 or fd00::/8', (raw, name) => {
+  const out: string[] = [];
+  for (const part of raw.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const slash = item.indexOf('/');
+    const address = slash < 0 ? item : item.slice(0, slash);
+    const family = isIP(address);
+    const max = family === 6 ? 128 : 32;
+    const prefixText = slash < 0 ? String(max) : item.slice(slash + 1);
+    const prefix = Number(prefixText);
+    if (family === 0 || !/^\d{1,3}$/.test(prefixText) || prefix > max) {
+      throw new SettingError(name, raw, cidrList.expected, `${name} must be ${cidrList.expected}, got "${item}" in "${raw}"`);
+    }
+    out.push(`${address}/${prefix}`);
+  }
+  return out;
+});

@@ -44,6 +44,14 @@ const ROWS: Row[] = [
   { variable: 'AWS_REGION', field: 'region', fallback: 'us-east-1', good: [['eu-west-1', 'eu-west-1']], bad: [] },
   { variable: 'LAMBDA_DISPATCH_BindHost', field: 'bindHost', fallback: undefined, good: [['127.0.0.1', '127.0.0.1'], ['::', '::'], ['localhost', 'localhost']], bad: ['0.0.0.0:5001', 'http://x'] },
   { variable: 'LAMBDA_DISPATCH_ShutdownGraceMs', field: 'shutdownGraceMs', fallback: 20_000, good: [['10000', 10_000], ['0', 0]], bad: ['abc', '-1', '3600001', '1.5'] },
+  { variable: 'LAMBDA_DISPATCH_AbortAckMs', field: 'abortAckMs', fallback: 2000, good: [['500', 500]], bad: ['99', '600001', 'soon', '1.5'] },
+  {
+    variable: 'LAMBDA_DISPATCH_TrustProxy',
+    field: 'trustProxy',
+    fallback: [],
+    good: [[' 10.0.0.0/16, 192.168.1.7 ,fd00::/8', ['10.0.0.0/16', '192.168.1.7/32', 'fd00::/8']]],
+    bad: ['10.0.0.0/33', '10.0.0/16', 'fd00::/129', 'alb', '10.0.0.0/16, x', '10.0.0.0/-1'],
+  },
   { variable: 'LAMBDA_DISPATCH_RouterCallbackHost', field: 'callbackHost', fallback: '127.0.0.1', good: [['10.0.0.5', '10.0.0.5']], bad: ['10.0.0.5:5003', 'ws://10.0.0.5'] },
 ];
 

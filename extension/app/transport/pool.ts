@@ -296,6 +296,16 @@ export class Connection implements SocketPeer {
     callback?.();
   }
 
+  /**
+   * The app's response finished while its body is still short of its content-length: Node does
+   * not check that, and the missing bytes will never come (the server waits for the next request on
+   * this connection). The response fails now rather than leave its client waiting.
+   */
+  responseFinished(): void {
+    if (this.req === null || this.responseDone || this.parser === null || this.parser.state !== 'length') return;
+    this.broken(null, "the app ended its response short of its content-length");
+  }
+
   /** The server ended or closed its side. */
   serverEnded(): void {
     if (this.dead) return;
@@ -345,7 +355,13 @@ export class ConnectionPool {
   /** The port the server sees each new connection come from: distinct among its connections. */
   private nextRemotePort = 40_000;
 
-  constructor(private readonly server: http.Server) {}
+  constructor(private readonly server: http.Server) {
+    // Hears when each response the server writes over our connections is finished (responseFinished).
+    server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const socket = req.socket;
+      if (socket instanceof ServerSocket) res.once('finish', () => socket.responseFinished());
+    });
+  }
 
   request(method: string, path: string, headers: readonly string[]): MemoryRequest {
     let conn: Connection | undefined;

@@ -32,6 +32,7 @@ async function nodeBytes(handler: http.RequestListener, requests: string, respon
         callback?.();
       },
       serverEnded: () => setImmediate(done),
+      responseFinished: () => {},
     },
     80,
     40_000,

@@ -13,6 +13,8 @@ export interface SocketPeer {
   fromServer(chunk: Buffer, callback: ((err?: Error | null) => void) | null): void;
   /** The server ended or destroyed its side. */
   serverEnded(): void;
+  /** The app's ServerResponse on this connection finished: every byte of it has been written. */
+  responseFinished(): void;
 }
 
 /** The server's end of an in-memory connection: what the app's http.Server reads and writes. */
@@ -34,6 +36,11 @@ export class ServerSocket extends Duplex {
   ) {
     // http.Server sockets are half-open capable: the server decides when to end its side.
     super({ allowHalfOpen: true });
+  }
+
+  /** The server's response on this connection finished (pool.ts hears it from the server's 'request'). */
+  responseFinished(): void {
+    this.conn.responseFinished();
   }
 
   get readyState(): string {
