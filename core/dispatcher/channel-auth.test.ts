@@ -34,7 +34,9 @@ test('a request starts an instance; a bad token gets 401 and no request, the rig
   assert.equal(dispatcher.status().instances.open, 1);
   good.ws!.close();
   await settle(100);
-  // A GET with no body whose instance vanished before answering goes back to the queue, once.
+  // A GET with no body whose instance vanished before answering goes back to the queue (from the
+  // next tick on, so that channels dying together are all gone by then).
+  dispatcher.tick();
   const s = dispatcher.status();
   assert.equal(s.requests.retried, 1);
   assert.equal(s.pending, 1);
@@ -46,12 +48,25 @@ test('a request starts an instance; a bad token gets 401 and no request, the rig
   dispatcher.tick();
   assert.equal(invokes.length, 2);
   const second = invokes[1]!.payload;
-  // Its second instance dies as well: now the client gets a 502 through the ring.
+  // Its second instance dies as well: one more try, on a third instance.
   const again = await h.connect(second.instanceId, second.token);
   assert.equal(again.status, 101);
   assert.equal(decodeFrame(await again.first!).type, 'req-head');
   again.ws!.close();
   await settle(100);
+  dispatcher.tick();
+  assert.equal(dispatcher.status().requests.retried, 2);
+  h.clock.now += 3000;
+  dispatcher.tick();
+  assert.equal(invokes.length, 3);
+  const third = invokes[2]!.payload;
+  // The third loss is final: the client gets a 502 through the ring.
+  const last = await h.connect(third.instanceId, third.token);
+  assert.equal(last.status, 101);
+  assert.equal(decodeFrame(await last.first!).type, 'req-head');
+  last.ws!.close();
+  await settle(100);
+  dispatcher.tick();
   assert.deepEqual(h.drainRing(), [Rec.RES_ERROR]);
   const t = dispatcher.status();
   assert.equal(t.pending, 0);
@@ -95,9 +110,9 @@ test('a malformed frame closes that channel with a protocol error and its reques
   await settle();
   const s = dispatcher.status();
   assert.equal(s.inFlight, 0);
-  // A GET with no body is retried once: it waits for the next instance rather than failing.
+  // A GET with no body is retried: it waits for the next instance rather than failing.
   assert.equal(s.pending, 1);
-  assert.equal(s.requests.retried, 2);
+  assert.equal(s.requests.retried, 3);
   dispatcher.onRecord(Rec.REQ_ABORT, 2, new Uint8Array(0));
   assert.equal(dispatcher.status().pending, 0);
 });
@@ -130,6 +145,8 @@ test('a retried request takes its old instance rather than stall the queue when 
   const other = busy === c0 ? c1 : c0;
   busy.ws!.close();
   await settle(100);
+  h.dispatcher.tick();
+  await settle();
   // The GET was retried; the only instance with room is the one it was lost on.
   assert.equal(other.frames.length, 1);
   assert.equal(other.frames[0]!.type, 'req-head');

@@ -101,6 +101,7 @@ export class Dispatcher implements ChannelAuthority {
   /** Queue timeouts, lifecycle timeouts, hopeless requests, scaling; called every ~100 ms. */
   tick(): void {
     const now = this.now();
+    this.relay.requeueRetries();
     this.relay.expire(now);
     this.fleet.tick(now);
     // A request whose queue deadline comes before any capacity can: 503 now, not 504 later.

@@ -178,10 +178,10 @@ export class Fleet {
   }
 
   /** Container workers first (they cost nothing extra), then the Lambda with the fewest requests. */
-  pick(avoid: Instance | null): Instance | undefined {
+  pick(avoid: ReadonlySet<Instance>): Instance | undefined {
     let best: Instance | undefined;
     for (const inst of this.instances.values()) {
-      if (!inst.available || inst === avoid) continue;
+      if (!inst.available || avoid.has(inst)) continue;
       if (
         best === undefined ||
         (inst.kind === 'worker' && best.kind !== 'worker') ||

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, test } from 'node:test';
 import type { WebSocket } from 'ws';
 import { decodeFrame, encodeFrame } from '../frames.ts';
 import { Rec } from '../records.ts';
-import { settle, startHarness, type Harness } from './harness.ts';
+import { WORKER_SECRET, settle, startHarness, type Harness } from './harness.ts';
 
 let h: Harness;
 beforeEach(async () => {
@@ -178,4 +178,25 @@ test('a client abort the peer never confirms: after AbortAckMs the channel is cl
   assert.equal(s.channels.busy, 0);
   assert.equal(s.inFlight, 0);
   assert.equal(s.requests.aborted, 1);
+});
+
+test('channels that die together: the lost request waits for the next tick and never lands on the next dying one', async () => {
+  const a = await h.connectWorker(WORKER_SECRET, 'box-a', 0);
+  const b = await h.connectWorker(WORKER_SECRET, 'box-b', 0);
+  h.enqueueGet(0);
+  await settle();
+  const [lost, next] = a.frames.length > 0 ? [a, b] : [b, a];
+  assert.equal(lost.frames[0]?.type, 'req-head');
+  // Both boxes go down within moments of each other (a host failure, a deploy).
+  lost.ws!.close();
+  await settle(20);
+  assert.deepEqual(next.frames, [], 'not sent to the other box at once');
+  next.ws!.close();
+  await settle();
+  h.dispatcher.tick();
+  const s = h.dispatcher.status();
+  assert.equal(s.requests.retried, 1);
+  assert.equal(s.requests.failed, 0);
+  assert.equal(s.pending, 1, 'it waits for capacity that lives');
+  assert.equal(next.frames.length, 0);
 });

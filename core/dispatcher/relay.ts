@@ -21,8 +21,8 @@ export interface RelaySettings {
 
 /** What the relay needs of the fleet. */
 export interface Capacity {
-  /** The instance that should take the next request (never `avoid` unless nothing else can). */
-  pick(avoid: Instance | null): Instance | undefined;
+  /** The instance that should take the next request, none of `avoid`. */
+  pick(avoid: ReadonlySet<Instance>): Instance | undefined;
   /** Requests wait and no channel is free: the fleet may have to grow. */
   starved(): void;
   /** A request reached the router, or finished after `ms` on its channel (the scaler's inputs). */
@@ -47,8 +47,21 @@ export interface RequestCounts {
 
 export type FramingCounts = Record<FramingViolation, number>;
 
+/**
+ * Attempts after the first for a request lost before any answer. When environments die together
+ * (a deploy, a host failure) the first retry can land on the next one to go.
+ */
+const MAX_RETRIES = 2;
+const NO_INSTANCES: ReadonlySet<Instance> = new Set();
+
 export class Relay {
   private readonly pending = new PendingQueue<Exchange>();
+  /**
+   * Requests lost with their channel, held until the next tick before they queue again: channels of
+   * environments that die together close within moments of each other, and a retry sent at once
+   * would go to one of them.
+   */
+  private retrying: Exchange[] = [];
   /** Live exchanges by ingress slot. */
   private readonly bySlot = new Map<number, Exchange>();
   private nextId = 1;
@@ -66,7 +79,7 @@ export class Relay {
   ) {}
 
   get pendingCount(): number {
-    return this.pending.size;
+    return this.pending.size + this.retrying.length;
   }
 
   // ── records from ingress ───────────────────────────────────────────────────────────────────
@@ -133,7 +146,7 @@ export class Relay {
     if (ex === undefined) return;
     this.counts.aborted++;
     if (ex.state === 'pending') {
-      this.pending.remove(ex);
+      if (!this.pending.remove(ex)) this.retrying = this.retrying.filter((r) => r !== ex);
       return this.terminate(ex, null);
     }
     const ch = ex.channel;
@@ -252,19 +265,20 @@ export class Relay {
   }
 
   /**
-   * A channel closed under its request. Nothing came back and sending it again cannot do harm:
-   * once, at the front of the queue, never to the same instance if another can take it.
+   * A channel closed under its request. Nothing came back and sending it again cannot do harm: it
+   * goes again, at the front of the queue from the next tick on, never to an instance it was lost on
+   * if another can take it, at most MAX_RETRIES times.
    */
   channelLost(ch: Channel): void {
     const inst = ch.instance;
     const ex = ch.detach();
     if (ex === null || ex.detached) return;
-    if (ex.state === 'sent' && ex.retryable && !ex.retried && !this.stopping) {
-      ex.retried = true;
-      ex.failedOn = inst;
+    if (ex.state === 'sent' && ex.retryable && ex.retries < MAX_RETRIES && !this.stopping) {
+      ex.retries++;
+      ex.failedOn.add(inst);
       ex.state = 'pending';
       this.counts.retried++;
-      this.pending.unshift(ex);
+      this.retrying.push(ex);
     } else {
       this.counts.failed++;
       this.terminate(ex, 'LD_INSTANCE_LOST');
@@ -276,9 +290,9 @@ export class Relay {
   /** Gives waiting requests to free channels until one or the other runs out. */
   pump(): void {
     while (this.pending.size > 0) {
-      // A retried request prefers another instance, but takes its old one rather than stall the queue.
+      // A retried request prefers another instance, but takes one it was lost on rather than stall the queue.
       const avoid = this.pending.peek()!.failedOn;
-      const inst = this.capacity.pick(avoid) ?? (avoid !== null ? this.capacity.pick(null) : undefined);
+      const inst = this.capacity.pick(avoid) ?? (avoid.size > 0 ? this.capacity.pick(NO_INSTANCES) : undefined);
       if (inst === undefined) return;
       const ch = inst.takeIdle();
       if (ch === undefined) continue;
@@ -344,6 +358,15 @@ export class Relay {
 
   // ── timeouts and shutdown ──────────────────────────────────────────────────────────────────
 
+  /** Lost requests queue again, first in line (oldest first). */
+  requeueRetries(): void {
+    if (this.retrying.length === 0) return;
+    const back = this.retrying;
+    this.retrying = [];
+    for (let i = back.length - 1; i >= 0; i--) this.pending.unshift(back[i]!);
+    this.pump();
+  }
+
   /** 504 for every request that has waited its whole queue timeout. */
   expire(now: number): void {
     for (let ex = this.pending.peek(); ex !== undefined && now - ex.arrivedAt >= this.o.incomingRequestTimeoutMs; ex = this.pending.peek()) {
@@ -365,6 +388,7 @@ export class Relay {
   /** Refuses new requests and answers every waiting one. */
   beginShutdown(): void {
     this.stopping = true;
+    this.requeueRetries();
     for (let ex = this.pending.shift(); ex !== undefined; ex = this.pending.shift()) this.fail(ex, 'LD_SHUTTING_DOWN');
   }
 }

@@ -135,10 +135,10 @@ export class Exchange {
   /** Ingress no longer listens for this slot (terminal record written). */
   detached = false;
   assignedAt = 0;
-  /** Put back in the queue once already, after its instance died before answering. */
-  retried = false;
-  /** The instance it was lost on: its other channels are likely going down too, so not there again. */
-  failedOn: Instance | null = null;
+  /** Times it was put back in the queue after its instance died before answering. */
+  retries = 0;
+  /** The instances it was lost on: their other channels are likely going down too, so not there again. */
+  readonly failedOn = new Set<Instance>();
   /** Safe to send again: idempotent method and no body (so nothing of it was consumed). */
   readonly retryable: boolean;
 
