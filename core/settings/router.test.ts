@@ -44,6 +44,8 @@ const ROWS: Row[] = [
   { variable: 'AWS_REGION', field: 'region', fallback: 'us-east-1', good: [['eu-west-1', 'eu-west-1']], bad: [] },
   { variable: 'LAMBDA_DISPATCH_BindHost', field: 'bindHost', fallback: undefined, good: [['127.0.0.1', '127.0.0.1'], ['::', '::'], ['localhost', 'localhost']], bad: ['0.0.0.0:5001', 'http://x'] },
   { variable: 'LAMBDA_DISPATCH_ShutdownGraceMs', field: 'shutdownGraceMs', fallback: 20_000, good: [['10000', 10_000], ['0', 0]], bad: ['abc', '-1', '3600001', '1.5'] },
+  { variable: 'LAMBDA_DISPATCH_AdminPort', field: 'adminPort', fallback: 5002, good: [['0', 0], ['9000', 9000]], bad: ['-1', '65536', 'admin'] },
+  { variable: 'LAMBDA_DISPATCH_AdminBindHost', field: 'adminBindHost', fallback: '127.0.0.1', good: [['0.0.0.0', '0.0.0.0'], ['::1', '::1']], bad: ['127.0.0.1:5002', 'http://x'] },
   { variable: 'LAMBDA_DISPATCH_RouterCallbackHost', field: 'callbackHost', fallback: '127.0.0.1', good: [['10.0.0.5', '10.0.0.5']], bad: ['10.0.0.5:5003', 'ws://10.0.0.5'] },
 ];
 
@@ -82,6 +84,17 @@ describe('router settings', () => {
       'LAMBDA_DISPATCH_MinInstances',
       /LAMBDA_DISPATCH_MinInstances \(5\) exceeds LAMBDA_DISPATCH_MaxInstances \(2\)/,
     );
+  });
+
+  test('the admin port is never the client or the control port (0, ephemeral, always differs)', () => {
+    for (const other of ['LAMBDA_DISPATCH_IncomingRequestHTTPPort', 'LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port']) {
+      assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_AdminPort: '7000', [other]: '7000' }), 'LAMBDA_DISPATCH_AdminPort', new RegExp(`must differ from ${other}`));
+    }
+    assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_AdminPort: '5001' }), 'LAMBDA_DISPATCH_AdminPort');
+    const both = loadRouterConfig({ LAMBDA_DISPATCH_AdminPort: '0', LAMBDA_DISPATCH_IncomingRequestHTTPPort: '0' });
+    assert.equal(both.adminPort, 0);
+    // The client port's bind host does not move the admin listener off loopback.
+    assert.equal(loadRouterConfig({ LAMBDA_DISPATCH_BindHost: '0.0.0.0' }).adminBindHost, '127.0.0.1');
   });
 
   test('region falls back to AWS_DEFAULT_REGION', () => {
