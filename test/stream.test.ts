@@ -14,6 +14,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 let lambda: LocalLambda;
 let router: ChildProcess;
 let base: string;
+let adminBase: string;
 
 before(async () => {
   lambda = await startLocalLambda({
@@ -34,15 +35,18 @@ before(async () => {
       LAMBDA_DISPATCH_BindHost: '127.0.0.1',
       LAMBDA_DISPATCH_IncomingRequestHTTPPort: '0',
       LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: '0',
+      LAMBDA_DISPATCH_AdminPort: '0',
+      // fetch keeps its connections: the drain would wait the whole grace for them to close.
+      LAMBDA_DISPATCH_ShutdownGraceMs: '2000',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  base = await new Promise<string>((resolve, reject) => {
+  [base, adminBase] = await new Promise<[string, string]>((resolve, reject) => {
     let out = '';
     router.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /router: (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
+      const m = /router: (http:\/\/\S+) .*admin (http:\/\/[^\s,]+)/.exec(out);
+      if (m) resolve([m[1]!, m[2]!]);
     });
     router.once('exit', (code) => reject(new Error(`router exited with ${code}: ${out}`)));
   });
@@ -58,7 +62,7 @@ after(async () => {
 });
 
 async function routerStatus(): Promise<{ ingress: { memory: { rssBytes: number; heapUsedBytes: number; arrayBuffersBytes: number } }; inFlight: number; pending: number }> {
-  const res = await fetch(`${base}/_lambda_dispatch/status`);
+  const res = await fetch(`${adminBase}/_lambda_dispatch/status`);
   return (await res.json()) as never;
 }
 
