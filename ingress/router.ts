@@ -33,7 +33,7 @@ export interface Router {
    * from now on gets 503 LD_SHUTTING_DOWN with Connection: close, and every response still to
    * begin says Connection: close. No connection is closed under a client: in-flight requests get
    * until the grace ends, and with `waitForClients` the router keeps answering on open connections
-   * until their clients have closed them (or the grace ends). Then idle connections are closed,
+   * until their clients have closed them and gone quiet for DRAIN_QUIET_MS (or the grace ends). Then idle connections are closed,
    * whatever is still in flight is cut (counted), and the dispatcher thread stops.
    * Without `waitForClients` (tests, tools), idle connections are closed as soon as nothing is in flight.
    */
@@ -50,6 +50,13 @@ export interface DrainResult {
   /** Connections with no request on them, closed by the router when the grace ended. */
   idleConnectionsClosed: number;
 }
+
+/**
+ * With waitForClients, the drain ends before its grace only when nothing is in flight, no client
+ * connection is open and none opened or closed for this long: a client that just got a response
+ * with Connection: close may be about to reconnect, and it should get a 503, not a refused connection.
+ */
+export const DRAIN_QUIET_MS = 1000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -97,6 +104,8 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
   });
 
   let connections = 0;
+  /** When a client connection last opened or closed. */
+  let connectionsChangedAt = 0;
   const server: Server = createServer(
     {
       maxHeaderSize: config.maxHeaderBytes,
@@ -114,7 +123,11 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
   server.headersTimeout = 30_000;
   server.on('connection', (socket) => {
     connections++;
-    socket.once('close', () => connections--);
+    connectionsChangedAt = Date.now();
+    socket.once('close', () => {
+      connections--;
+      connectionsChangedAt = Date.now();
+    });
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (socket.writable && err.code === 'HPE_HEADER_OVERFLOW') {
@@ -149,8 +162,10 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     health.invalidate();
     p.beginDrain();
     thread.drain();
-    // The listener stays open: a client that connects now gets 503 with Connection: close, not a refusal.
-    while ((p.active > 0 || (waitForClients && connections > 0)) && Date.now() < until) await sleep(20);
+    // The listener stays open: a client that connects now gets 503 with Connection: close, not a
+    // refusal. With waitForClients the drain ends early only once the clients have gone quiet.
+    const busy = () => p.active > 0 || (waitForClients && (connections > 0 || Date.now() - connectionsChangedAt < DRAIN_QUIET_MS));
+    while (busy() && Date.now() < until) await sleep(20);
     const cut = p.cutAll();
     const idleConnectionsClosed = connections;
     const closed = Promise.all([new Promise((r) => server.close(r)), new Promise((r) => admin.close(r))]);
