@@ -100,6 +100,8 @@ export interface RouterStatus {
 
 /** The router in its own process, exactly as the container runs it, invoking `lambdaUrl`. */
 export async function startRouterProcess(lambdaUrl: string, env: Record<string, string> = {}): Promise<RouterProcess> {
+  // Status is on the admin listener (loopback), never on the client port.
+  const adminPort = await freePort();
   const svc = await startNodeService(
     'ingress/main.ts',
     {
@@ -111,7 +113,9 @@ export async function startRouterProcess(lambdaUrl: string, env: Record<string, 
       LAMBDA_DISPATCH_BindHost: '127.0.0.1',
       LAMBDA_DISPATCH_IncomingRequestHTTPPort: '0',
       LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: '0',
-      LAMBDA_DISPATCH_ShutdownGraceMs: '10000',
+      // Within stopChild's 10 s before SIGKILL, idle client connections included.
+      LAMBDA_DISPATCH_ShutdownGraceMs: '5000',
+      LAMBDA_DISPATCH_AdminPort: String(adminPort),
       ...env,
     },
     /router: (http:\/\/\S+)/,
@@ -120,7 +124,7 @@ export async function startRouterProcess(lambdaUrl: string, env: Record<string, 
   return {
     ...svc,
     status: async () => {
-      const res = await fetch(`${svc.url}/_lambda_dispatch/status`);
+      const res = await fetch(`http://127.0.0.1:${adminPort}/_lambda_dispatch/status`);
       return (await res.json()) as RouterStatus;
     },
   };

@@ -56,6 +56,10 @@ export interface RouterConfig {
    * request from anywhere else has them replaced by what the router itself sees.
    */
   trustProxy: readonly string[];
+  /** The admin listener (status; health again): 0 = ephemeral. Never the client port. */
+  adminPort: number;
+  /** Interface of the admin listener: loopback unless set, whatever bindHost is. */
+  adminBindHost: string;
 }
 
 /** Shorter secrets are guessable; the worker CLI holds its side to the same length. */
@@ -116,13 +120,29 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
       `LAMBDA_DISPATCH_MinInstances (${minInstances}) exceeds LAMBDA_DISPATCH_MaxInstances (${maxInstances})`,
     );
   }
+  const incomingPort = read('LAMBDA_DISPATCH_IncomingRequestHTTPPort', port({ allowZero: true }), 5001);
+  const controlPort = read('LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port', port({ allowZero: true }), 5003);
+  const adminPort = read('LAMBDA_DISPATCH_AdminPort', port({ allowZero: true }), 5002);
+  for (const [other, value] of [
+    ['LAMBDA_DISPATCH_IncomingRequestHTTPPort', incomingPort],
+    ['LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port', controlPort],
+  ] as const) {
+    if (adminPort !== 0 && adminPort === value) {
+      throw new SettingError(
+        'LAMBDA_DISPATCH_AdminPort',
+        env.LAMBDA_DISPATCH_AdminPort ?? adminPort,
+        `a port other than ${other} (${value})`,
+        `LAMBDA_DISPATCH_AdminPort (${adminPort}) must differ from ${other} (${value})`,
+      );
+    }
+  }
   return Object.freeze({
     functionName: read('LAMBDA_DISPATCH_FunctionName', text, 'lambda-dispatch-demo'),
     channelCount,
     maxConcurrentCount,
     instanceCountMultiplier: read('LAMBDA_DISPATCH_InstanceCountMultiplier', decimal({ min: 1, max: 100 }), 2),
-    incomingPort: read('LAMBDA_DISPATCH_IncomingRequestHTTPPort', port({ allowZero: true }), 5001),
-    controlPort: read('LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port', port({ allowZero: true }), 5003),
+    incomingPort,
+    controlPort,
     callbackHost: configuredCallbackHost(env)?.host ?? '127.0.0.1',
     scalingAlgorithm: read('LAMBDA_DISPATCH_ScalingAlgorithm', oneOf(['simple', 'ewma']), 'simple'),
     // In seconds, as the original system has it; fractions allowed.
@@ -152,5 +172,7 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
     shutdownGraceMs: read('LAMBDA_DISPATCH_ShutdownGraceMs', SHUTDOWN_GRACE_MS, DEFAULT_SHUTDOWN_GRACE_MS),
     abortAckMs: read('LAMBDA_DISPATCH_AbortAckMs', milliseconds({ whole: true, min: 100, max: 600_000 }), 2000),
     trustProxy: Object.freeze(read('LAMBDA_DISPATCH_TrustProxy', cidrList, [])),
+    adminPort,
+    adminBindHost: read('LAMBDA_DISPATCH_AdminBindHost', host, '127.0.0.1'),
   });
 }

@@ -30,6 +30,9 @@ function routerEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     HOME: process.env.HOME ?? '',
     LAMBDA_DISPATCH_IncomingRequestHTTPPort: '0',
     LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: '0',
+    LAMBDA_DISPATCH_AdminPort: '0',
+    // fetch keeps its connections open; the drain waits for them at most this long.
+    LAMBDA_DISPATCH_ShutdownGraceMs: '2000',
     LAMBDA_DISPATCH_BindHost: '127.0.0.1',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...extra,

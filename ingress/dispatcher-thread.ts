@@ -3,14 +3,20 @@
 import { Worker } from 'node:worker_threads';
 import type { RouterConfig } from '../core/config.ts';
 import type { StatusSnapshot } from '../core/dispatcher/status.ts';
-import type { ToIngress, ToDispatcher, DispatcherInit } from '../core/dispatcher/messages.ts';
+import type { ToIngress, ToDispatcher, DispatcherInit, ThreadMemory } from '../core/dispatcher/messages.ts';
+
+export interface ThreadStatus {
+  status: StatusSnapshot;
+  /** The dispatcher thread's own heap. */
+  memory: ThreadMemory;
+}
 
 export const DEFAULT_THREAD_FILE = new URL('../core/dispatcher/thread-dev.mjs', import.meta.url);
 
 export class DispatcherThread {
   private readonly thread: Worker;
   private nextId = 1;
-  private readonly waiting = new Map<number, (s: StatusSnapshot) => void>();
+  private readonly waiting = new Map<number, (s: ThreadStatus) => void>();
   private stopped: Promise<void>;
   controlPort = 0;
   alive = true;
@@ -28,7 +34,7 @@ export class DispatcherThread {
     this.thread.on('message', (m: ToIngress) => {
       if (m.type === 'log') log(m.line);
       else if (m.type === 'status') {
-        this.waiting.get(m.id)?.(m.status);
+        this.waiting.get(m.id)?.({ status: m.status, memory: m.memory });
         this.waiting.delete(m.id);
       }
     });
@@ -52,13 +58,18 @@ export class DispatcherThread {
     });
   }
 
-  status(): Promise<StatusSnapshot> {
+  status(): Promise<ThreadStatus> {
     if (!this.alive) return Promise.reject(new Error('dispatcher thread is not running'));
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
       this.post({ type: 'status', id });
     });
+  }
+
+  /** SIGTERM: ingress takes no new request; the dispatcher starts nothing more (Dispatcher.beginShutdown). */
+  drain(): void {
+    if (this.alive) this.post({ type: 'drain' });
   }
 
   /** Asks the dispatcher to drain its instances (bounded by graceMs) and waits for it to exit. */

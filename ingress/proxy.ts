@@ -31,6 +31,8 @@ export class Proxy {
   private ringBlocked = false;
   /** Nothing can be served any more: the dispatcher is gone. */
   private down = false;
+  /** SIGTERM: new requests get 503 LD_SHUTTING_DOWN; every response closes its connection. */
+  private draining = false;
 
   constructor(
     private readonly ring: RingWriter,
@@ -44,6 +46,7 @@ export class Proxy {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.draining) return answer(res, routerError('LD_SHUTTING_DOWN'), undefined, true);
     const head: RequestHead = { method: req.method ?? 'GET', target: req.url ?? '/', headers: this.forwarded.headersOf(req) };
     if (this.down) {
       answer(res, routerError('LD_DISPATCHER_DOWN'));
@@ -162,6 +165,40 @@ export class Proxy {
       else if (!cx.res.destroyed) answer(cx.res, lost);
       this.finish(cx, slot);
     }
+  }
+
+  /**
+   * SIGTERM: every request from now on is refused (503, Connection: close), and every response
+   * still to start says Connection: close, so clients open no new request on these connections.
+   */
+  beginDrain(): void {
+    this.draining = true;
+    for (const cx of this.slots.values()) if (!cx.res.headersSent) cx.res.shouldKeepAlive = false;
+  }
+
+  /**
+   * The drain's grace is over: whatever is still in flight is cut. A response not yet begun gets
+   * 503 LD_SHUTTING_DOWN (with Connection: close); one under way can only be reset.
+   */
+  cutAll(): { answered: number; reset: number } {
+    const shuttingDown = routerError('LD_SHUTTING_DOWN');
+    let answered = 0;
+    let reset = 0;
+    for (let slot = 0; slot < this.slots.capacity; slot++) {
+      const cx = this.slots.get(slot);
+      if (cx === undefined) continue;
+      if (!cx.discard && !cx.res.destroyed) {
+        if (cx.res.headersSent) {
+          cx.res.destroy();
+          reset++;
+        } else {
+          answer(cx.res, shuttingDown, undefined, true);
+          answered++;
+        }
+      }
+      this.finish(cx, slot);
+    }
+    return { answered, reset };
   }
 
   /** The request ring is full: stop reading every client until it drains. */

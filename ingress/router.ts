@@ -7,14 +7,14 @@ import type { RouterConfig } from '../core/config.ts';
 import type { StatusSnapshot } from '../core/dispatcher/status.ts';
 import { RingConsumer, RingProducer, createRingBuffer } from '../core/ring.ts';
 import { RingWriter } from '../core/ring-writer.ts';
-import { isAdminRequest, processMemory, serveAdmin, type IngressStatus } from './admin.ts';
+import { Health, isHealthRequest, processMemory, serveAdmin, serveHealth, type IngressStatus } from './admin.ts';
 import { DispatcherThread } from './dispatcher-thread.ts';
 import { ForwardedHeaders } from './forwarded.ts';
 import { Proxy } from './proxy.ts';
 
 export interface RouterOptions {
   config: RouterConfig;
-  /** Interface for both ports (0.0.0.0 in a container, 127.0.0.1 locally). */
+  /** Interface for the client and control ports (0.0.0.0 in a container, 127.0.0.1 locally); the admin port has its own (config.adminBindHost). */
   bindHost?: string;
   log?: (line: string) => void;
   /** The dispatcher thread module (the bundle ships a .js one). */
@@ -25,10 +25,41 @@ export interface Router {
   url: string;
   port: number;
   controlPort: number;
-  status(): Promise<StatusSnapshot & { ingress: IngressStatus }>;
-  /** Stops taking requests, lets in-flight ones finish (bounded), drains instances, stops the dispatcher thread. */
-  close(graceMs?: number): Promise<void>;
+  /** The admin listener (status; health too), on LAMBDA_DISPATCH_AdminBindHost (loopback by default). */
+  adminUrl: string;
+  adminPort: number;
+  status(): Promise<RouterStatus>;
+  /**
+   * The drain (SIGTERM): health answers 503 and the dispatcher is told at once; every request
+   * from now on gets 503 LD_SHUTTING_DOWN with Connection: close, and every response still to
+   * begin says Connection: close. No connection is closed under a client: in-flight requests get
+   * until the grace ends, and with `waitForClients` the router keeps answering on open connections
+   * until their clients have closed them and gone quiet for DRAIN_QUIET_MS (or the grace ends). Then idle connections are closed,
+   * whatever is still in flight is cut (counted), and the dispatcher thread stops.
+   * Without `waitForClients` (tests, tools), idle connections are closed as soon as nothing is in flight.
+   */
+  close(graceMs?: number, opts?: { waitForClients?: boolean }): Promise<DrainResult>;
 }
+
+export type RouterStatus = StatusSnapshot & { ingress: IngressStatus };
+
+export interface DrainResult {
+  /** From the start of the drain until the dispatcher thread stopped. */
+  ms: number;
+  /** Requests still in flight when the grace ended: answered 503 (response not begun) or reset. */
+  cut: { answered: number; reset: number };
+  /** Connections with no request on them, closed by the router when the grace ended. */
+  idleConnectionsClosed: number;
+}
+
+/**
+ * With waitForClients, the drain ends before its grace only when nothing is in flight, no client
+ * connection is open and none opened or closed for this long: a client that just got a response
+ * with Connection: close may be about to reconnect, and it should get a 503, not a refused connection.
+ */
+export const DRAIN_QUIET_MS = 1000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startRouter(o: RouterOptions): Promise<Router> {
   const { config } = o;
@@ -45,14 +76,19 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
   proxy = new Proxy(writer, config.windowBytes, new ForwardedHeaders(config.trustProxy));
   const p = proxy;
 
-  let closing = false;
+  /** SIGTERM arrived (close() was called). */
+  let draining = false;
+  /** The dispatcher thread is being stopped on purpose. */
+  let stopping = false;
+  const health = new Health(() => (!thread.alive ? 'dispatcher down' : draining ? 'draining' : 'ok'));
   const thread = await DispatcherThread.start(
     { config, bindHost, requestRing, responseRing },
     {
       log,
       ...(o.threadFile ? { file: o.threadFile } : {}),
       onExit: (code) => {
-        if (closing) return;
+        health.invalidate();
+        if (stopping) return;
         log(`dispatcher thread exited unexpectedly (code ${code})`);
         p.failAll();
       },
@@ -69,6 +105,8 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
   });
 
   let connections = 0;
+  /** When a client connection last opened or closed. */
+  let connectionsChangedAt = 0;
   const server: Server = createServer(
     {
       maxHeaderSize: config.maxHeaderBytes,
@@ -77,21 +115,20 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
       keepAliveTimeout: 65_000,
     },
     (req, res) => {
-      if (isAdminRequest(req)) {
-        serveAdmin(req, res, {
-          healthy: () => thread.alive && !closing,
-          status: () => thread.status(),
-          ingress: () => ({ activeRequests: p.active, connections, memory: processMemory() }),
-        });
-        return;
-      }
+      // During the drain every response closes its connection, the router's own included.
+      if (draining) res.shouldKeepAlive = false;
+      if (isHealthRequest(req)) return serveHealth(req, res, health);
       p.handle(req, res);
     },
   );
   server.headersTimeout = 30_000;
   server.on('connection', (socket) => {
     connections++;
-    socket.once('close', () => connections--);
+    connectionsChangedAt = Date.now();
+    socket.once('close', () => {
+      connections--;
+      connectionsChangedAt = Date.now();
+    });
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (socket.writable && err.code === 'HPE_HEADER_OVERFLOW') {
@@ -100,34 +137,69 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     } else socket.destroy();
   });
-  await new Promise<void>((resolve, reject) => {
+
+  const status = async (): Promise<RouterStatus> => {
+    const t = await thread.status();
+    return { ...t.status, ingress: { activeRequests: p.active, connections, draining, memory: processMemory(t.memory) } };
+  };
+  const admin = createServer({ maxHeaderSize: 8192 }, (req, res) => serveAdmin(req, res, { health, status }));
+
+  try {
+    await listen(server, config.incomingPort, bindHost);
+    await listen(admin, config.adminPort, config.adminBindHost);
+  } catch (err) {
+    server.close();
+    stopping = true;
+    await thread.stop(0);
+    throw err;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const adminPort = (admin.address() as AddressInfo).port;
+
+  async function drain(graceMs: number, waitForClients: boolean): Promise<DrainResult> {
+    const started = Date.now();
+    const until = started + graceMs;
+    draining = true;
+    health.invalidate();
+    p.beginDrain();
+    thread.drain();
+    // The listener stays open: a client that connects now gets 503 with Connection: close, not a
+    // refusal. With waitForClients the drain ends early only once the clients have gone quiet.
+    const busy = () => p.active > 0 || (waitForClients && (connections > 0 || Date.now() - connectionsChangedAt < DRAIN_QUIET_MS));
+    while (busy() && Date.now() < until) await sleep(20);
+    const cut = p.cutAll();
+    const idleConnectionsClosed = connections;
+    const closed = Promise.all([new Promise((r) => server.close(r)), new Promise((r) => admin.close(r))]);
+    server.closeAllConnections();
+    admin.closeAllConnections();
+    await closed;
+    stopping = true;
+    await thread.stop(Math.max(0, until - Date.now()));
+    responses.stop();
+    await consuming;
+    writer.close();
+    return { ms: Date.now() - started, cut, idleConnectionsClosed };
+  }
+
+  let drained: Promise<DrainResult> | undefined;
+  const host = (h: string) => (h === '0.0.0.0' ? '127.0.0.1' : h === '::' ? '[::1]' : h.includes(':') ? `[${h}]` : h);
+  return {
+    url: `http://${host(bindHost)}:${port}`,
+    port,
+    controlPort: thread.controlPort,
+    adminUrl: `http://${host(config.adminBindHost)}:${adminPort}`,
+    adminPort,
+    status,
+    close: (graceMs = 10_000, opts = {}) => (drained ??= drain(graceMs, opts.waitForClients ?? false)),
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.incomingPort, bindHost, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  const port = (server.address() as AddressInfo).port;
-  const host = bindHost === '0.0.0.0' ? '127.0.0.1' : bindHost;
-
-  return {
-    url: `http://${host}:${port}`,
-    port,
-    controlPort: thread.controlPort,
-    status: async () => ({ ...(await thread.status()), ingress: { activeRequests: p.active, connections, memory: processMemory() } }),
-    close: async (graceMs = 10_000) => {
-      if (closing) return;
-      closing = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const until = Date.now() + graceMs;
-      while (p.active > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      server.closeAllConnections();
-      await closed;
-      await thread.stop(Math.max(0, until - Date.now()));
-      responses.stop();
-      await consuming;
-      writer.close();
-    },
-  };
 }

@@ -1,10 +1,11 @@
 // The router process as the container, `sst dev` and ingress/main.ts run it: settings, the callback
 // host from ECS task metadata and a choice of dispatcher thread file. Settings come from the
-// environment (README: Configuration); SIGTERM drains for LAMBDA_DISPATCH_ShutdownGraceMs.
+// environment (README: Configuration); SIGTERM drains for LAMBDA_DISPATCH_ShutdownGraceMs and the
+// exit code says whether anything was cut.
 
 import { loadRouterConfig } from '../core/config.ts';
 import { SettingError } from '../core/settings/env.ts';
-import { startRouter } from './router.ts';
+import { startRouter, type Router } from './router.ts';
 import { resolveCallbackHost } from './callback-host.ts';
 
 export async function serveRouter(o: { threadFile?: URL; defaultBindHost: string }): Promise<void> {
@@ -25,22 +26,50 @@ export async function serveRouter(o: { threadFile?: URL; defaultBindHost: string
     ...(o.threadFile ? { threadFile: o.threadFile } : {}),
   });
   console.log(
-    `lambda-dispatch router: ${router.url} (control port ${router.controlPort}, callback host ${callback.host} from ${callback.source}, function ${config.functionName})`,
+    `lambda-dispatch router: ${router.url} (control port ${router.controlPort}, admin ${router.adminUrl}, callback host ${callback.host} from ${callback.source}, function ${config.functionName})`,
   );
+  drainOnSignals(router, config.shutdownGraceMs, (line) => console.log(`lambda-dispatch router: ${line}`));
+}
 
+/**
+ * SIGTERM (and SIGINT) drain the router within graceMs (Router.close with waitForClients), then
+ * exit: 0 when nothing was cut, 1 when requests were still in flight at the end of the grace. A
+ * second signal exits at once (1). Shared by the container entry and `npm start`.
+ */
+export function drainOnSignals(
+  router: Router,
+  graceMs: number,
+  log: (line: string) => void,
+  after: () => Promise<void> = async () => {},
+): void {
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
-      if (stopping) process.exit(1);
+      if (stopping) {
+        log(`${signal} again: exiting without waiting`);
+        process.exit(1);
+      }
       stopping = true;
-      console.log(`lambda-dispatch router: ${signal}, draining`);
-      router.close(config.shutdownGraceMs).then(
-        () => process.exit(0),
-        (err: unknown) => {
+      log(`${signal}, draining (grace ${graceMs} ms): health answers 503, new requests get 503 with Connection: close`);
+      router
+        .close(graceMs, { waitForClients: true })
+        .then(async (r) => {
+          const cut = r.cut.answered + r.cut.reset;
+          const idle = r.idleConnectionsClosed > 0 ? `; closed ${r.idleConnectionsClosed} idle connection(s) at the end of the grace` : '';
+          if (cut > 0) {
+            log(
+              `drain: ${cut} request(s) cut at the end of the ${graceMs} ms grace (${r.cut.answered} answered 503 before their response began, ${r.cut.reset} reset mid-response)${idle}`,
+            );
+          } else {
+            log(`drained in ${r.ms} ms, nothing cut${idle}`);
+          }
+          await after();
+          process.exit(cut > 0 ? 1 : 0);
+        })
+        .catch((err: unknown) => {
           console.error(err);
           process.exit(1);
-        },
-      );
+        });
     });
   }
 }

@@ -53,6 +53,7 @@ describe('container worker + Lambda', () => {
       LAMBDA_DISPATCH_FunctionName: 'lambda-dispatch-demo',
       LAMBDA_DISPATCH_IncomingRequestHTTPPort: '0',
       LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: String(controlPort),
+      LAMBDA_DISPATCH_AdminPort: '0',
       LAMBDA_DISPATCH_PingIntervalMs: '500',
       LAMBDA_DISPATCH_MaxConcurrentCount: '4',
       LAMBDA_DISPATCH_ChannelCount: '4',

@@ -29,17 +29,33 @@ describe('router spine', () => {
     assert.match(who.env, /\$LATEST/, 'served inside a local Lambda environment, not in the router');
   });
 
-  test('the router answers its own health and status without dispatching', async () => {
+  test('health on the client port, status only on the admin port; neither is dispatched', async () => {
     const before = await stack.router.status();
     const health = await call(base, '/_lambda_dispatch/health');
     assert.equal(health.status, 200);
-    const status = await call(base, '/_lambda_dispatch/status');
+    assert.equal(health.body.toString(), 'ok\n');
+    const status = await call(stack.router.adminUrl, '/_lambda_dispatch/status');
     assert.equal(status.status, 200);
     const s = JSON.parse(status.body.toString());
-    for (const key of ['instances', 'pending', 'inFlight', 'invokes', 'requests']) assert.ok(key in s, `status has ${key}`);
+    for (const key of ['instances', 'pending', 'inFlight', 'invokes', 'requests', 'ingress']) assert.ok(key in s, `status has ${key}`);
     assert.equal(typeof s.instances.open, 'number');
+    // Both threads' heaps: the dispatcher reports its own isolate.
+    const mem = s.ingress.memory;
+    assert.ok(mem.byThread.dispatcher.heapUsedBytes > 0 && mem.byThread.ingress.heapUsedBytes > 0);
+    assert.equal(mem.heapUsedBytes, mem.byThread.ingress.heapUsedBytes + mem.byThread.dispatcher.heapUsedBytes);
+    assert.equal((await call(stack.router.adminUrl, '/_lambda_dispatch/health')).status, 200);
+    assert.equal((await call(stack.router.adminUrl, '/_lambda_dispatch/nothing')).status, 404);
     const afterwards = await stack.router.status();
-    assert.equal(afterwards.requests.served, before.requests.served, 'admin requests are not dispatched');
+    assert.equal(afterwards.requests.served, before.requests.served, 'health and status are not dispatched');
+  });
+
+  test('on the client port only health is the router\'s: status and the rest of /_lambda_dispatch/ go to the app', async () => {
+    const before = (await stack.router.status()).requests.served;
+    const status = await call(base, '/_lambda_dispatch/status');
+    assert.equal(status.status, 404, 'the demo app does not know the path');
+    assert.equal(status.headers['x-lambda-dispatch-error'], undefined, 'the app answered, not the router');
+    assert.doesNotMatch(status.body.toString(), /instances/);
+    assert.equal((await stack.router.status()).requests.served, before + 1, 'dispatched like any path');
   });
 
   test('200 concurrent requests are all answered, several at once by one environment', async () => {

@@ -17,7 +17,7 @@ export interface Stack {
 }
 
 export async function startStack(
-  opts: { routerEnv?: Record<string, string>; lambda?: Partial<LocalLambdaOptions> } = {},
+  opts: { routerEnv?: Record<string, string>; lambda?: Partial<LocalLambdaOptions>; bindHost?: string } = {},
 ): Promise<Stack> {
   const lambda = await startLocalLambda({
     functionName: 'lambda-dispatch-demo',
@@ -36,6 +36,7 @@ export async function startStack(
     LAMBDA_DISPATCH_FunctionName: 'lambda-dispatch-demo',
     LAMBDA_DISPATCH_IncomingRequestHTTPPort: '0',
     LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: '0',
+    LAMBDA_DISPATCH_AdminPort: '0',
     LAMBDA_DISPATCH_PingIntervalMs: '500',
     AWS_ENDPOINT_URL_LAMBDA: lambda.url,
     ...opts.routerEnv,
@@ -43,7 +44,7 @@ export async function startStack(
   const logs: string[] = [];
   let router: Router;
   try {
-    router = await startRouter({ config, bindHost: '127.0.0.1', log: (l) => logs.push(l) });
+    router = await startRouter({ config, bindHost: opts.bindHost ?? '127.0.0.1', log: (l) => logs.push(l) });
   } catch (err) {
     await lambda.close();
     throw err;

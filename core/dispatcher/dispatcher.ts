@@ -23,6 +23,7 @@ export type DispatcherSettings = FleetSettings & RelaySettings;
 export class Dispatcher implements ChannelAuthority {
   private readonly fleet: Fleet;
   private readonly relay: Relay;
+  private shutdown: 'no' | 'serving-queue' | 'refusing' = 'no';
 
   constructor(
     o: DispatcherSettings,
@@ -110,6 +111,7 @@ export class Dispatcher implements ChannelAuthority {
       if (at !== null) this.relay.rejectBefore(at);
     }
     this.fleet.scale();
+    this.settleShutdown();
   }
 
   ping(): void {
@@ -126,10 +128,37 @@ export class Dispatcher implements ChannelAuthority {
 
   // ── shutdown ───────────────────────────────────────────────────────────────────────────────
 
-  /** Refuses new work, answers what waits, and asks every instance to finish and leave. */
+  /**
+   * The router is draining (SIGTERM): start nothing more, but serve what already waits while some
+   * instance is open or starting; those requests were accepted by ingress before the drain, and a
+   * request never sent to the app is as safe to serve now as it was a second ago (the queue timeout
+   * still bounds its wait). Once nothing waits, or nothing is left that could serve it, refuseAll():
+   * the rest gets 503 LD_SHUTTING_DOWN and every instance gets GOAWAY as its channels go idle.
+   */
   beginShutdown(): void {
+    if (this.shutdown !== 'no') return;
+    this.shutdown = 'serving-queue';
+    this.fleet.stopStarting();
+    this.settleShutdown();
+  }
+
+  /** Refuses new work, answers what waits (503), and asks every instance to finish and leave. */
+  refuseAll(): void {
+    this.shutdown = 'refusing';
     this.relay.beginShutdown();
     this.fleet.beginShutdown();
+  }
+
+  private settleShutdown(): void {
+    if (this.shutdown !== 'serving-queue') return;
+    if (this.relay.pendingCount > 0 && this.canServe()) return;
+    this.refuseAll();
+  }
+
+  /** Some instance is open (or still starting) and so may yet take a waiting request. */
+  private canServe(): boolean {
+    for (const inst of this.fleet.all()) if (inst.state === 'open' || inst.state === 'starting') return true;
+    return false;
   }
 
   get idle(): boolean {

@@ -359,6 +359,11 @@ export class Fleet {
     return instances;
   }
 
+  /** Starts nothing more (no scale-out, no replacement, no worker joins); what is open keeps serving. */
+  stopStarting(): void {
+    this.stopping = true;
+  }
+
   /** Asks every instance to finish what it serves and leave; starts nothing more. */
   beginShutdown(): void {
     this.stopping = true;

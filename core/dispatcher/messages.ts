@@ -11,10 +11,20 @@ export interface DispatcherInit {
   responseRing: SharedArrayBuffer;
 }
 
-export type ToDispatcher = { type: 'status'; id: number } | { type: 'shutdown'; graceMs: number };
+/**
+ * `drain`: SIGTERM arrived; ingress takes no new request (Dispatcher.beginShutdown). `shutdown`:
+ * ingress is done; refuse everything, let instances leave within graceMs, then exit.
+ */
+export type ToDispatcher = { type: 'status'; id: number } | { type: 'drain' } | { type: 'shutdown'; graceMs: number };
+
+/** The dispatcher thread's own isolate (process.memoryUsage() in a worker counts only its heap). */
+export interface ThreadMemory {
+  heapUsedBytes: number;
+  arrayBuffersBytes: number;
+}
 
 export type ToIngress =
   | { type: 'ready'; controlPort: number }
-  | { type: 'status'; id: number; status: StatusSnapshot }
+  | { type: 'status'; id: number; status: StatusSnapshot; memory: ThreadMemory }
   | { type: 'log'; line: string }
   | { type: 'stopped' };

@@ -67,6 +67,7 @@ const pinger = setInterval(() => d.ping(), config.pingIntervalMs);
 
 async function shutdown(graceMs: number): Promise<void> {
   d.beginShutdown();
+  d.refuseAll();
   const until = Date.now() + graceMs;
   while (!d.idle && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   d.terminateAll();
@@ -83,8 +84,13 @@ async function shutdown(graceMs: number): Promise<void> {
 
 port.on('message', (m: ToDispatcher) => {
   switch (m.type) {
-    case 'status':
-      post({ type: 'status', id: m.id, status: d.status() });
+    case 'status': {
+      const mem = process.memoryUsage();
+      post({ type: 'status', id: m.id, status: d.status(), memory: { heapUsedBytes: mem.heapUsed, arrayBuffersBytes: mem.arrayBuffers } });
+      break;
+    }
+    case 'drain':
+      d.beginShutdown();
       break;
     case 'shutdown':
       void shutdown(m.graceMs);

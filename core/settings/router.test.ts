@@ -52,6 +52,8 @@ const ROWS: Row[] = [
     good: [[' 10.0.0.0/16, 192.168.1.7 ,fd00::/8', ['10.0.0.0/16', '192.168.1.7/32', 'fd00::/8']]],
     bad: ['10.0.0.0/33', '10.0.0/16', 'fd00::/129', 'alb', '10.0.0.0/16, x', '10.0.0.0/-1'],
   },
+  { variable: 'LAMBDA_DISPATCH_AdminPort', field: 'adminPort', fallback: 5002, good: [['0', 0], ['9000', 9000]], bad: ['-1', '65536', 'admin'] },
+  { variable: 'LAMBDA_DISPATCH_AdminBindHost', field: 'adminBindHost', fallback: '127.0.0.1', good: [['0.0.0.0', '0.0.0.0'], ['::1', '::1']], bad: ['127.0.0.1:5002', 'http://x'] },
   { variable: 'LAMBDA_DISPATCH_RouterCallbackHost', field: 'callbackHost', fallback: '127.0.0.1', good: [['10.0.0.5', '10.0.0.5']], bad: ['10.0.0.5:5003', 'ws://10.0.0.5'] },
 ];
 
@@ -90,6 +92,17 @@ describe('router settings', () => {
       'LAMBDA_DISPATCH_MinInstances',
       /LAMBDA_DISPATCH_MinInstances \(5\) exceeds LAMBDA_DISPATCH_MaxInstances \(2\)/,
     );
+  });
+
+  test('the admin port is never the client or the control port (0, ephemeral, always differs)', () => {
+    for (const other of ['LAMBDA_DISPATCH_IncomingRequestHTTPPort', 'LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port']) {
+      assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_AdminPort: '7000', [other]: '7000' }), 'LAMBDA_DISPATCH_AdminPort', new RegExp(`must differ from ${other}`));
+    }
+    assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_AdminPort: '5001' }), 'LAMBDA_DISPATCH_AdminPort');
+    const both = loadRouterConfig({ LAMBDA_DISPATCH_AdminPort: '0', LAMBDA_DISPATCH_IncomingRequestHTTPPort: '0' });
+    assert.equal(both.adminPort, 0);
+    // The client port's bind host does not move the admin listener off loopback.
+    assert.equal(loadRouterConfig({ LAMBDA_DISPATCH_BindHost: '0.0.0.0' }).adminBindHost, '127.0.0.1');
   });
 
   test('region falls back to AWS_DEFAULT_REGION', () => {

@@ -1,12 +1,14 @@
 // `npm start`: the whole system on one machine with no AWS — the local Lambda running the demo
 // function, and the router invoking it through the real SDK. Every port and setting comes from
-// the environment (README: Configuration). Ctrl-C stops everything; it is all one process.
+// the environment (README: Configuration). Ctrl-C drains the router as SIGTERM does in production
+// (LAMBDA_DISPATCH_ShutdownGraceMs), then stops everything; it is all one process.
 // It lives with the local Lambda, not in ingress/, so that the router never imports the tooling:
 // the arrow goes from the tooling to the router only.
 
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadRouterConfig } from '../../core/config.ts';
 import { startRouter } from '../../ingress/router.ts';
+import { drainOnSignals } from '../../ingress/serve.ts';
 import { localLambdaOptionsFromEnv, startLocalLambda } from './lambda-service.ts';
 
 const DEMO_FUNCTION = fileURLToPath(new URL('../../demo/function.ts', import.meta.url));
@@ -42,19 +44,9 @@ const router = await startRouter({ config, bindHost: config.bindHost ?? '127.0.0
 
 console.log(`local Lambda  ${lambda.url}  (function ${config.functionName}, concurrency ${lambdaOptions.concurrency})`);
 console.log(`router        ${router.url}  (control port ${router.controlPort})`);
+console.log(`admin         ${router.adminUrl}  (the router's status; not on the client port)`);
 console.log(`try           curl ${router.url}/ping`);
-console.log(`status        curl ${router.url}/_lambda_dispatch/status`);
+console.log(`status        curl ${router.adminUrl}/_lambda_dispatch/status`);
 
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    console.log(`\nstopping (${signal})…`);
-    void (async () => {
-      await router.close(5000);
-      await lambda.close();
-      process.exit(0);
-    })();
-  });
-}
+// The router's own drain (LAMBDA_DISPATCH_ShutdownGraceMs), then the local Lambda; Ctrl-C twice: now.
+drainOnSignals(router, config.shutdownGraceMs, (line) => console.log(`stopping: ${line}`), () => lambda.close());
