@@ -26,6 +26,7 @@ import type { Readable } from 'node:stream';
 import WebSocket from 'ws';
 import { decodeFrame, encodeFrame, type Frame, type RequestHead } from '../core/frames.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
+import { CERT_PIN_MISMATCH, connectPinned } from '../core/cert-pin.ts';
 import { CHANNEL_PATH } from '../core/protocol.ts';
 import { AppCall, takeInline } from './app-call.ts';
 import { appHeaders } from './app-headers.ts';
@@ -59,12 +60,15 @@ export type ChannelEnd = 'goaway' | 'lost' | 'refused' | 'stopped' | 'retired';
 type State = 'connecting' | 'open' | 'closing' | 'closed';
 
 export class ChannelClient {
-  readonly ws: WebSocket;
+  /** Set once the connection exists: at once for ws://, after the pin check for wss://. */
+  ws!: WebSocket;
   private state: State = 'connecting';
   /** The WebSocket handshake succeeded at some point. */
   wasOpened = false;
   /** Why the handshake failed, when it did. */
   connectError: string | null = null;
+  /** The router showed a certificate other than the pinned one (nothing was sent to it). */
+  pinMismatch = false;
   /** GOAWAY received. */
   goaway = false;
   end: ChannelEnd | null = null;
@@ -74,10 +78,13 @@ export class ChannelClient {
   private retiring = false;
   private current: AppCall | null = null;
   private readonly lowWaterMark: number;
+  /** Abandons the certificate check of a wss:// channel still connecting. */
+  private readonly connecting = new AbortController();
 
   /**
    * @param headers how the channel introduces itself: `authorization` and either the instance id
    *   (Lambda) or the worker id and capacity (container worker), plus the channel index.
+   * @param certSha256 the pin of the router's certificate; required for a wss:// routerUrl.
    */
   constructor(
     readonly index: number,
@@ -85,31 +92,60 @@ export class ChannelClient {
     headers: Record<string, string>,
     handshakeTimeoutMs: number,
     private readonly host: ChannelHost,
+    certSha256?: string,
   ) {
     this.lowWaterMark = host.options.highWaterMark / 2;
-    this.ws = new WebSocket(routerUrl + CHANNEL_PATH, {
-      perMessageDeflate: false,
-      handshakeTimeout: Math.max(1, Math.round(handshakeTimeoutMs)),
-      headers,
-    });
+    const url = routerUrl + CHANNEL_PATH;
+    const timeoutMs = Math.max(1, Math.round(handshakeTimeoutMs));
+    const options = { perMessageDeflate: false, handshakeTimeout: timeoutMs, headers };
+    if (!/^wss:/i.test(url)) {
+      this.attach(new WebSocket(url, options));
+      return;
+    }
+    // The token is in the upgrade request: it may only be written to a socket whose certificate
+    // has been checked, so the TLS connection is made and checked first (core/cert-pin.ts).
+    const started = Date.now();
+    const pinned =
+      certSha256 === undefined
+        ? Promise.reject(new Error('no pin for the router\'s certificate: a wss:// router URL needs certSha256'))
+        : connectPinned(url, certSha256, timeoutMs, this.connecting.signal);
+    pinned.then(
+      (socket) => {
+        if (this.stopping) {
+          socket.destroy();
+          return this.onClose();
+        }
+        const left = Math.max(1, timeoutMs - (Date.now() - started));
+        this.attach(new WebSocket(url, { ...options, handshakeTimeout: left, createConnection: () => socket }));
+      },
+      (err: Error & { code?: string }) => {
+        this.pinMismatch = err.code === CERT_PIN_MISMATCH;
+        this.connectError ??= err.message;
+        if (this.state !== 'closed') this.onClose();
+      },
+    );
+  }
+
+  private attach(ws: WebSocket): void {
+    this.ws = ws;
     // A refused upgrade: keep the status (and the first bytes of the reason, when they come at once).
-    this.ws.on('unexpected-response', (_req, res) => {
+    ws.on('unexpected-response', (_req, res) => {
       this.refusedStatus = res.statusCode ?? 0;
       readRefusal(res, (message) => {
         this.connectError ??= message;
-        this.ws.terminate();
+        ws.terminate();
       });
     });
-    this.ws.on('open', () => {
+    ws.on('open', () => {
       this.state = 'open';
       this.wasOpened = true;
       this.host.opened(this);
     });
-    this.ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    this.ws.on('error', (err: Error) => {
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('error', (err: Error) => {
       if (!this.wasOpened) this.connectError ??= err.message;
     });
-    this.ws.on('close', () => this.onClose());
+    ws.on('close', () => this.onClose());
   }
 
   /**
@@ -141,6 +177,8 @@ export class ChannelClient {
     if (this.state === 'closed') return;
     this.stopping = true;
     this.abandonCurrent();
+    // Still checking the router's certificate: abandoning the check closes the channel.
+    if (this.ws === undefined) return this.connecting.abort();
     this.ws.terminate();
   }
 

@@ -24,6 +24,8 @@ export interface Router {
   url: string;
   port: number;
   controlPort: number;
+  /** SHA-256 of the control port's certificate (what extensions and workers pin); null without TLS. */
+  certSha256: string | null;
   status(): Promise<StatusSnapshot & { ingress: IngressStatus }>;
   /** Stops taking requests, lets in-flight ones finish (bounded), drains instances, stops the dispatcher thread. */
   close(graceMs?: number): Promise<void>;
@@ -113,6 +115,7 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     url: `http://${host}:${port}`,
     port,
     controlPort: thread.controlPort,
+    certSha256: thread.certSha256,
     status: async () => ({ ...(await thread.status()), ingress: { activeRequests: p.active, connections, memory: processMemory() } }),
     close: async (graceMs = 10_000) => {
       if (closing) return;

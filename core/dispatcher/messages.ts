@@ -14,7 +14,8 @@ export interface DispatcherInit {
 export type ToDispatcher = { type: 'status'; id: number } | { type: 'shutdown'; graceMs: number };
 
 export type ToIngress =
-  | { type: 'ready'; controlPort: number }
+  /** certSha256: the control port's certificate pin, null when it serves plain ws://. */
+  | { type: 'ready'; controlPort: number; certSha256: string | null }
   | { type: 'status'; id: number; status: StatusSnapshot }
   | { type: 'log'; line: string }
   | { type: 'stopped' };

@@ -44,6 +44,7 @@ const ROWS: Row[] = [
   { variable: 'AWS_REGION', field: 'region', fallback: 'us-east-1', good: [['eu-west-1', 'eu-west-1']], bad: [] },
   { variable: 'LAMBDA_DISPATCH_BindHost', field: 'bindHost', fallback: undefined, good: [['127.0.0.1', '127.0.0.1'], ['::', '::'], ['localhost', 'localhost']], bad: ['0.0.0.0:5001', 'http://x'] },
   { variable: 'LAMBDA_DISPATCH_ShutdownGraceMs', field: 'shutdownGraceMs', fallback: 20_000, good: [['10000', 10_000], ['0', 0]], bad: ['abc', '-1', '3600001', '1.5'] },
+  { variable: 'LAMBDA_DISPATCH_ControlTls', field: 'controlTls', fallback: true, good: [['false', false], ['0', false], ['true', true]], bad: ['off', 'tls'] },
   { variable: 'LAMBDA_DISPATCH_RouterCallbackHost', field: 'callbackHost', fallback: '127.0.0.1', good: [['10.0.0.5', '10.0.0.5']], bad: ['10.0.0.5:5003', 'ws://10.0.0.5'] },
 ];
 
@@ -82,6 +83,24 @@ describe('router settings', () => {
       'LAMBDA_DISPATCH_MinInstances',
       /LAMBDA_DISPATCH_MinInstances \(5\) exceeds LAMBDA_DISPATCH_MaxInstances \(2\)/,
     );
+  });
+
+  test('the control port\'s certificate and key files: both or neither, and only with TLS on', () => {
+    const none = loadRouterConfig({});
+    assert.equal(none.tlsCertFile, undefined);
+    assert.equal(none.tlsKeyFile, undefined);
+    const both = loadRouterConfig({ LAMBDA_DISPATCH_TlsCertFile: ' /etc/ld/cert.pem ', LAMBDA_DISPATCH_TlsKeyFile: '/etc/ld/key.pem' });
+    assert.equal(both.tlsCertFile, '/etc/ld/cert.pem');
+    assert.equal(both.tlsKeyFile, '/etc/ld/key.pem');
+    assert.equal(both.controlTls, true);
+    assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_TlsCertFile: '/etc/ld/cert.pem' }), 'LAMBDA_DISPATCH_TlsKeyFile', /must be set together with LAMBDA_DISPATCH_TlsCertFile/);
+    assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_TlsKeyFile: '/etc/ld/key.pem' }), 'LAMBDA_DISPATCH_TlsCertFile', /must be set together with LAMBDA_DISPATCH_TlsKeyFile/);
+    assertSettingError(
+      () => loadRouterConfig({ LAMBDA_DISPATCH_ControlTls: 'false', LAMBDA_DISPATCH_TlsCertFile: '/c', LAMBDA_DISPATCH_TlsKeyFile: '/k' }),
+      'LAMBDA_DISPATCH_ControlTls',
+      /is false but LAMBDA_DISPATCH_TlsCertFile/,
+    );
+    assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_ControlTls: 'maybe' }), 'LAMBDA_DISPATCH_ControlTls', /true or false/);
   });
 
   test('region falls back to AWS_DEFAULT_REGION', () => {
