@@ -21,15 +21,18 @@
 // Memory per request is bounded both ways: the app's response is paused while the channel has more
 // than highWaterMark bytes unsent, and the channel stops reading while the app's request is not
 // draining.
+// Long because one channel's connection, frames both ways, app request and backpressure share one
+// state machine; splitting it would spread that state over several files.
 
 import type { Readable } from 'node:stream';
 import WebSocket from 'ws';
 import { decodeFrame, encodeFrame, type Frame, type RequestHead } from '../core/frames.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
-import { CERT_PIN_MISMATCH, connectPinned } from '../core/cert-pin.ts';
+import { CERT_PIN_MISMATCH } from '../core/cert-pin.ts';
 import { CHANNEL_PATH } from '../core/protocol.ts';
 import { AppCall, takeInline } from './app-call.ts';
 import { appHeaders } from './app-headers.ts';
+import { openChannelSocket } from './channel-socket.ts';
 import { readRefusal } from './handshake-refusal.ts';
 import type { AppRequest, AppResponse, AppTarget } from './app/target.ts';
 import { gzipHeaders, gzipStream, shouldCompress } from './compression.ts';
@@ -60,14 +63,14 @@ export type ChannelEnd = 'goaway' | 'lost' | 'refused' | 'stopped' | 'retired';
 type State = 'connecting' | 'open' | 'closing' | 'closed';
 
 export class ChannelClient {
-  /** Set once the connection exists: at once for ws://, after the pin check for wss://. */
+  /** Set at once for ws://, after the certificate check for wss:// (channel-socket.ts). */
   ws!: WebSocket;
   private state: State = 'connecting';
   /** The WebSocket handshake succeeded at some point. */
   wasOpened = false;
   /** Why the handshake failed, when it did. */
   connectError: string | null = null;
-  /** The router showed a certificate other than the pinned one (nothing was sent to it). */
+  /** The router's certificate was not the pinned one (nothing was sent to it). */
   pinMismatch = false;
   /** GOAWAY received. */
   goaway = false;
@@ -95,28 +98,13 @@ export class ChannelClient {
     certSha256?: string,
   ) {
     this.lowWaterMark = host.options.highWaterMark / 2;
-    const url = routerUrl + CHANNEL_PATH;
-    const timeoutMs = Math.max(1, Math.round(handshakeTimeoutMs));
-    const options = { perMessageDeflate: false, handshakeTimeout: timeoutMs, headers };
-    if (!/^wss:/i.test(url)) {
-      this.attach(new WebSocket(url, options));
-      return;
-    }
-    // The token is in the upgrade request: it may only be written to a socket whose certificate
-    // has been checked, so the TLS connection is made and checked first (core/cert-pin.ts).
-    const started = Date.now();
-    const pinned =
-      certSha256 === undefined
-        ? Promise.reject(new Error('no pin for the router\'s certificate: a wss:// router URL needs certSha256'))
-        : connectPinned(url, certSha256, timeoutMs, this.connecting.signal);
-    pinned.then(
-      (socket) => {
-        if (this.stopping) {
-          socket.destroy();
-          return this.onClose();
-        }
-        const left = Math.max(1, timeoutMs - (Date.now() - started));
-        this.attach(new WebSocket(url, { ...options, handshakeTimeout: left, createConnection: () => socket }));
+    const options = { perMessageDeflate: false, handshakeTimeout: Math.max(1, Math.round(handshakeTimeoutMs)), headers };
+    const ws = openChannelSocket(routerUrl + CHANNEL_PATH, options, certSha256, this.connecting.signal);
+    if (ws instanceof WebSocket) this.attach(ws);
+    else ws.then(
+      (opened) => {
+        this.attach(opened);
+        if (this.stopping) opened.terminate();
       },
       (err: Error & { code?: string }) => {
         this.pinMismatch = err.code === CERT_PIN_MISMATCH;
@@ -177,8 +165,7 @@ export class ChannelClient {
     if (this.state === 'closed') return;
     this.stopping = true;
     this.abandonCurrent();
-    // Still checking the router's certificate: abandoning the check closes the channel.
-    if (this.ws === undefined) return this.connecting.abort();
+    if (this.ws === undefined) return this.connecting.abort(); // the rejection closes the channel
     this.ws.terminate();
   }
 
