@@ -69,6 +69,29 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const pct = (n: number) => `${(Math.round(n * 10000) / 100).toString()}%`;
 const usd = (n: number) => `$${n < 1 ? n.toFixed(4) : n.toFixed(2)}`;
 
+/** The control channel over TLS (default) against plain ws://, from the peak and stream runs. */
+function tlsCost(s: ScenarioResults): Section | null {
+  const rows: string[][] = [];
+  const peak = s.peak?.targets;
+  if (peak?.router && peak['router-plain']) {
+    const a = peak.router;
+    const b = peak['router-plain'];
+    const us = (t: typeof a, k: string) => t.cpuUsPerRequest[k] ?? 0;
+    rows.push(['peak, per request', `${int(a.rps)} req/s`, `${int(b.rps)} req/s`, `${int(us(a, 'router'))} µs`, `${int(us(b, 'router'))} µs`, `${int(us(a, 'lambda'))} µs`, `${int(us(b, 'lambda'))} µs`]);
+  }
+  const st = s.stream;
+  if (st?.plain) {
+    rows.push(['stream, per MiB', `${f1(st.mbPerS)} MB/s`, `${f1(st.plain.mbPerS)} MB/s`, `${f2(st.cpuMsPerMb.router)} ms`, `${f2(st.plain.cpuMsPerMb.router)} ms`, `${f2(st.cpuMsPerMb.lambda)} ms`, `${f2(st.plain.cpuMsPerMb.lambda)} ms`]);
+  }
+  if (rows.length === 0) return null;
+  return {
+    title: 'control channel TLS — wss:// with a pinned certificate (default) vs plain ws:// (LAMBDA_DISPATCH_ControlTls=false), same run',
+    head: ['', 'TLS', 'plain', 'router CPU, TLS', 'plain', 'Lambda CPU, TLS', 'plain'],
+    rows,
+    notes: ['peak: median req/s and CPU per request of the `router` and `router-plain` targets; stream: the same upload through each, CPU per MiB uploaded (and echoed back).'],
+  };
+}
+
 export function checkTargets(s: ScenarioResults): TargetCheck[] {
   const out: TargetCheck[] = [];
   if (s.burst) {
@@ -252,6 +275,8 @@ function sections(r: BenchReport): Section[] {
       notes: st.error ? [`error: ${st.error}`] : [],
     });
   }
+  const tls = tlsCost(s);
+  if (tls) out.push(tls);
   if (s.micro) {
     const m = s.micro;
     out.push({

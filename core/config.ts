@@ -60,6 +60,12 @@ export interface RouterConfig {
   adminPort: number;
   /** Interface of the admin listener: loopback unless set, whatever bindHost is. */
   adminBindHost: string;
+  /** The control port serves wss:// with a pinned certificate; false: plain ws:// (local use only). */
+  controlTls: boolean;
+  /** PEM certificate of the control port; unset (with tlsKeyFile): one is generated at start. */
+  tlsCertFile: string | undefined;
+  /** PEM private key of tlsCertFile. Only the path is here: the key is read on the dispatcher thread. */
+  tlsKeyFile: string | undefined;
 }
 
 /** Shorter secrets are guessable; the worker CLI holds its side to the same length. */
@@ -136,6 +142,24 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
       );
     }
   }
+  const controlTls = read('LAMBDA_DISPATCH_ControlTls', boolean, true);
+  const tlsCertFile = read('LAMBDA_DISPATCH_TlsCertFile', text);
+  const tlsKeyFile = read('LAMBDA_DISPATCH_TlsKeyFile', text);
+  // One without the other would mean a certificate nobody can prove to own, or a key for nothing.
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
+    const missing = tlsCertFile === undefined ? 'LAMBDA_DISPATCH_TlsCertFile' : 'LAMBDA_DISPATCH_TlsKeyFile';
+    const given = tlsCertFile === undefined ? 'LAMBDA_DISPATCH_TlsKeyFile' : 'LAMBDA_DISPATCH_TlsCertFile';
+    throw new SettingError(missing, undefined, `set together with ${given}`, `${missing} must be set together with ${given} (both or neither)`);
+  }
+  // Files for a port that will not use them: whoever set them believes the channel is encrypted.
+  if (!controlTls && tlsCertFile !== undefined) {
+    throw new SettingError(
+      'LAMBDA_DISPATCH_ControlTls',
+      env.LAMBDA_DISPATCH_ControlTls,
+      'true while LAMBDA_DISPATCH_TlsCertFile is set',
+      'LAMBDA_DISPATCH_ControlTls is false but LAMBDA_DISPATCH_TlsCertFile and LAMBDA_DISPATCH_TlsKeyFile are set: unset them, or turn TLS on',
+    );
+  }
   return Object.freeze({
     functionName: read('LAMBDA_DISPATCH_FunctionName', text, 'lambda-dispatch-demo'),
     channelCount,
@@ -174,5 +198,8 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
     trustProxy: Object.freeze(read('LAMBDA_DISPATCH_TrustProxy', cidrList, [])),
     adminPort,
     adminBindHost: read('LAMBDA_DISPATCH_AdminBindHost', host, '127.0.0.1'),
+    controlTls,
+    tlsCertFile,
+    tlsKeyFile,
   });
 }

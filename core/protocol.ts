@@ -11,8 +11,13 @@ export const MAX_CONCURRENT_HEADER = 'x-lambda-dispatch-max-concurrent';
 /** The invoke payload (router → Lambda), version 1. */
 export interface InvokePayload {
   v: 1;
-  /** e.g. `ws://10.0.0.5:5003`; channels open at `${routerUrl}/v1/channel`. */
+  /** e.g. `wss://10.0.0.5:5003`; channels open at `${routerUrl}/v1/channel`. */
   routerUrl: string;
+  /**
+   * With a `wss://` routerUrl (then required): SHA-256 of the DER of the router's certificate, 64
+   * lower-case hex digits. The extension refuses any other certificate before sending the token.
+   */
+  certSha256?: string;
   instanceId: string;
   token: string;
   /** WebSocket channels to open (one request at a time each). */

@@ -21,14 +21,18 @@
 // Memory per request is bounded both ways: the app's response is paused while the channel has more
 // than highWaterMark bytes unsent, and the channel stops reading while the app's request is not
 // draining.
+// Long because one channel's connection, frames both ways, app request and backpressure share one
+// state machine; splitting it would spread that state over several files.
 
 import type { Readable } from 'node:stream';
 import WebSocket from 'ws';
 import { decodeFrame, encodeFrame, type Frame, type RequestHead } from '../core/frames.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
+import { CERT_PIN_MISMATCH } from '../core/cert-pin.ts';
 import { CHANNEL_PATH } from '../core/protocol.ts';
 import { AppCall, takeInline, whyIncomplete } from './app-call.ts';
 import { appHeaders } from './app-headers.ts';
+import { openChannelSocket } from './channel-socket.ts';
 import { readRefusal } from './handshake-refusal.ts';
 import type { AppRequest, AppResponse, AppTarget } from './app/target.ts';
 import { gzipHeaders, gzipStream, shouldCompress } from './compression.ts';
@@ -59,12 +63,15 @@ export type ChannelEnd = 'goaway' | 'lost' | 'refused' | 'stopped' | 'retired';
 type State = 'connecting' | 'open' | 'closing' | 'closed';
 
 export class ChannelClient {
-  readonly ws: WebSocket;
+  /** Set at once for ws://, after the certificate check for wss:// (channel-socket.ts). */
+  ws!: WebSocket;
   private state: State = 'connecting';
   /** The WebSocket handshake succeeded at some point. */
   wasOpened = false;
   /** Why the handshake failed, when it did. */
   connectError: string | null = null;
+  /** The router's certificate was not the pinned one (nothing was sent to it). */
+  pinMismatch = false;
   /** GOAWAY received. */
   goaway = false;
   end: ChannelEnd | null = null;
@@ -74,10 +81,13 @@ export class ChannelClient {
   private retiring = false;
   private current: AppCall | null = null;
   private readonly lowWaterMark: number;
+  /** Abandons the certificate check of a wss:// channel still connecting. */
+  private readonly connecting = new AbortController();
 
   /**
    * @param headers how the channel introduces itself: `authorization` and either the instance id
    *   (Lambda) or the worker id and capacity (container worker), plus the channel index.
+   * @param certSha256 the pin of the router's certificate; required for a wss:// routerUrl.
    */
   constructor(
     readonly index: number,
@@ -85,31 +95,45 @@ export class ChannelClient {
     headers: Record<string, string>,
     handshakeTimeoutMs: number,
     private readonly host: ChannelHost,
+    certSha256?: string,
   ) {
     this.lowWaterMark = host.options.highWaterMark / 2;
-    this.ws = new WebSocket(routerUrl + CHANNEL_PATH, {
-      perMessageDeflate: false,
-      handshakeTimeout: Math.max(1, Math.round(handshakeTimeoutMs)),
-      headers,
-    });
+    const options = { perMessageDeflate: false, handshakeTimeout: Math.max(1, Math.round(handshakeTimeoutMs)), headers };
+    const ws = openChannelSocket(routerUrl + CHANNEL_PATH, options, certSha256, this.connecting.signal);
+    if (ws instanceof WebSocket) this.attach(ws);
+    else ws.then(
+      (opened) => {
+        this.attach(opened);
+        if (this.stopping) opened.terminate();
+      },
+      (err: Error & { code?: string }) => {
+        this.pinMismatch = err.code === CERT_PIN_MISMATCH;
+        this.connectError ??= err.message;
+        if (this.state !== 'closed') this.onClose();
+      },
+    );
+  }
+
+  private attach(ws: WebSocket): void {
+    this.ws = ws;
     // A refused upgrade: keep the status (and the first bytes of the reason, when they come at once).
-    this.ws.on('unexpected-response', (_req, res) => {
+    ws.on('unexpected-response', (_req, res) => {
       this.refusedStatus = res.statusCode ?? 0;
       readRefusal(res, (message) => {
         this.connectError ??= message;
-        this.ws.terminate();
+        ws.terminate();
       });
     });
-    this.ws.on('open', () => {
+    ws.on('open', () => {
       this.state = 'open';
       this.wasOpened = true;
       this.host.opened(this);
     });
-    this.ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    this.ws.on('error', (err: Error) => {
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('error', (err: Error) => {
       if (!this.wasOpened) this.connectError ??= err.message;
     });
-    this.ws.on('close', () => this.onClose());
+    ws.on('close', () => this.onClose());
   }
 
   /**
@@ -141,6 +165,7 @@ export class ChannelClient {
     if (this.state === 'closed') return;
     this.stopping = true;
     this.abandonCurrent();
+    if (this.ws === undefined) return this.connecting.abort(); // the rejection closes the channel
     this.ws.terminate();
   }
 

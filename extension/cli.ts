@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // `lambda-dispatch worker`: runs the extension as a long-lived container worker (worker.ts).
 //
-//   lambda-dispatch worker --router ws://host:5003 [--channels N] [--max-concurrent N]
+//   lambda-dispatch worker --router wss://host:5003 --router-cert-sha256 HEX [--channels N] [--max-concurrent N]
 //       (--port P [--health-path /health] [--command "..."] | --module path/to/app.js [--export name])
 //
-// Environment fallbacks: LAMBDA_DISPATCH_RouterUrl, LAMBDA_DISPATCH_WorkerSecret (required; never
+// Environment fallbacks: LAMBDA_DISPATCH_RouterUrl, LAMBDA_DISPATCH_RouterCertSha256, LAMBDA_DISPATCH_WorkerSecret (required; never
 // a flag, so that it stays out of process listings), LAMBDA_DISPATCH_PORT,
 // LAMBDA_DISPATCH_HEALTH_PATH, LAMBDA_DISPATCH_COMMAND, LAMBDA_DISPATCH_ChannelCount,
 // LAMBDA_DISPATCH_MaxConcurrentCount, LAMBDA_DISPATCH_WorkerId. SIGTERM/SIGINT: in-flight
@@ -15,16 +15,18 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SHUTDOWN_GRACE_MS, SHUTDOWN_GRACE_MS, WORKER_SECRET_MIN_LENGTH } from '../core/config.ts';
-import { envReader, integer, parseValue, port, refine, secret, SettingError, text, url, type Reader } from '../core/settings/env.ts';
+import { envReader, integer, parseValue, port, refine, secret, SettingError, sha256Fingerprint, text, url, type Reader } from '../core/settings/env.ts';
 import { closeLocalServers } from './app/registry.ts';
 import type { App } from './types.ts';
 import { startWorker, type Worker } from './worker.ts';
 
-export const USAGE = `usage: lambda-dispatch worker --router ws://host:5003 [--channels N] [--max-concurrent N]
+export const USAGE = `usage: lambda-dispatch worker --router wss://host:5003 --router-cert-sha256 HEX [--channels N] [--max-concurrent N]
          (--port P [--health-path /health] [--command "..."] | --module path/to/app.js [--export name])
 
 Runs your app as a container worker: permanent capacity the router fills before it invokes Lambda.
-The shared secret comes from LAMBDA_DISPATCH_WorkerSecret (required).`;
+The shared secret comes from LAMBDA_DISPATCH_WorkerSecret (required). With wss:// the router's
+certificate must be pinned: --router-cert-sha256 or LAMBDA_DISPATCH_RouterCertSha256, the SHA-256
+the router logs at start (openssl x509 -noout -fingerprint -sha256 prints it too).`;
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -41,6 +43,8 @@ const workerSecret = secret({ minLength: WORKER_SECRET_MIN_LENGTH });
 
 export interface WorkerCommand {
   routerUrl: string;
+  /** The router certificate's pin (lower-case hex); set exactly when routerUrl is wss://. */
+  routerCertSha256: string | undefined;
   secret: string;
   channels: number | undefined;
   maxConcurrent: number | undefined;
@@ -71,6 +75,7 @@ function parseWorkerCommand(args: string[], env: Env): WorkerCommand {
       allowPositionals: false,
       options: {
         router: { type: 'string' },
+        'router-cert-sha256': { type: 'string' },
         channels: { type: 'string' },
         'max-concurrent': { type: 'string' },
         port: { type: 'string' },
@@ -92,7 +97,14 @@ function parseWorkerCommand(args: string[], env: Env): WorkerCommand {
     return given !== undefined ? parseValue(flag, given, flagReader) : fromEnv;
   };
   const routerUrl = flagOrEnv('--router', values.router, 'LAMBDA_DISPATCH_RouterUrl', url(['ws:', 'wss:']));
-  if (routerUrl === undefined) throw new UsageError('the router URL is required: --router ws://host:5003 or LAMBDA_DISPATCH_RouterUrl');
+  if (routerUrl === undefined) throw new UsageError('the router URL is required: --router wss://host:5003 or LAMBDA_DISPATCH_RouterUrl');
+  const pin = flagOrEnv('--router-cert-sha256', values['router-cert-sha256'], 'LAMBDA_DISPATCH_RouterCertSha256', sha256Fingerprint);
+  const tls = /^wss:/i.test(routerUrl);
+  if (tls && pin === undefined) {
+    throw new UsageError('a wss:// router URL needs the router\'s certificate pin: --router-cert-sha256 HEX or LAMBDA_DISPATCH_RouterCertSha256 (the SHA-256 the router logs at start)');
+  }
+  // A pin with plain ws:// protects nothing; whoever set it expects it to.
+  if (!tls && pin !== undefined) throw new UsageError('--router-cert-sha256 / LAMBDA_DISPATCH_RouterCertSha256 needs a wss:// router URL');
   const secretValue = read('LAMBDA_DISPATCH_WorkerSecret', workerSecret);
   if (secretValue === undefined) throw new UsageError('LAMBDA_DISPATCH_WorkerSecret must be set to the router\'s worker secret');
   const maxConcurrent = flagOrEnv('--max-concurrent', values['max-concurrent'], 'LAMBDA_DISPATCH_MaxConcurrentCount', count);
@@ -116,7 +128,7 @@ function parseWorkerCommand(args: string[], env: Env): WorkerCommand {
     if (portValue === undefined) throw new UsageError('the app is required: --port P (an app listening on 127.0.0.1:P) or --module path/to/app.js');
     app = { port: portValue, healthPath: healthPathValue, command };
   }
-  return { routerUrl, secret: secretValue, channels, maxConcurrent, workerId, graceMs: shutdownGraceMs, app };
+  return { routerUrl, routerCertSha256: pin, secret: secretValue, channels, maxConcurrent, workerId, graceMs: shutdownGraceMs, app };
 }
 
 /** Loads the app a `--module` names: its export is a request listener, a fetch handler, `{ fetch }` or `{ port }`. */
@@ -149,6 +161,7 @@ export async function main(args: string[], env: Env = process.env): Promise<numb
   try {
     worker = await startWorker(app, {
       routerUrl: cmd.routerUrl,
+      ...(cmd.routerCertSha256 !== undefined ? { routerCertSha256: cmd.routerCertSha256 } : {}),
       secret: cmd.secret,
       ...(cmd.channels !== undefined ? { channels: cmd.channels } : {}),
       ...(cmd.maxConcurrent !== undefined ? { maxConcurrent: cmd.maxConcurrent } : {}),

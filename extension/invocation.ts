@@ -142,7 +142,7 @@ export class Invocation implements ChannelHost {
       [INSTANCE_HEADER]: this.payload.instanceId,
       [CHANNEL_HEADER]: String(index),
     };
-    return new ChannelClient(index, this.payload.routerUrl, headers, handshakeMs, this);
+    return new ChannelClient(index, this.payload.routerUrl, headers, handshakeMs, this, this.payload.certSha256);
   }
 
   /**
@@ -153,7 +153,8 @@ export class Invocation implements ChannelHost {
   private shouldReconnect(ch: ChannelClient): boolean {
     if (this.leaving !== null || this.sawGoaway || this.options.reconnectMs <= 0) return false;
     const reopening = this.lostSince.has(ch.index);
-    const lost = ch.end === 'lost' || (reopening && ch.end === 'refused' && ch.refusedStatus === null);
+    // Another certificate where the router was is not a blip: the token must not go there.
+    const lost = ch.end === 'lost' || (reopening && ch.end === 'refused' && ch.refusedStatus === null && !ch.pinMismatch);
     if (!lost) {
       this.lostSince.delete(ch.index);
       return false;

@@ -1,12 +1,15 @@
 // Test support (not shipped): a minimal router side of the channel protocol on real sockets — a
 // WebSocket server on 127.0.0.1:0 that checks the bearer token like the real one and speaks frames
-// through core/frames.ts — plus helpers to drive one request through a channel.
+// through core/frames.ts — plus helpers to drive one request through a channel. Like the router it
+// serves wss:// with a self-signed certificate by default, and its payload carries the pin.
 
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { decodeFrame, encodeFrame, type Frame } from '../core/frames.ts';
+import { generateControlTls, type ControlTls } from '../core/dispatcher/control-tls.ts';
 import { CHANNEL_HEADER, CHANNEL_PATH, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../core/protocol.ts';
 import type { InvokePayload, LambdaContext } from './types.ts';
 
@@ -128,6 +131,16 @@ export interface TestRouterOptions {
   workerSecret?: string;
   /** Listen on this port (to stand in for a router restarted on the same address). */
   port?: number;
+  /** Serve wss:// with a self-signed certificate (the default), or plain ws:// when false. */
+  tls?: boolean;
+}
+
+// One certificate per test process: generating costs tens of milliseconds, and a router restarted
+// on the same port keeps its pin, as a real one given its certificate files does.
+let sharedTls: Promise<ControlTls> | null = null;
+export function testTls(): Promise<ControlTls> {
+  sharedTls ??= generateControlTls();
+  return sharedTls;
 }
 
 export class TestRouter {
@@ -136,7 +149,11 @@ export class TestRouter {
   readonly channels = new AsyncQueue<TestChannel>();
   /** Status codes of refused upgrades. */
   readonly refused: number[] = [];
-  private readonly http = http.createServer((_req, res) => res.writeHead(426).end());
+  /** Upgrade requests that reached this router, accepted or not. */
+  upgrades = 0;
+  /** The pin of the certificate served; undefined with `tls: false`. */
+  certSha256: string | undefined;
+  private http: http.Server | https.Server = http.createServer();
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   private readonly sockets = new Set<WebSocket>();
   /** When set, every upgrade is refused with this status. */
@@ -144,8 +161,12 @@ export class TestRouter {
   url = '';
   port = 0;
 
-  constructor(private readonly o: TestRouterOptions = {}) {
-    this.http.on('upgrade', (req, socket, head) => {
+  constructor(private readonly o: TestRouterOptions = {}) {}
+
+  private serve(): void {
+    this.http.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => res.writeHead(426).end());
+    this.http.on('upgrade', (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+      this.upgrades++;
       const refuse = (status: number) => {
         this.refused.push(status);
         socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
@@ -181,6 +202,10 @@ export class TestRouter {
   }
 
   async start(): Promise<this> {
+    const tls = this.o.tls === false ? null : await testTls();
+    this.certSha256 = tls?.certSha256;
+    this.http = tls ? https.createServer({ cert: tls.cert, key: tls.key }) : http.createServer();
+    this.serve();
     await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
       this.http.listen(this.o.port ?? 0, '127.0.0.1', () => {
@@ -189,12 +214,13 @@ export class TestRouter {
       });
     });
     this.port = (this.http.address() as AddressInfo).port;
-    this.url = `ws://127.0.0.1:${this.port}`;
+    this.url = `${this.certSha256 !== undefined ? 'wss' : 'ws'}://127.0.0.1:${this.port}`;
     return this;
   }
 
   payload(p: Partial<InvokePayload> = {}): InvokePayload {
-    return { v: 1, routerUrl: this.url, instanceId: this.instanceId, token: this.token, channels: 1, maxConcurrent: 1, ...p };
+    const pin = this.certSha256 !== undefined ? { certSha256: this.certSha256 } : {};
+    return { v: 1, routerUrl: this.url, ...pin, instanceId: this.instanceId, token: this.token, channels: 1, maxConcurrent: 1, ...p };
   }
 
   /** Waits for `n` channels to open, in index order. */

@@ -5,6 +5,7 @@ import type { RequestListener } from 'node:http';
 
 export type { ExitReason, InvocationResult, InvokePayload } from '../core/protocol.ts';
 import type { InvocationResult, InvokePayload } from '../core/protocol.ts';
+import { CERT_SHA256_TEXT } from '../core/cert-pin.ts';
 import { boolean, decimal, envReader, milliseconds, option, port, type Checker } from '../core/settings/env.ts';
 
 export interface LambdaContext {
@@ -191,11 +192,8 @@ export function resolveOptions(o: ExtensionOptions = {}, env: Env = process.env)
   });
 }
 
-/**
- * The invoke payload as the extension uses it: `sentAt` and `certSha256` are no longer read (they
- * are leaving InvokePayload in core/protocol.ts; this is InvokePayload itself once they have).
- */
-export type ParsedPayload = Omit<InvokePayload, 'sentAt' | 'certSha256'>;
+/** The invoke payload as the extension uses it: checked, routerUrl without trailing slashes. */
+export type ParsedPayload = InvokePayload;
 
 /** Checks the invoke event; a malformed one is a caller bug and fails the invocation. */
 export function parsePayload(event: unknown): ParsedPayload {
@@ -210,9 +208,14 @@ export function parsePayload(event: unknown): ParsedPayload {
   if (typeof e.token !== 'string') return bad('token must be a string');
   if (!Number.isInteger(e.channels) || (e.channels as number) < 1 || (e.channels as number) > 10_000) return bad('channels must be an integer ≥ 1');
   if (!Number.isInteger(e.maxConcurrent) || (e.maxConcurrent as number) < 1) return bad('maxConcurrent must be an integer ≥ 1');
+  // Without a pin a wss:// router could not be told from an impostor, and the token would go to either.
+  const tls = /^wss:/i.test(e.routerUrl);
+  if (tls && e.certSha256 === undefined) return bad('a wss:// routerUrl needs certSha256');
+  if (e.certSha256 !== undefined && (typeof e.certSha256 !== 'string' || !CERT_SHA256_TEXT.test(e.certSha256))) return bad('certSha256 must be 64 lower-case hex digits');
   return {
     v: 1,
     routerUrl: e.routerUrl.replace(/\/+$/, ''),
+    ...(tls ? { certSha256: e.certSha256 as string } : {}),
     instanceId: e.instanceId,
     token: e.token,
     channels: e.channels as number,

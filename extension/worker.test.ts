@@ -19,7 +19,7 @@ const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 after(() => closeLocalServers());
 
 function opts(router: TestRouter, o: Partial<WorkerOptions> = {}): WorkerOptions {
-  return { routerUrl: router.url, secret: SECRET, maxConcurrent: 2, channels: 3, log: () => {}, backoffInitialMs: 20, backoffMaxMs: 200, ...o };
+  return { routerUrl: router.url, ...(router.certSha256 !== undefined ? { routerCertSha256: router.certSha256 } : {}), secret: SECRET, maxConcurrent: 2, channels: 3, log: () => {}, backoffInitialMs: 20, backoffMaxMs: 200, ...o };
 }
 
 describe('container worker', () => {
@@ -148,7 +148,7 @@ describe('lambda-dispatch worker (CLI)', () => {
     const router = await new TestRouter({ workerSecret: SECRET }).start();
     const app = await serveDemo(0);
     const { port } = app.address() as AddressInfo;
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker', '--router', router.url, '--port', String(port), '--health-path', '/health', '--max-concurrent', '2'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker', '--router', router.url, '--router-cert-sha256', router.certSha256!, '--port', String(port), '--health-path', '/health', '--max-concurrent', '2'], {
       env: { ...process.env, LAMBDA_DISPATCH_WorkerSecret: SECRET },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CHANNEL_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../core/protocol.ts';
 import { Backoff } from '../core/backoff.ts';
+import { CERT_SHA256_TEXT } from '../core/cert-pin.ts';
 import { appTarget } from './app/kinds.ts';
 import { appRegistry } from './app/registry.ts';
 import type { AppTarget } from './app/target.ts';
@@ -20,8 +21,15 @@ import { ChannelClient, type ChannelHost } from './channel-client.ts';
 import { resolveOptions, type App, type ExtensionOptions, type ResolvedOptions } from './types.ts';
 
 export interface WorkerOptions extends ExtensionOptions {
-  /** The router's control port, e.g. `ws://router.internal:5003`. */
+  /** The router's control port, e.g. `wss://router.internal:5003`. */
   routerUrl: string;
+  /**
+   * Required for a wss:// routerUrl: the SHA-256 of the router's certificate (64 hex digits, as
+   * the router logs it at start). Any other certificate is refused before the secret is sent. A
+   * router that generates its certificate gets a new one at each start, so a router with workers
+   * is given its certificate (LAMBDA_DISPATCH_TlsCertFile / TlsKeyFile) to keep the pin stable.
+   */
+  routerCertSha256?: string;
   /** The router's `LAMBDA_DISPATCH_WorkerSecret`. */
   secret: string;
   /** Requests served at once. Default 10. */
@@ -76,6 +84,11 @@ export class Worker implements ChannelHost {
   ) {
     this.options = resolveOptions(o);
     if (!/^wss?:\/\//.test(o.routerUrl)) throw new RangeError(`lambda-dispatch worker: the router URL must be ws:// or wss://, got "${o.routerUrl}"`);
+    if (/^wss:/i.test(o.routerUrl) && (typeof o.routerCertSha256 !== 'string' || !CERT_SHA256_TEXT.test(o.routerCertSha256))) {
+      throw new RangeError(
+        `lambda-dispatch worker: a wss:// router URL needs the router's certificate pin (routerCertSha256, LAMBDA_DISPATCH_RouterCertSha256: 64 lower-case hex digits), got ${o.routerCertSha256 === undefined ? 'none' : JSON.stringify(o.routerCertSha256)}`,
+      );
+    }
     if (typeof o.secret !== 'string' || o.secret === '') throw new RangeError('lambda-dispatch worker: the worker secret (LAMBDA_DISPATCH_WorkerSecret) is required');
     this.maxConcurrent = o.maxConcurrent ?? 10;
     const channels = o.channels ?? this.maxConcurrent;
@@ -149,7 +162,8 @@ export class Worker implements ChannelHost {
       [CHANNEL_HEADER]: String(index),
       [MAX_CONCURRENT_HEADER]: String(this.maxConcurrent),
     };
-    this.channels[index] = new ChannelClient(index, this.o.routerUrl.replace(/\/+$/, ''), headers, this.options.connectTimeoutMs, this);
+    const pin = /^wss:/i.test(this.o.routerUrl) ? this.o.routerCertSha256 : undefined;
+    this.channels[index] = new ChannelClient(index, this.o.routerUrl.replace(/\/+$/, ''), headers, this.options.connectTimeoutMs, this, pin);
   }
 
   // ── ChannelHost ────────────────────────────────────────────────────────────────────────────
@@ -187,8 +201,11 @@ export class Worker implements ChannelHost {
     }
     if (ch.end === 'refused') {
       const status = ch.refusedStatus;
+      // Retrying is safe: nothing is ever sent to a certificate that is not the pinned one.
       this.report(
-        status !== null && STATUS_HINT[status] !== undefined
+        ch.pinMismatch
+          ? `${ch.connectError ?? 'certificate pin mismatch'} (check LAMBDA_DISPATCH_RouterCertSha256 against the fingerprint the router logs at start)`
+          : status !== null && STATUS_HINT[status] !== undefined
           ? `${STATUS_HINT[status]}: ${ch.connectError ?? status}`
           : `cannot connect to ${this.o.routerUrl}: ${ch.connectError ?? 'closed during the handshake'}`,
       );

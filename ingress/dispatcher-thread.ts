@@ -19,6 +19,8 @@ export class DispatcherThread {
   private readonly waiting = new Map<number, (s: ThreadStatus) => void>();
   private stopped: Promise<void>;
   controlPort = 0;
+  /** The control port certificate's pin; null when it serves plain ws://. */
+  certSha256: string | null = null;
   alive = true;
 
   private constructor(init: DispatcherInit, file: URL | string, log: (line: string) => void, onExit: (code: number) => void) {
@@ -51,6 +53,7 @@ export class DispatcherThread {
         t.thread.off('message', onMessage);
         t.thread.off('error', reject);
         t.controlPort = m.controlPort;
+        t.certSha256 = m.certSha256;
         resolve(t);
       };
       t.thread.on('message', onMessage);

@@ -25,6 +25,8 @@ export interface Router {
   url: string;
   port: number;
   controlPort: number;
+  /** SHA-256 of the control port's certificate (what extensions and workers pin); null without TLS. */
+  certSha256: string | null;
   /** The admin listener (status; health too), on LAMBDA_DISPATCH_AdminBindHost (loopback by default). */
   adminUrl: string;
   adminPort: number;
@@ -187,6 +189,7 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     url: `http://${host(bindHost)}:${port}`,
     port,
     controlPort: thread.controlPort,
+    certSha256: thread.certSha256,
     adminUrl: `http://${host(config.adminBindHost)}:${adminPort}`,
     adminPort,
     status,

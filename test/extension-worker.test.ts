@@ -1,13 +1,19 @@
 // Whole-system test of container worker mode: a worker (the demo app in this process) registered
 // with the router as permanent capacity, the local Lambda behind it for the rest. At low load no
 // Lambda is invoked; above the worker's capacity Lambda instances start; after the router is
-// killed and restarted on the same address, the worker reconnects and serves again.
+// killed and restarted on the same address, the worker reconnects and serves again. The control
+// channel is wss:// with the router's certificate given as files, so the pin the worker holds
+// survives the restart (a generated certificate would change with it).
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { loadRouterConfig } from '../core/config.ts';
+import { generateControlTls } from '../core/dispatcher/control-tls.ts';
 import { demoApp } from '../demo/app.ts';
 import { closeLocalServers } from '../extension/handler.ts';
 import { startWorker } from '../extension/worker.ts';
@@ -49,7 +55,13 @@ describe('container worker + Lambda', () => {
     process.env.AWS_SECRET_ACCESS_KEY = 'local';
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
     const controlPort = await freePort();
+    const tls = await generateControlTls();
+    const dir = mkdtempSync(join(tmpdir(), 'ld-worker-tls-'));
+    writeFileSync(join(dir, 'router.crt'), tls.cert);
+    writeFileSync(join(dir, 'router.key'), tls.key, { mode: 0o600 });
     const config = loadRouterConfig({
+      LAMBDA_DISPATCH_TlsCertFile: join(dir, 'router.crt'),
+      LAMBDA_DISPATCH_TlsKeyFile: join(dir, 'router.key'),
       LAMBDA_DISPATCH_FunctionName: 'lambda-dispatch-demo',
       LAMBDA_DISPATCH_IncomingRequestHTTPPort: '0',
       LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: String(controlPort),
@@ -62,9 +74,11 @@ describe('container worker + Lambda', () => {
     });
     const logs: string[] = [];
     let router: Router = await startRouter({ config, bindHost: '127.0.0.1', log: (l) => logs.push(l) });
+    assert.equal(router.certSha256, tls.certSha256, 'the router serves the given certificate');
     const workerLogs: string[] = [];
     const worker = await startWorker(demoApp, {
-      routerUrl: `ws://127.0.0.1:${controlPort}`,
+      routerUrl: `wss://127.0.0.1:${controlPort}`,
+      routerCertSha256: tls.certSha256,
       secret: SECRET,
       maxConcurrent: 4,
       channels: 4,
@@ -101,6 +115,7 @@ describe('container worker + Lambda', () => {
       // Kill the router and start it again on the same control port: the worker comes back.
       await router.close(2000);
       router = await startRouter({ config, bindHost: '127.0.0.1', log: (l) => logs.push(l) });
+      assert.equal(router.certSha256, tls.certSha256, 'the same pin after the restart');
       const back = await waitFor(() => router.status(), (st) => st.workers.connected === 1 && st.channels.open >= 4, 20_000);
       assert.equal(back.workers.connected, 1, 'the worker registered with the restarted router');
       const r = await call(router.url, '/whoami');
@@ -112,6 +127,7 @@ describe('container worker + Lambda', () => {
       await router.close(2000);
       await lambda.close();
       await closeLocalServers();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,10 +1,13 @@
 // peak: closed-loop maximum requests per second on /ping through the router, through a plain Node
 // reverse proxy (node:http forwarding to the demo app), through nginx when installed, and to the
-// demo app with nothing in front (for reference), in rotating rounds within one run.
+// demo app with nothing in front (for reference), in rotating rounds within one run. `router` has
+// its control channel over TLS (the default); `router-plain` is the same router with plain ws://,
+// for what TLS costs per request.
 
 import { mergeEncoded, median, summarize, type LatencySummary } from '../hist.ts';
 import { nginxAvailable, processCpuMs, runLoadgen, startDemoProcess, startNginx, startNodeProxy, startRouterProcess, type Service } from '../procs.ts';
 import { ROUTER_ENV, routerLambda, rotation, type Ctx } from './common.ts';
+import { PLAIN_CONTROL } from './stream.ts';
 
 export interface PeakTarget {
   /** Median over rounds. */
@@ -61,10 +64,13 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
     // environment has its own CPU and the default is right).
     const wide = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...WIDE_INSTANCES });
     started.push(wide);
-    const urls: Record<string, string> = { router: router.url, 'router-32': wide.url, 'node-proxy': proxy.url, direct: demo.url };
+    const plain = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...PLAIN_CONTROL });
+    started.push(plain);
+    const urls: Record<string, string> = { router: router.url, 'router-plain': plain.url, 'router-32': wide.url, 'node-proxy': proxy.url, direct: demo.url };
     // Whose CPU each target's requests use (the orchestrator hosts the local Lambda's environments).
     const pids: Record<string, Record<string, number>> = {
       router: { router: router.pid, lambda: process.pid },
+      'router-plain': { router: plain.pid, lambda: process.pid },
       'router-32': { router: wide.pid, lambda: process.pid },
       'node-proxy': { proxy: proxy.pid, app: demo.pid },
       direct: { app: demo.pid },
@@ -97,7 +103,7 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
     };
     for (let r = 0; r < rounds; r++) {
       for (const name of rotation(names, r)) {
-        const leadMs = r === 0 && name === 'router' ? (ctx.quick ? 2000 : 3000) : 1000;
+        const leadMs = r === 0 && name.startsWith('router') ? (ctx.quick ? 2000 : 3000) : 1000;
         // CPU is read around the whole run (lead-in included) and charged to the measured requests
         // scaled by the lead-in's share of time, which is close enough for a per-request figure.
         const cpu0 = cpuOf(name);
@@ -137,7 +143,7 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
     const proxyRps = targets['node-proxy']!.rps;
     return { path, concurrency, roundMs, rounds, targets, routerVsNodeProxy: proxyRps > 0 ? targets.router!.rps / proxyRps : 0,
       wideRouterVsNodeProxy: proxyRps > 0 && targets['router-32'] ? targets['router-32'].rps / proxyRps : 0,
-      notes: [...notes, `router-32: the router with ${Object.entries(WIDE_INSTANCES).map(([k, v]) => `${k}=${v}`).join(', ')}`],
+      notes: [...notes, 'router: control channel over TLS (the default); router-plain: LAMBDA_DISPATCH_ControlTls=false', `router-32: the router with ${Object.entries(WIDE_INSTANCES).map(([k, v]) => `${k}=${v}`).join(', ')}`],
     };
   } finally {
     for (const s of started.reverse()) await s.stop();

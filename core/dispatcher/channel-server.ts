@@ -1,8 +1,11 @@
 // The control port: extensions open their WebSocket channels here. Authentication happens on the
 // upgrade request, before any WebSocket state exists, so a bad caller costs one HTTP answer.
+// With a certificate and key (control-tls.ts) it serves wss://; the extension has checked the
+// certificate's pin before it sends the upgrade request with its token.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CHANNEL_HEADER, CHANNEL_PATH, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../protocol.ts';
@@ -29,7 +32,7 @@ function refuse(socket: Duplex, status: number, message: string): void {
 }
 
 export class ChannelServer {
-  private readonly http: Server;
+  private readonly http: Server | TlsServer;
   private readonly wss: WebSocketServer;
 
   constructor(
@@ -37,11 +40,15 @@ export class ChannelServer {
     maxFrameBytes: number,
     /** The shared secret of container workers; null when worker mode is off. */
     private readonly workerSecret: Buffer | null = null,
+    /** PEM certificate and key to serve wss://; null: plain ws://. */
+    tls: { cert: string; key: string } | null = null,
   ) {
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: maxFrameBytes, clientTracking: true });
-    this.http = createServer((_req, res) => {
+    const notWebSocket: RequestListener = (_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('lambda-dispatch control port: WebSocket only\n');
-    });
+    };
+    // Only the extension connects here and it speaks HTTP/1.1 upgrades: no ALPN beyond that.
+    this.http = tls ? createTlsServer({ cert: tls.cert, key: tls.key, ALPNProtocols: ['http/1.1'] }, notWebSocket) : createServer(notWebSocket);
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
   }
 

@@ -26,6 +26,8 @@ export type FleetSettings = Pick<
 > & {
   /** Where the extension calls back, e.g. `ws://10.0.0.5:5003`. */
   routerUrl: string;
+  /** The control port certificate's pin when routerUrl is wss:// (passed on to the launcher). */
+  certSha256?: string | undefined;
   /** A started instance that has opened no channel by then is given up. */
   startTimeoutMs: number;
   /** A draining instance's busy channels are told GOAWAY by then regardless. */

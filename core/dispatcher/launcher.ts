@@ -12,8 +12,10 @@ export interface Invoke {
 }
 
 export interface LaunchSettings {
-  /** Where the extension calls back, e.g. `ws://10.0.0.5:5003`. */
+  /** Where the extension calls back, e.g. `wss://10.0.0.5:5003`. */
   routerUrl: string;
+  /** The control port certificate's pin, for a wss:// routerUrl (core/cert-pin.ts). */
+  certSha256?: string | undefined;
   channelCount: number;
   maxConcurrentCount: number;
   minInstances: number;
@@ -72,6 +74,7 @@ export class Launcher {
     const ended = this.invoke({
       v: 1,
       routerUrl: this.o.routerUrl,
+      ...this.pin(),
       instanceId: id,
       token,
       channels: this.o.channelCount,
@@ -86,6 +89,7 @@ export class Launcher {
     void this.invoke({
       v: 1,
       routerUrl: this.o.routerUrl,
+      ...this.pin(),
       instanceId: `prewarm-${randomUUID()}`,
       token: '',
       channels: 1,
@@ -96,6 +100,10 @@ export class Launcher {
       this.count(outcome.kind);
       this.log(`pre-warm invoke failed (${outcome.kind}: ${outcome.message})`);
     });
+  }
+
+  private pin(): { certSha256?: string } {
+    return this.o.certSha256 !== undefined ? { certSha256: this.o.certSha256 } : {};
   }
 
   /** An instance opened its first channel: the function works, starts are no longer held back. */

@@ -24,7 +24,8 @@ export interface ThreadMemory {
 }
 
 export type ToIngress =
-  | { type: 'ready'; controlPort: number }
+  /** certSha256: the control port's certificate pin, null when it serves plain ws://. */
+  | { type: 'ready'; controlPort: number; certSha256: string | null }
   | { type: 'status'; id: number; status: StatusSnapshot; memory: ThreadMemory }
   | { type: 'log'; line: string }
   | { type: 'stopped' };

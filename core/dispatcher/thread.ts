@@ -6,6 +6,7 @@ import type { RouterConfig } from '../config.ts';
 import { RingConsumer, RingProducer } from '../ring.ts';
 import { RingWriter } from '../ring-writer.ts';
 import { ChannelServer } from './channel-server.ts';
+import { generateControlTls, loadControlTls } from './control-tls.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { Invoker } from './invoker.ts';
 import type { ToIngress, ToDispatcher, DispatcherInit } from './messages.ts';
@@ -26,6 +27,14 @@ const invoker = new Invoker({
   functionTimeoutMs: config.functionTimeoutMs,
 });
 
+// Made or read here rather than on the main thread so that the private key stays in the one thread
+// that serves TLS (control-tls.ts). A bad file stops the start with a SettingError naming it.
+const tls = !config.controlTls
+  ? null
+  : config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
+    ? loadControlTls(config.tlsCertFile, config.tlsKeyFile)
+    : await generateControlTls();
+
 // The port to put in the invoke payload is only known once we listen (it may be ephemeral).
 let dispatcher: Dispatcher | undefined;
 const server = new ChannelServer(
@@ -37,12 +46,14 @@ const server = new ChannelServer(
   },
   Math.max(1 << 20, responses.maxPayload + 64),
   config.workerSecret ? Buffer.from(config.workerSecret) : null,
+  tls,
 );
 const controlPort = await server.listen(config.controlPort, init.bindHost);
 const d = new Dispatcher(
   {
     ...config,
-    routerUrl: `ws://${config.callbackHost}:${controlPort}`,
+    routerUrl: `${tls ? 'wss' : 'ws'}://${config.callbackHost}:${controlPort}`,
+    certSha256: tls?.certSha256,
     startTimeoutMs: 30_000,
     drainTimeoutMs: 30_000,
   },
@@ -98,4 +109,10 @@ port.on('message', (m: ToDispatcher) => {
   }
 });
 
-post({ type: 'ready', controlPort });
+// The fingerprint is what operators pin in container workers (LAMBDA_DISPATCH_RouterCertSha256).
+log(
+  tls
+    ? `control port ${controlPort}: wss://, certificate SHA-256 ${tls.certSha256} (${tls.source === 'files' ? `from ${config.tlsCertFile}` : 'generated at start'})`
+    : `control port ${controlPort}: plain ws:// (LAMBDA_DISPATCH_ControlTls=false): tokens and requests cross the network unencrypted`,
+);
+post({ type: 'ready', controlPort, certSha256: tls?.certSha256 ?? null });

@@ -16,6 +16,7 @@ import {
   port,
   refine,
   secret,
+  sha256Fingerprint,
   SETTING_INVALID,
   SettingError,
   text,
@@ -106,6 +107,13 @@ describe('readers', () => {
     refuses(ws, ['http://x', 'ws://', 'ws:/x', 'ws:x', 'r:5003', 'not a url']);
     assertSettingError(() => ws('http://x', '--router'), '--router', /must be ws:\/\/ or wss:\/\//);
     refuses(url(['http:', 'https:']), ['ws://x', 'ftp://x']);
+  });
+
+  test('sha256Fingerprint: 64 hex digits or openssl\'s colon pairs, given back as lower-case hex', () => {
+    const hex = 'ab'.repeat(32);
+    const pairs = Array.from({ length: 32 }, () => 'AB').join(':');
+    accepts(sha256Fingerprint, [[hex, hex], [hex.toUpperCase(), hex], [` ${pairs} `, hex], [`sha256 Fingerprint=${pairs}`, hex]]);
+    refuses(sha256Fingerprint, ['ab'.repeat(31), 'ab'.repeat(33), 'zz'.repeat(32), `${pairs}:`, 'ab:cd', hex.slice(0, 63) + 'g']);
   });
 
   test('secret: long enough, no surrounding whitespace or control characters, never echoed', () => {

@@ -283,3 +283,15 @@ export const cidrList: Reader<string[]> = reader('a comma-separated list of IP r
   }
   return out;
 });
+
+/**
+ * A certificate's SHA-256 fingerprint: 64 hex digits, or 32 colon-separated pairs as
+ * `openssl x509 -noout -fingerprint -sha256` prints them; returned as lower-case hex without colons
+ * (the form of the invoke payload's certSha256).
+ */
+export const sha256Fingerprint: Reader<string> = reader('a SHA-256 fingerprint (64 hex digits, colons allowed between pairs)', (raw, name) => {
+  const t = raw.trim().replace(/^sha256 fingerprint=/i, '');
+  const hex = /^[0-9a-f]{2}(:[0-9a-f]{2}){31}$/i.test(t) ? t.replace(/:/g, '') : t;
+  if (!/^[0-9a-f]{64}$/i.test(hex)) throw new SettingError(name, raw, sha256Fingerprint.expected);
+  return hex.toLowerCase();
+});

@@ -140,6 +140,7 @@ describe('worker CLI settings (parseWorkerArgs)', () => {
     const c = parseWorkerArgs(['worker'], BASE);
     assert.deepEqual(c, {
       routerUrl: 'ws://r:5003',
+      routerCertSha256: undefined,
       secret: SECRET,
       channels: undefined,
       maxConcurrent: undefined,
@@ -150,7 +151,7 @@ describe('worker CLI settings (parseWorkerArgs)', () => {
   });
 
   const ROWS: { variable: string; flag: string | null; pick: (c: ReturnType<typeof parseWorkerArgs>) => unknown; good: [string, unknown][]; bad: string[] }[] = [
-    { variable: 'LAMBDA_DISPATCH_RouterUrl', flag: '--router', pick: (c) => c.routerUrl, good: [['wss://router.example', 'wss://router.example']], bad: ['http://r', 'r:5003', 'ws://'] },
+    { variable: 'LAMBDA_DISPATCH_RouterUrl', flag: '--router', pick: (c) => c.routerUrl, good: [['ws://router.example', 'ws://router.example']], bad: ['http://r', 'r:5003', 'ws://'] },
     { variable: 'LAMBDA_DISPATCH_MaxConcurrentCount', flag: '--max-concurrent', pick: (c) => c.maxConcurrent, good: [['4', 4]], bad: ['0', 'four', '10001'] },
     { variable: 'LAMBDA_DISPATCH_ChannelCount', flag: '--channels', pick: (c) => c.channels, good: [['12', 12]], bad: ['0', 'x', '1.5'] },
     { variable: 'LAMBDA_DISPATCH_WorkerId', flag: '--worker-id', pick: (c) => c.workerId, good: [[' box-1 ', 'box-1']], bad: [] },
@@ -171,6 +172,22 @@ describe('worker CLI settings (parseWorkerArgs)', () => {
       }
     });
   }
+
+  test('LAMBDA_DISPATCH_RouterCertSha256: required with wss://, refused with ws://', () => {
+    const pin = 'c0'.repeat(32);
+    const tls = { ...BASE, LAMBDA_DISPATCH_RouterUrl: 'wss://router.example:5003' };
+    const colons = Array.from({ length: 32 }, () => 'C0').join(':');
+    assert.equal(parseWorkerArgs(['worker'], { ...tls, LAMBDA_DISPATCH_RouterCertSha256: pin }).routerCertSha256, pin);
+    assert.equal(parseWorkerArgs(['worker', '--router-cert-sha256', colons], tls).routerCertSha256, pin);
+    assert.equal(parseWorkerArgs(['worker', '--router', 'wss://other', '--router-cert-sha256', pin], BASE).routerUrl, 'wss://other');
+    assert.throws(() => parseWorkerArgs(['worker'], tls), (err: Error) => err instanceof UsageError && /wss:\/\/ router URL needs the router's certificate pin: --router-cert-sha256/.test(err.message));
+    assert.throws(
+      () => parseWorkerArgs(['worker', '--router-cert-sha256', pin], BASE),
+      (err: Error) => err instanceof UsageError && /LAMBDA_DISPATCH_RouterCertSha256 needs a wss:\/\/ router URL/.test(err.message),
+    );
+    assertUsage([], { ...tls, LAMBDA_DISPATCH_RouterCertSha256: 'abc' }, 'LAMBDA_DISPATCH_RouterCertSha256', /SHA-256 fingerprint/);
+    assertUsage(['--router-cert-sha256', pin.slice(1)], tls, '--router-cert-sha256', /64 hex digits/);
+  });
 
   test('LAMBDA_DISPATCH_WorkerSecret: required, and one the router could accept', () => {
     assert.throws(() => parseWorkerArgs(['worker'], { ...BASE, LAMBDA_DISPATCH_WorkerSecret: '' }), (err: Error) => err instanceof UsageError && /LAMBDA_DISPATCH_WorkerSecret must be set/.test(err.message));

@@ -54,6 +54,7 @@ const ROWS: Row[] = [
   },
   { variable: 'LAMBDA_DISPATCH_AdminPort', field: 'adminPort', fallback: 5002, good: [['0', 0], ['9000', 9000]], bad: ['-1', '65536', 'admin'] },
   { variable: 'LAMBDA_DISPATCH_AdminBindHost', field: 'adminBindHost', fallback: '127.0.0.1', good: [['0.0.0.0', '0.0.0.0'], ['::1', '::1']], bad: ['127.0.0.1:5002', 'http://x'] },
+  { variable: 'LAMBDA_DISPATCH_ControlTls', field: 'controlTls', fallback: true, good: [['false', false], ['0', false], ['true', true]], bad: ['off', 'tls'] },
   { variable: 'LAMBDA_DISPATCH_RouterCallbackHost', field: 'callbackHost', fallback: '127.0.0.1', good: [['10.0.0.5', '10.0.0.5']], bad: ['10.0.0.5:5003', 'ws://10.0.0.5'] },
 ];
 
@@ -103,6 +104,24 @@ describe('router settings', () => {
     assert.equal(both.adminPort, 0);
     // The client port's bind host does not move the admin listener off loopback.
     assert.equal(loadRouterConfig({ LAMBDA_DISPATCH_BindHost: '0.0.0.0' }).adminBindHost, '127.0.0.1');
+  });
+
+  test('the control port\'s certificate and key files: both or neither, and only with TLS on', () => {
+    const none = loadRouterConfig({});
+    assert.equal(none.tlsCertFile, undefined);
+    assert.equal(none.tlsKeyFile, undefined);
+    const both = loadRouterConfig({ LAMBDA_DISPATCH_TlsCertFile: ' /etc/ld/cert.pem ', LAMBDA_DISPATCH_TlsKeyFile: '/etc/ld/key.pem' });
+    assert.equal(both.tlsCertFile, '/etc/ld/cert.pem');
+    assert.equal(both.tlsKeyFile, '/etc/ld/key.pem');
+    assert.equal(both.controlTls, true);
+    assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_TlsCertFile: '/etc/ld/cert.pem' }), 'LAMBDA_DISPATCH_TlsKeyFile', /must be set together with LAMBDA_DISPATCH_TlsCertFile/);
+    assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_TlsKeyFile: '/etc/ld/key.pem' }), 'LAMBDA_DISPATCH_TlsCertFile', /must be set together with LAMBDA_DISPATCH_TlsKeyFile/);
+    assertSettingError(
+      () => loadRouterConfig({ LAMBDA_DISPATCH_ControlTls: 'false', LAMBDA_DISPATCH_TlsCertFile: '/c', LAMBDA_DISPATCH_TlsKeyFile: '/k' }),
+      'LAMBDA_DISPATCH_ControlTls',
+      /is false but LAMBDA_DISPATCH_TlsCertFile/,
+    );
+    assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_ControlTls: 'maybe' }), 'LAMBDA_DISPATCH_ControlTls', /true or false/);
   });
 
   test('region falls back to AWS_DEFAULT_REGION', () => {
