@@ -169,6 +169,8 @@ export class TestRouter {
       this.upgrades++;
       const refuse = (status: number) => {
         this.refused.push(status);
+        // The client may reset as it reads the refusal; the HTTP server no longer listens on this socket.
+        socket.on('error', () => socket.destroy());
         socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       };
       if (req.url !== CHANNEL_PATH) return refuse(404);

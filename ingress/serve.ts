@@ -4,7 +4,7 @@
 // exit code says whether anything was cut.
 
 import { loadRouterConfig } from '../core/config.ts';
-import { SettingError } from '../core/settings/env.ts';
+import { SETTING_INVALID, SettingError } from '../core/settings/env.ts';
 import { startRouter, type Router } from './router.ts';
 import { resolveCallbackHost } from './callback-host.ts';
 
@@ -20,11 +20,20 @@ export async function serveRouter(o: { threadFile?: URL; defaultBindHost: string
   const callback = await resolveCallbackHost(process.env, { log: (line) => console.error(`lambda-dispatch router: ${line}`) });
   config = Object.freeze({ ...config, callbackHost: callback.host });
 
-  const router = await startRouter({
-    config,
-    bindHost: config.bindHost ?? o.defaultBindHost,
-    ...(o.threadFile ? { threadFile: o.threadFile } : {}),
-  });
+  let router: Router;
+  try {
+    router = await startRouter({
+      config,
+      bindHost: config.bindHost ?? o.defaultBindHost,
+      ...(o.threadFile ? { threadFile: o.threadFile } : {}),
+    });
+  } catch (err) {
+    // A setting only the start can check (a certificate file that does not load, on the dispatcher
+    // thread: the error crosses the thread boundary as a plain Error that keeps its code).
+    if (!(err instanceof Error) || (err as NodeJS.ErrnoException).code !== SETTING_INVALID) throw err;
+    console.error(`lambda-dispatch: ${err.message}`);
+    process.exit(1);
+  }
   console.log(
     `lambda-dispatch router: ${router.url} (control port ${router.controlPort}, admin ${router.adminUrl}, callback host ${callback.host} from ${callback.source}, function ${config.functionName})`,
   );
