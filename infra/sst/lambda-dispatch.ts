@@ -345,7 +345,8 @@ function checkArgs(name: string, args: LambdaDispatchArgs, production: boolean) 
   const min = int('router.scaling.min', scaling.min, defaultMin, 0, 1000);
   const max = int('router.scaling.max', scaling.max, 10, 1, 1000);
   if (min > max) {
-    problems.push(`router.scaling.min (${min}${scaling.min === undefined ? ', the default in the production stage' : ''}) exceeds router.scaling.max (${max})`);
+    const note = scaling.min === undefined ? (production ? ', the default in the production stage' : ', the default') : '';
+    problems.push(`router.scaling.min (${min}${note}) exceeds router.scaling.max (${max})`);
   }
   const cpuUtilization = int('router.scaling.cpuUtilization', scaling.cpuUtilization, 50, 1, 100);
   const shutdownGraceSeconds = int(
@@ -360,7 +361,8 @@ function checkArgs(name: string, args: LambdaDispatchArgs, production: boolean) 
   if ('LAMBDA_DISPATCH_ShutdownGraceMs' in extra) {
     problems.push('router.settings.LAMBDA_DISPATCH_ShutdownGraceMs cannot be set: use router.shutdownGraceSeconds, which the deregistration delay and the stop timeout follow');
   }
-  // Only a literal can be checked here; a value computed at deploy time is the caller's to keep.
+  // The router's spellings of true (core/settings/env.ts). Only a literal can be checked here; a
+  // value computed at deploy time is the caller's to keep.
   const tls = extra.LAMBDA_DISPATCH_ControlTls;
   if (typeof tls === 'string' && !['true', '1', 'yes'].includes(tls.trim().toLowerCase())) {
     problems.push(`router.settings.LAMBDA_DISPATCH_ControlTls cannot turn off TLS on the control channel (the function's callbacks cross the VPC), got "${tls}"`);
