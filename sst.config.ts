@@ -22,7 +22,9 @@ export default $config({
       router: {
         // Spot where an interruption costs nothing but a restart.
         capacity: production ? 'fargate' : 'spot',
-        scaling: { min: 1, max: 10, cpuUtilization: 50 },
+        // min: the component's default, two tasks in production (one per availability zone) and
+        // one elsewhere.
+        scaling: { max: 10, cpuUtilization: 50 },
       },
     });
     return { url: dispatch.url };

@@ -75,7 +75,48 @@ function containerDefinitions(g: Graph) {
     image: string;
     environment: { name: string; value: string }[];
     healthCheck?: { command: string[] };
+    stopTimeout?: number;
   }[];
+}
+
+function routerEnv(g: Graph): Record<string, string> {
+  return Object.fromEntries(containerDefinitions(g)[0]!.environment.map((e) => [e.name, e.value]));
+}
+
+/** The load balancer's subnets' CIDRs, in the order the VPC made them. */
+function publicCidrs(g: Graph): string {
+  return g
+    .all('aws:ec2/subnet:Subnet', /PublicSubnet\d+$/)
+    .map((s) => String(s.inputs.cidrBlock))
+    .join(',');
+}
+
+/**
+ * What every deployed stage must have so that a deploy, a scale-in or a Spot reclaim loses no
+ * request: the target group stops sending before SIGTERM and waits out the router's drain, ECS's
+ * SIGKILL comes after it, and a rolling deploy adds tasks before it removes any.
+ */
+function assertDrain(g: Graph, graceSeconds: number) {
+  const env = routerEnv(g);
+  assert.equal(env.LAMBDA_DISPATCH_ShutdownGraceMs, String(graceSeconds * 1000));
+  const target = g.one('aws:lb/targetGroup:TargetGroup');
+  assert.equal(target.inputs.deregistrationDelay, graceSeconds + 5, 'the load balancer lets requests run the whole grace');
+  const [container] = containerDefinitions(g);
+  assert.equal(container!.stopTimeout, graceSeconds + 10, 'SIGKILL comes after the drain');
+  assert.ok(container!.stopTimeout! <= 120, "Fargate's most");
+  const service = g.one('aws:ecs/service:Service');
+  assert.equal(service.inputs.deploymentMinimumHealthyPercent, 100);
+  assert.equal(service.inputs.deploymentMaximumPercent, 200);
+  assert.equal(service.inputs.availabilityZoneRebalancing, 'ENABLED');
+  // Fargate places a service's tasks across the zones of the subnets it is given.
+  const subnets = g.all('aws:ec2/subnet:Subnet').filter((s) => (service.inputs.networkConfiguration as { subnets: string[] }).subnets.includes(String(s.id)));
+  assert.equal(new Set(subnets.map((s) => s.inputs.availabilityZone)).size, 2, 'the tasks may use both zones');
+}
+
+/** The component leaves TLS on the control channel to the router's default (on) and never turns it off. */
+function assertControlTlsOn(env: Record<string, string>) {
+  const v = env.LAMBDA_DISPATCH_ControlTls;
+  assert.ok(v === undefined || ['true', '1', 'yes'].includes(v.toLowerCase()), `LAMBDA_DISPATCH_ControlTls=${v}`);
 }
 
 before(async () => {
@@ -210,7 +251,6 @@ test('deploy, production stage: load balancer, listener and health check on the 
   assert.equal(target.inputs.port, 5001);
   assert.equal(target.inputs.protocol, 'HTTP');
   assert.equal(target.inputs.targetType, 'ip');
-  assert.equal(target.inputs.deregistrationDelay, 30);
   assert.deepEqual(target.inputs.healthCheck, { path: HEALTH, interval: 10, timeout: 5, healthyThreshold: 2, unhealthyThreshold: 3, matcher: '200' });
   const listener = g.one('aws:lb/listener:Listener');
   assert.equal(listener.inputs.port, 80);
@@ -227,13 +267,18 @@ test('deploy, production stage: load balancer, listener and health check on the 
 test('deploy, production stage: the router is told the function and its settings, image from infra/router.Dockerfile', async () => {
   const g = new Graph((await synth('production', false)).resources);
   const fn = g.one('aws:lambda/function:Function');
-  const env = Object.fromEntries(containerDefinitions(g)[0]!.environment.map((e) => [e.name, e.value]));
+  const env = routerEnv(g);
   assert.equal(env.LAMBDA_DISPATCH_FunctionName, fn.inputs.name);
   assert.equal(env.LAMBDA_DISPATCH_FunctionTimeout, '60');
   assert.equal(env.LAMBDA_DISPATCH_IncomingRequestHTTPPort, '5001');
   assert.equal(env.LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port, '5003');
   assert.equal(env.AWS_REGION, 'us-east-1');
   assert.equal(env.LAMBDA_DISPATCH_RouterCallbackHost, undefined, 'each task finds its own address (ECS task metadata)');
+  // x-forwarded-* is believed from the load balancer's subnets only, not from the whole VPC.
+  assert.equal(env.LAMBDA_DISPATCH_TrustProxy, '10.0.0.0/22,10.0.8.0/22');
+  assert.equal(env.LAMBDA_DISPATCH_TrustProxy, publicCidrs(g));
+  assert.deepEqual(g.one('aws:lb/loadBalancer:LoadBalancer').inputs.subnets, g.all('aws:ec2/subnet:Subnet', /PublicSubnet\d+$/).map((s) => s.id));
+  assertControlTlsOn(env);
 
   const image = g.one('docker-build:index:Image');
   assert.deepEqual(image.inputs.dockerfile, { location: path.join(ROOT, 'infra/router.Dockerfile') });
@@ -247,10 +292,20 @@ test('deploy, production stage: the router is told the function and its settings
   assert.equal(task.inputs.memory, '1024');
 });
 
-test('deploy, production stage: CPU autoscaling at 50% between 1 and 10 tasks, regular Fargate, managed NAT', async () => {
+test('deploy, production stage: drains before it stops, rolls without losing capacity, two tasks in two zones', async () => {
+  const g = new Graph((await synth('production', false)).resources);
+  assertDrain(g, 20);
+  const service = g.one('aws:ecs/service:Service');
+  assert.equal(service.inputs.desiredCount, 2, 'one task would be a single point of failure that every deploy takes down');
+  assert.equal(g.one('aws:appautoscaling/target:Target').inputs.minCapacity, 2);
+  const zones = g.all('aws:ec2/subnet:Subnet', /PrivateSubnet\d+$/).map((s) => s.inputs.availabilityZone);
+  assert.deepEqual(zones, ['us-east-1a', 'us-east-1b']);
+});
+
+test('deploy, production stage: CPU autoscaling at 50% between 2 and 10 tasks, regular Fargate, managed NAT', async () => {
   const g = new Graph((await synth('production', false)).resources);
   const target = g.one('aws:appautoscaling/target:Target');
-  assert.equal(target.inputs.minCapacity, 1);
+  assert.equal(target.inputs.minCapacity, 2);
   assert.equal(target.inputs.maxCapacity, 10);
   assert.equal(target.inputs.scalableDimension, 'ecs:service:DesiredCount');
   const policies = g.all('aws:appautoscaling/policy:Policy');
@@ -260,7 +315,6 @@ test('deploy, production stage: CPU autoscaling at 50% between 1 and 10 tasks, r
     targetValue: 50,
   });
   const service = g.one('aws:ecs/service:Service');
-  assert.equal(service.inputs.desiredCount, 1);
   assert.equal(service.inputs.launchType, 'FARGATE');
   assert.equal(g.all('aws:ec2/natGateway:NatGateway').length, 2, 'a managed NAT gateway per availability zone');
   assert.ok(!g.has('aws:ec2/instance:Instance'));
@@ -281,6 +335,16 @@ test('deploy, another stage: NAT instances instead of gateways, the router on Fa
   // Spot defaults to x86_64, which Fargate Spot supports everywhere.
   assert.deepEqual(g.one('aws:ecs/taskDefinition:TaskDefinition').inputs.runtimePlatform, { cpuArchitecture: 'X86_64', operatingSystemFamily: 'LINUX' });
   assert.deepEqual(g.one('docker-build:index:Image').inputs.platforms, ['linux/amd64']);
+});
+
+test('deploy, another stage: one task by default, the same drain and rolling deploy, TrustProxy, TLS left on', async () => {
+  const g = new Graph((await synth('pr-42', false)).resources);
+  assert.equal(g.one('aws:ecs/service:Service').inputs.desiredCount, 1);
+  assert.equal(g.one('aws:appautoscaling/target:Target').inputs.minCapacity, 1);
+  assertDrain(g, 20);
+  const env = routerEnv(g);
+  assert.equal(env.LAMBDA_DISPATCH_TrustProxy, publicCidrs(g));
+  assertControlTlsOn(env);
 });
 
 test('sst dev: the router runs locally as the Service dev command, the function live through the bridge', async () => {
@@ -304,6 +368,10 @@ test('sst dev: the router runs locally as the Service dev command, the function 
   assert.equal(devCommand.autostart, true);
   assert.equal(devCommand.environment.LAMBDA_DISPATCH_FunctionName, fn.inputs.name);
   assert.equal(devCommand.environment.LAMBDA_DISPATCH_FunctionTimeout, '60');
+  assert.equal(devCommand.environment.LAMBDA_DISPATCH_ShutdownGraceMs, '20000');
+  // No load balancer in front of the local router: nothing's x-forwarded-* is to be believed.
+  assert.equal(devCommand.environment.LAMBDA_DISPATCH_TrustProxy, undefined);
+  assertControlTlsOn(devCommand.environment);
   // The local router runs as the task role, which may invoke the function and nothing else.
   const taskRole = g.one('aws:iam/role:Role', /RouterTaskRole$/);
   assert.equal(devCommand.aws.role, taskRole.state.arn);
@@ -343,14 +411,33 @@ function variantConfig(file: string, appName: string, args: string, output = '{}
 }
 
 test('settings the types cannot catch fail synthesis with a message that names them', async () => {
-  const [ours, sst] = await Promise.all([
+  const [ours, drain, sst] = await Promise.all([
     synth('staging', false, variantConfig('bad-scaling.config.ts', 'lambda-dispatch', `{ function: { handler: 'demo/function.handler', timeout: 901 }, router: { scaling: { min: 5, max: 2 } } }`)),
+    synth(
+      'production',
+      false,
+      variantConfig(
+        'bad-drain.config.ts',
+        'lambda-dispatch',
+        `{ function: { handler: 'demo/function.handler' }, router: { shutdownGraceSeconds: 111, scaling: { max: 1 }, settings: { LAMBDA_DISPATCH_ShutdownGraceMs: '5000', LAMBDA_DISPATCH_ControlTls: 'False' } } }`,
+      ),
+    ),
     // SST's own checks run too: Fargate allows only some memory sizes per CPU size.
     synth('staging', false, variantConfig('bad-size.config.ts', 'lambda-dispatch', `{ function: { handler: 'demo/function.handler' }, router: { cpu: '0.25 vCPU', memory: '8 GB' } }`)),
   ]);
   assert.deepEqual(ours.errors, [
     'LambdaDispatch "Dispatch": function.timeout must be an integer from 1 to 900, got 901; router.scaling.min (5) exceeds router.scaling.max (2)',
   ]);
+  assert.deepEqual(drain.errors, [
+    'LambdaDispatch "Dispatch": ' +
+      [
+        'router.scaling.min (2, the default in the production stage) exceeds router.scaling.max (1)',
+        "router.shutdownGraceSeconds must be an integer from 0 to 110 (ECS's stop timeout follows it at +10 s and Fargate allows at most 120 s), got 111",
+        'router.settings.LAMBDA_DISPATCH_ShutdownGraceMs cannot be set: use router.shutdownGraceSeconds, which the deregistration delay and the stop timeout follow',
+        `router.settings.LAMBDA_DISPATCH_ControlTls cannot turn off TLS on the control channel (the function's callbacks cross the VPC), got "False"`,
+      ].join('; '),
+  ]);
+  assert.ok(!new Graph(drain.resources).has('aws:ecs/service:Service'), 'nothing is created');
   assert.deepEqual(sst.errors, ['Unsupported memory: 8 GB. The supported values for memory for a 0.25 vCPU CPU are 0.5 GB, 1 GB, 2 GB']);
 });
 
@@ -362,7 +449,7 @@ test('bring your own bundle: a function built by npm run build deploys as given'
     'my-app',
     `{
       function: { handler: 'index.handler', bundle: ${JSON.stringify(path.dirname(built.lambda))}, runtime: 'nodejs22.x', memory: 1024, timeout: 300, architecture: 'x86_64', copyFiles: [{ from: 'demo/app.ts', to: 'app-source.ts' }] },
-      router: { capacity: 'spot', scaling: { min: 2, max: 4, cpuUtilization: 60 }, settings: { LAMBDA_DISPATCH_MaxConcurrentCount: '20' } },
+      router: { capacity: 'spot', scaling: { min: 2, max: 4, cpuUtilization: 60 }, shutdownGraceSeconds: 110, settings: { LAMBDA_DISPATCH_MaxConcurrentCount: '20', LAMBDA_DISPATCH_ControlTls: 'true' } },
     }`,
     '{ url: d.url }',
   );
@@ -379,9 +466,12 @@ test('bring your own bundle: a function built by npm run build deploys as given'
   assert.equal(buildCall?.args.bundle, path.dirname(built.lambda));
   // SST resolves and checks the files itself.
   assert.deepEqual(buildCall?.args.copyFiles, [{ from: path.join(ROOT, 'demo/app.ts'), to: 'app-source.ts', isDir: false }]);
-  const env = Object.fromEntries(containerDefinitions(g)[0]!.environment.map((e) => [e.name, e.value]));
+  const env = routerEnv(g);
   assert.equal(env.LAMBDA_DISPATCH_FunctionTimeout, '300');
   assert.equal(env.LAMBDA_DISPATCH_MaxConcurrentCount, '20');
+  // The longest grace Fargate allows: a stop timeout of exactly 120 s.
+  assertDrain(g, 110);
+  assertControlTlsOn(env);
   const target = g.one('aws:appautoscaling/target:Target');
   assert.deepEqual([target.inputs.minCapacity, target.inputs.maxCapacity], [2, 4]);
   assert.equal((g.one('aws:appautoscaling/policy:Policy').inputs.targetTrackingScalingPolicyConfiguration as { targetValue: number }).targetValue, 60);

@@ -11,6 +11,27 @@ export const ROUTER_HTTP_PORT = 5001;
 export const ROUTER_CONTROL_PORT = 5003;
 export const HEALTH_PATH = '/_lambda_dispatch/health';
 
+/** The router's own default for LAMBDA_DISPATCH_ShutdownGraceMs (core/config.ts), in seconds. */
+export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 20;
+/** ECS refuses a longer stopTimeout for a Fargate container. */
+export const FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120;
+// A request that starts just as the target is deregistered still gets the whole grace from the
+// load balancer, plus the time its last bytes take through it.
+const DEREGISTRATION_MARGIN_SECONDS = 5;
+// After the grace the router still closes connections, stops its dispatcher thread and exits;
+// SIGKILL must not land in the middle of that.
+const STOP_TIMEOUT_MARGIN_SECONDS = 10;
+export const MAX_SHUTDOWN_GRACE_SECONDS = FARGATE_MAX_STOP_TIMEOUT_SECONDS - STOP_TIMEOUT_MARGIN_SECONDS;
+
+/** What one drain grace sets: the router's setting, the target group's delay, the container's stop timeout. */
+export function drainTimings(graceSeconds: number) {
+  return {
+    shutdownGraceMs: graceSeconds * 1000,
+    deregistrationDelay: graceSeconds + DEREGISTRATION_MARGIN_SECONDS,
+    stopTimeout: graceSeconds + STOP_TIMEOUT_MARGIN_SECONDS,
+  };
+}
+
 type Vpc = InstanceType<typeof sst.aws.Vpc>;
 type Fn = InstanceType<typeof sst.aws.Function>;
 type Service = InstanceType<typeof sst.aws.Service>;
@@ -61,9 +82,24 @@ export interface LambdaDispatchArgs {
     architecture?: 'arm64' | 'x86_64';
     /** `spot` runs on Fargate Spot (about 70% cheaper, may be reclaimed with a two-minute warning). Default regular Fargate. */
     capacity?: 'spot' | 'fargate';
-    /** CPU target tracking. Defaults: min 1, max 10, target 50% CPU. */
+    /**
+     * CPU target tracking. Defaults: min 2 in the `production` stage (one task per availability
+     * zone, so that neither a deploy nor a zone takes the router down), 1 elsewhere; max 10;
+     * target 50% CPU.
+     */
     scaling?: { min?: number; max?: number; cpuUtilization?: number };
-    /** Extra LAMBDA_DISPATCH_* settings (README: Configuration), e.g. `{ LAMBDA_DISPATCH_MaxConcurrentCount: "20" }`. */
+    /**
+     * Seconds the router may take after SIGTERM to finish requests in flight
+     * (LAMBDA_DISPATCH_ShutdownGraceMs). The load balancer's deregistration delay (grace + 5 s) and
+     * ECS's stop timeout (grace + 10 s) follow it, so nothing cuts a drain short. Integer, 0–110
+     * (Fargate's stop timeout is at most 120 s). Default 20.
+     */
+    shutdownGraceSeconds?: number;
+    /**
+     * Extra LAMBDA_DISPATCH_* settings (README: Configuration), e.g. `{ LAMBDA_DISPATCH_MaxConcurrentCount: "20" }`.
+     * Not `LAMBDA_DISPATCH_ShutdownGraceMs` (use `shutdownGraceSeconds`), and not a
+     * `LAMBDA_DISPATCH_ControlTls` that turns TLS off.
+     */
     settings?: Record<string, $util.Input<string>>;
     /** A custom domain for the load balancer (HTTPS, certificate by SST); default the load balancer's own HTTP URL. */
     domain?: string;
@@ -90,7 +126,7 @@ export class LambdaDispatch extends $util.ComponentResource {
   constructor(name: string, args: LambdaDispatchArgs, opts: $util.ComponentResourceOptions = {}) {
     super('lambda-dispatch:aws:LambdaDispatch', name, {}, opts);
     const parent = { parent: this };
-    const settings = checkArgs(name, args);
+    const settings = checkArgs(name, args, $app.stage === 'production');
 
     this.vpc =
       args.vpc ??
@@ -169,6 +205,14 @@ export class LambdaDispatch extends $util.ComponentResource {
     );
 
     const router = settings.router;
+    const drain = drainTimings(router.shutdownGraceSeconds);
+    // The load balancer's nodes sit in the public subnets and reach the router from addresses
+    // there; the router believes x-forwarded-* only from those. Not the VPC's CIDR: that would
+    // also vouch for the function, the NAT instances and anything else in the private subnets.
+    // Not in `sst dev`: no load balancer, and a laptop's own network may well be 10.0.0.0/8.
+    const trustProxy = $dev
+      ? undefined
+      : vpc.nodes.publicSubnets.apply((subnets) => $util.all(subnets.map((s) => s.cidrBlock))).apply((cidrs) => cidrs.join(','));
     this.router = new sst.aws.Service(
       `${name}Router`,
       {
@@ -183,6 +227,8 @@ export class LambdaDispatch extends $util.ComponentResource {
           LAMBDA_DISPATCH_FunctionTimeout: String(settings.timeout),
           LAMBDA_DISPATCH_IncomingRequestHTTPPort: String(ROUTER_HTTP_PORT),
           LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: String(ROUTER_CONTROL_PORT),
+          LAMBDA_DISPATCH_ShutdownGraceMs: String(drain.shutdownGraceMs),
+          ...(trustProxy ? { LAMBDA_DISPATCH_TrustProxy: trustProxy } : {}),
           AWS_REGION: aws.getRegionOutput({}, parent).region,
           ...args.router?.settings,
         },
@@ -231,10 +277,28 @@ export class LambdaDispatch extends $util.ComponentResource {
           url: `http://127.0.0.1:${ROUTER_HTTP_PORT}`,
         },
         transform: {
-          // The router drains for LAMBDA_DISPATCH_ShutdownGraceMs (20 s) after SIGTERM; ECS sends
-          // SIGTERM once the target is deregistered, so the default 300 s delay is only waiting.
+          // ECS takes a task out of the target group first and sends SIGTERM only once the target
+          // has drained (or this delay ran out); the 300 s default would only slow every deploy.
           target: (t: aws.lb.TargetGroupArgs) => {
-            t.deregistrationDelay = 30;
+            t.deregistrationDelay = drain.deregistrationDelay;
+            return undefined;
+          },
+          // SST's Service has no stop timeout of its own; ECS's default (30 s) would SIGKILL a
+          // router whose grace is longer, and the drain would lose whatever it still had.
+          taskDefinition: (t: aws.ecs.TaskDefinitionArgs) => {
+            t.containerDefinitions = $output(t.containerDefinitions).apply((json) =>
+              JSON.stringify((JSON.parse(json) as Record<string, unknown>[]).map((c) => ({ ...c, stopTimeout: drain.stopTimeout }))),
+            );
+            return undefined;
+          },
+          service: (s: aws.ecs.ServiceArgs) => {
+            // A rolling deploy starts the new tasks and waits for them to pass the load balancer's
+            // health check before it stops an old one: capacity never drops below the desired count.
+            s.deploymentMinimumHealthyPercent = 100;
+            s.deploymentMaximumPercent = 200;
+            // Fargate spreads tasks over the subnets' zones when it places them; this moves them
+            // back after a zone's outage or a scale-in left them lopsided.
+            s.availabilityZoneRebalancing = 'ENABLED';
             return undefined;
           },
         },
@@ -264,11 +328,11 @@ export class LambdaDispatch extends $util.ComponentResource {
 }
 
 /** Validates what the types cannot say; every problem is reported at once, each naming its argument. */
-function checkArgs(name: string, args: LambdaDispatchArgs) {
+function checkArgs(name: string, args: LambdaDispatchArgs, production: boolean) {
   const problems: string[] = [];
-  const int = (label: string, v: number | undefined, dflt: number, min: number, max: number) => {
+  const int = (label: string, v: number | undefined, dflt: number, min: number, max: number, why = '') => {
     const n = v ?? dflt;
-    if (!Number.isInteger(n) || n < min || n > max) problems.push(`${label} must be an integer from ${min} to ${max}, got ${n}`);
+    if (!Number.isInteger(n) || n < min || n > max) problems.push(`${label} must be an integer from ${min} to ${max}${why}, got ${n}`);
     return n;
   };
   if (!args.function.bundle && !/^[^.]+\.[A-Za-z_$][\w$]*$/.test(args.function.handler)) {
@@ -277,10 +341,32 @@ function checkArgs(name: string, args: LambdaDispatchArgs) {
   const timeout = int('function.timeout', args.function.timeout, 60, 1, 900);
   const memory = int('function.memory', args.function.memory, 512, 128, 10_240);
   const scaling = args.router?.scaling ?? {};
-  const min = int('router.scaling.min', scaling.min, 1, 0, 1000);
+  const defaultMin = production ? 2 : 1;
+  const min = int('router.scaling.min', scaling.min, defaultMin, 0, 1000);
   const max = int('router.scaling.max', scaling.max, 10, 1, 1000);
-  if (min > max) problems.push(`router.scaling.min (${min}) exceeds router.scaling.max (${max})`);
+  if (min > max) {
+    const note = scaling.min === undefined ? (production ? ', the default in the production stage' : ', the default') : '';
+    problems.push(`router.scaling.min (${min}${note}) exceeds router.scaling.max (${max})`);
+  }
   const cpuUtilization = int('router.scaling.cpuUtilization', scaling.cpuUtilization, 50, 1, 100);
+  const shutdownGraceSeconds = int(
+    'router.shutdownGraceSeconds',
+    args.router?.shutdownGraceSeconds,
+    DEFAULT_SHUTDOWN_GRACE_SECONDS,
+    0,
+    MAX_SHUTDOWN_GRACE_SECONDS,
+    ` (ECS's stop timeout follows it at +${STOP_TIMEOUT_MARGIN_SECONDS} s and Fargate allows at most ${FARGATE_MAX_STOP_TIMEOUT_SECONDS} s)`,
+  );
+  const extra = args.router?.settings ?? {};
+  if ('LAMBDA_DISPATCH_ShutdownGraceMs' in extra) {
+    problems.push('router.settings.LAMBDA_DISPATCH_ShutdownGraceMs cannot be set: use router.shutdownGraceSeconds, which the deregistration delay and the stop timeout follow');
+  }
+  // The router's spellings of true (core/settings/env.ts). Only a literal can be checked here; a
+  // value computed at deploy time is the caller's to keep.
+  const tls = extra.LAMBDA_DISPATCH_ControlTls;
+  if (typeof tls === 'string' && !['true', '1', 'yes'].includes(tls.trim().toLowerCase())) {
+    problems.push(`router.settings.LAMBDA_DISPATCH_ControlTls cannot turn off TLS on the control channel (the function's callbacks cross the VPC), got "${tls}"`);
+  }
   if (problems.length > 0) throw new Error(`LambdaDispatch "${name}": ${problems.join('; ')}`);
   return {
     runtime: args.function.runtime ?? 'nodejs24.x',
@@ -293,6 +379,7 @@ function checkArgs(name: string, args: LambdaDispatchArgs) {
       architecture: args.router?.architecture ?? (args.router?.capacity === 'spot' ? 'x86_64' : 'arm64'),
       capacity: args.router?.capacity ?? 'fargate',
       scaling: { min, max, cpuUtilization },
+      shutdownGraceSeconds,
     },
   };
 }
