@@ -21,6 +21,11 @@ export const ROUTER_ERRORS = {
   LD_SHUTTING_DOWN: { status: 503, message: 'router is shutting down' },
   /** The instance serving the request went away before answering (and it could not be retried). */
   LD_INSTANCE_LOST: { status: 502, message: 'the function instance went away' },
+  /**
+   * The instance's invoke ended in a function error (the environment crashed) while serving the
+   * request; it is not sent to another environment, which it might crash too.
+   */
+  LD_INSTANCE_FAILED: { status: 502, message: 'the function failed while serving the request' },
   /** The extension reported that the app could not serve the request. */
   LD_FUNCTION_FAILED: { status: 502, message: 'the function could not serve the request' },
   /** The function answered with a head Node refuses to write (bad header bytes). */

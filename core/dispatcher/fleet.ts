@@ -40,6 +40,8 @@ export interface Demand {
   readonly pendingCount: number;
   /** New channels are free: hand them waiting requests. */
   pump(): void;
+  /** An invoke ended: requests lost with its instance can be decided now. */
+  requeueRetries(): void;
 }
 
 export class Fleet {
@@ -235,6 +237,7 @@ export class Fleet {
 
   private invokeEnded(inst: Instance, outcome: InvokeOutcome): void {
     inst.invokeEnded = true;
+    inst.outcome = outcome;
     this.launcher.ended(inst.id, outcome, inst.openedAt !== 0, this.now());
     inst.closeReason ||= outcome.kind === 'returned' ? outcome.exitReason : outcome.kind;
     if (inst.replaces !== null) {
@@ -245,6 +248,7 @@ export class Fleet {
     for (const ch of inst.channels) ch.ws.terminate();
     if (inst.channels.size === 0) this.remove(inst);
     else inst.state = 'closing';
+    this.demand.requeueRetries();
   }
 
   private remove(inst: Instance): void {
@@ -314,6 +318,7 @@ export class Fleet {
         if (ch.paused) continue;
         if (!ch.alive) {
           this.log(`channel ${inst.id}/${ch.index} stopped answering pings`);
+          ch.silent = true;
           ch.ws.terminate();
           continue;
         }

@@ -97,6 +97,8 @@ test('a frozen environment (no pongs) is cut off and its request goes elsewhere'
   assert.equal(h.dispatcher.status().channels.open, 1, 'one missed pong is tolerated');
   h.dispatcher.ping();
   await settle();
+  // Cut for silence: the host's fault, so it goes again at the next tick whatever the invoke says.
+  h.dispatcher.tick();
   const s = h.dispatcher.status();
   assert.equal(s.channels.open, 0);
   assert.equal(s.inFlight, 0);
@@ -199,4 +201,44 @@ test('channels that die together: the lost request waits for the next tick and n
   assert.equal(s.requests.failed, 0);
   assert.equal(s.pending, 1, 'it waits for capacity that lives');
   assert.equal(next.frames.length, 0);
+});
+
+test('a request whose environment crashed under it is answered 502, not replayed onto another environment', async () => {
+  h.enqueueGet(0);
+  const a = h.invokes[0]!.payload;
+  const a0 = await h.connect(a.instanceId, a.token, 0);
+  assert.equal(decodeFrame(await a0.first!).type, 'req-head');
+  // The app throws asynchronously: the runtime dies, the socket drops, then the invoke reports it.
+  a0.ws!.terminate();
+  await settle();
+  h.dispatcher.tick();
+  assert.equal(h.dispatcher.status().pending, 1, 'held while the outcome is unknown');
+  h.invokes[0]!.end({ kind: 'function-error', errorType: 'Runtime.ExitError', message: 'exit status 1' });
+  await settle();
+  const s = h.dispatcher.status();
+  assert.equal(s.requests.notRetried, 1);
+  assert.equal(s.requests.retried, 0);
+  assert.equal(s.pending, 0);
+  assert.deepEqual(h.drainRing(), [Rec.RES_ERROR]);
+  assert.equal(h.invokes.length, 1, 'no second environment was started for it');
+});
+
+test('a request lost with a channel whose invoke runs on goes again after the bounded wait for its outcome', async () => {
+  h.enqueueGet(0);
+  const a = h.invokes[0]!.payload;
+  const a0 = await h.connect(a.instanceId, a.token, 0);
+  const a1 = await h.connect(a.instanceId, a.token, 1);
+  await settle();
+  const [lost, kept] = a0.frames.length > 0 ? [a0, a1] : [a1, a0];
+  lost.ws!.terminate(); // a network blip: the invoke goes on
+  await settle();
+  h.clock.now += 500;
+  h.dispatcher.tick();
+  assert.equal(kept.frames.length, 0, 'still waiting to learn whether the environment failed');
+  h.clock.now += 600;
+  h.dispatcher.tick();
+  await settle();
+  // Its only other channel is on the same instance: better there than nowhere.
+  assert.equal(kept.frames[0]?.type, 'req-head');
+  assert.equal(h.dispatcher.status().requests.retried, 1);
 });

@@ -39,7 +39,10 @@ export interface Capacity {
 export interface RequestCounts {
   served: number;
   failed: number;
+  /** Requests lost with their channel and sent again. */
   retried: number;
+  /** Requests lost with an instance whose invoke ended in a function error: answered 502, not sent again. */
+  notRetried: number;
   timedOut: number;
   rejected: number;
   aborted: number;
@@ -49,9 +52,16 @@ export type FramingCounts = Record<FramingViolation, number>;
 
 /**
  * Attempts after the first for a request lost before any answer. When environments die together
- * (a deploy, a host failure) the first retry can land on the next one to go.
+ * (a host failure) the first retry can land on the next one to go.
  */
 const MAX_RETRIES = 2;
+/**
+ * How long a lost request waits to learn how its instance's invoke ended. A function error means
+ * the environment itself failed, quite possibly because of this very request: sending it again
+ * would cost another environment (and the client another wait). A channel lost while the invoke
+ * runs on (a network blip, a frozen environment) is the host's fault, and the request goes again.
+ */
+const OUTCOME_WAIT_MS = 1000;
 const NO_INSTANCES: ReadonlySet<Instance> = new Set();
 
 export class Relay {
@@ -66,7 +76,7 @@ export class Relay {
   private readonly bySlot = new Map<number, Exchange>();
   private nextId = 1;
   private stopping = false;
-  readonly counts: RequestCounts = { served: 0, failed: 0, retried: 0, timedOut: 0, rejected: 0, aborted: 0 };
+  readonly counts: RequestCounts = { served: 0, failed: 0, retried: 0, notRetried: 0, timedOut: 0, rejected: 0, aborted: 0 };
   /** Responses stopped because the peer broke HTTP framing, by kind. */
   readonly framing = Object.fromEntries(FRAMING_VIOLATIONS.map((v) => [v, 0])) as FramingCounts;
 
@@ -265,9 +275,10 @@ export class Relay {
   }
 
   /**
-   * A channel closed under its request. Nothing came back and sending it again cannot do harm: it
-   * goes again, at the front of the queue from the next tick on, never to an instance it was lost on
-   * if another can take it, at most MAX_RETRIES times.
+   * A channel closed under its request. Nothing came back and sending it again cannot do harm to
+   * the app: it may go again (requeueRetries decides once the instance's fate is known), at the
+   * front of the queue, never to an instance it was lost on if another can take it, at most
+   * MAX_RETRIES times.
    */
   channelLost(ch: Channel): void {
     const inst = ch.instance;
@@ -276,8 +287,10 @@ export class Relay {
     if (ex.state === 'sent' && ex.retryable && ex.retries < MAX_RETRIES && !this.stopping) {
       ex.retries++;
       ex.failedOn.add(inst);
+      ex.lostOn = inst;
+      ex.lostAt = this.now();
+      ex.lostSilent = ch.silent;
       ex.state = 'pending';
-      this.counts.retried++;
       this.retrying.push(ex);
     } else {
       this.counts.failed++;
@@ -358,13 +371,38 @@ export class Relay {
 
   // ── timeouts and shutdown ──────────────────────────────────────────────────────────────────
 
-  /** Lost requests queue again, first in line (oldest first). */
+  /**
+   * Lost requests whose instance's fate is known (or that waited OUTCOME_WAIT_MS for it) queue
+   * again, first in line, oldest first — unless that instance's invoke ended in a function error:
+   * then the request is answered 502 instead of being replayed onto another environment.
+   * Called every tick (channels of environments that die together are all gone by then) and
+   * whenever an invoke ends.
+   */
   requeueRetries(): void {
     if (this.retrying.length === 0) return;
-    const back = this.retrying;
-    this.retrying = [];
+    const now = this.now();
+    const back: Exchange[] = [];
+    const waiting: Exchange[] = [];
+    for (const ex of this.retrying) {
+      const inst = ex.lostOn!;
+      const outcome = inst.outcome;
+      // A channel cut for silence is the host's doing whatever the invoke says later (a frozen
+      // environment ends in a timeout): it goes again at once.
+      if (!ex.lostSilent && outcome === null && inst.kind === 'lambda' && now - ex.lostAt < OUTCOME_WAIT_MS) {
+        waiting.push(ex);
+      } else if (!ex.lostSilent && outcome !== null && outcome.kind === 'function-error') {
+        this.counts.notRetried++;
+        this.counts.failed++;
+        this.log(`request ${ex.id} not sent again: its instance ${inst.id} failed (${outcome.errorType}) while serving it`);
+        this.fail(ex, 'LD_INSTANCE_FAILED');
+      } else {
+        this.counts.retried++;
+        back.push(ex);
+      }
+    }
+    this.retrying = waiting;
     for (let i = back.length - 1; i >= 0; i--) this.pending.unshift(back[i]!);
-    this.pump();
+    if (back.length > 0) this.pump();
   }
 
   /** 504 for every request that has waited its whole queue timeout. */
@@ -388,7 +426,8 @@ export class Relay {
   /** Refuses new requests and answers every waiting one. */
   beginShutdown(): void {
     this.stopping = true;
-    this.requeueRetries();
+    for (const ex of this.retrying.reverse()) this.pending.unshift(ex);
+    this.retrying = [];
     for (let ex = this.pending.shift(); ex !== undefined; ex = this.pending.shift()) this.fail(ex, 'LD_SHUTTING_DOWN');
   }
 }

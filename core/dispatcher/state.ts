@@ -5,6 +5,7 @@
 
 import type { WebSocket } from 'ws';
 import type { BodyLength } from './framing.ts';
+import type { InvokeOutcome } from './invoker.ts';
 
 /** starting → open → draining → closing → closed. */
 export type InstanceState = 'starting' | 'open' | 'draining' | 'closing' | 'closed';
@@ -30,6 +31,8 @@ export class Channel {
   paused = false;
   /** GOAWAY sent (or the channel is closing): no new request goes here. */
   goaway = false;
+  /** Cut by the router because it stopped answering pings: its host, not its app, is at fault. */
+  silent = false;
 
   constructor(
     readonly ws: WebSocket,
@@ -69,6 +72,8 @@ export class Instance {
   /** Busy channels; changed by Channel.attach/detach only. */
   busy = 0;
   invokeEnded = false;
+  /** How its invoke ended, once it has (a container worker has none). */
+  outcome: InvokeOutcome | null = null;
   openedAt = 0;
   lastBusyAt: number;
   /** Why it left service, for the status page and logs. */
@@ -139,6 +144,11 @@ export class Exchange {
   retries = 0;
   /** The instances it was lost on: their other channels are likely going down too, so not there again. */
   readonly failedOn = new Set<Instance>();
+  /** The instance it was last lost on, and when: its invoke's outcome decides whether it goes again. */
+  lostOn: Instance | null = null;
+  lostAt = 0;
+  /** It was lost with a channel that had stopped answering pings (the host's fault, not the app's). */
+  lostSilent = false;
   /** Safe to send again: idempotent method and no body (so nothing of it was consumed). */
   readonly retryable: boolean;
 
