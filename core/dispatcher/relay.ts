@@ -11,6 +11,7 @@ import { Rec, decodeCredit, encodeCredit, encodeResponseError } from '../records
 import type { RingWriter } from '../ring-writer.ts';
 import { FRAMING_VIOLATIONS, checkResponseHead, overrun, shortfall, type FramingViolation } from './framing.ts';
 import { PendingQueue } from './pending-queue.ts';
+import { Replays, mayReplay } from './replays.ts';
 import { Exchange, type Channel, type Instance } from './state.ts';
 
 export interface RelaySettings {
@@ -50,28 +51,12 @@ export interface RequestCounts {
 
 export type FramingCounts = Record<FramingViolation, number>;
 
-/**
- * Attempts after the first for a request lost before any answer. When environments die together
- * (a host failure) the first retry can land on the next one to go.
- */
-const MAX_RETRIES = 2;
-/**
- * How long a lost request waits to learn how its instance's invoke ended. A function error means
- * the environment itself failed, quite possibly because of this very request: sending it again
- * would cost another environment (and the client another wait). A channel lost while the invoke
- * runs on (a network blip, a frozen environment) is the host's fault, and the request goes again.
- */
-const OUTCOME_WAIT_MS = 1000;
 const NO_INSTANCES: ReadonlySet<Instance> = new Set();
 
 export class Relay {
   private readonly pending = new PendingQueue<Exchange>();
-  /**
-   * Requests lost with their channel, held until the next tick before they queue again: channels of
-   * environments that die together close within moments of each other, and a retry sent at once
-   * would go to one of them.
-   */
-  private retrying: Exchange[] = [];
+  /** Requests lost with their channel, held until it is known whether they go again (replays.ts). */
+  private readonly replays = new Replays();
   /** Live exchanges by ingress slot. */
   private readonly bySlot = new Map<number, Exchange>();
   private nextId = 1;
@@ -89,7 +74,7 @@ export class Relay {
   ) {}
 
   get pendingCount(): number {
-    return this.pending.size + this.retrying.length;
+    return this.pending.size + this.replays.size;
   }
 
   // ── records from ingress ───────────────────────────────────────────────────────────────────
@@ -156,7 +141,7 @@ export class Relay {
     if (ex === undefined) return;
     this.counts.aborted++;
     if (ex.state === 'pending') {
-      if (!this.pending.remove(ex)) this.retrying = this.retrying.filter((r) => r !== ex);
+      if (!this.pending.remove(ex)) this.replays.remove(ex);
       return this.terminate(ex, null);
     }
     const ch = ex.channel;
@@ -274,24 +259,12 @@ export class Relay {
     ex.responseOutstanding += body.length;
   }
 
-  /**
-   * A channel closed under its request. Nothing came back and sending it again cannot do harm to
-   * the app: it may go again (requeueRetries decides once the instance's fate is known), at the
-   * front of the queue, never to an instance it was lost on if another can take it, at most
-   * MAX_RETRIES times.
-   */
+  /** A channel closed under its request: held for a verdict (replays.ts) when it may go again, else answered. */
   channelLost(ch: Channel): void {
-    const inst = ch.instance;
     const ex = ch.detach();
     if (ex === null || ex.detached) return;
-    if (ex.state === 'sent' && ex.retryable && ex.retries < MAX_RETRIES && !this.stopping) {
-      ex.retries++;
-      ex.failedOn.add(inst);
-      ex.lostOn = inst;
-      ex.lostAt = this.now();
-      ex.lostSilent = ch.silent;
-      ex.state = 'pending';
-      this.retrying.push(ex);
+    if (mayReplay(ex) && !this.stopping) {
+      this.replays.hold(ex, ch.instance, ch.silent, this.now());
     } else {
       this.counts.failed++;
       this.terminate(ex, 'LD_INSTANCE_LOST');
@@ -371,38 +344,20 @@ export class Relay {
 
   // ── timeouts and shutdown ──────────────────────────────────────────────────────────────────
 
-  /**
-   * Lost requests whose instance's fate is known (or that waited OUTCOME_WAIT_MS for it) queue
-   * again, first in line, oldest first — unless that instance's invoke ended in a function error:
-   * then the request is answered 502 instead of being replayed onto another environment.
-   * Called every tick (channels of environments that die together are all gone by then) and
-   * whenever an invoke ends.
-   */
+  /** Held requests whose verdict is in queue again, first in line, or are answered 502. */
   requeueRetries(): void {
-    if (this.retrying.length === 0) return;
-    const now = this.now();
-    const back: Exchange[] = [];
-    const waiting: Exchange[] = [];
-    for (const ex of this.retrying) {
-      const inst = ex.lostOn!;
-      const outcome = inst.outcome;
-      // A channel cut for silence is the host's doing whatever the invoke says later (a frozen
-      // environment ends in a timeout): it goes again at once.
-      if (!ex.lostSilent && outcome === null && inst.kind === 'lambda' && now - ex.lostAt < OUTCOME_WAIT_MS) {
-        waiting.push(ex);
-      } else if (!ex.lostSilent && outcome !== null && outcome.kind === 'function-error') {
-        this.counts.notRetried++;
-        this.counts.failed++;
-        this.log(`request ${ex.id} not sent again: its instance ${inst.id} failed (${outcome.errorType}) while serving it`);
-        this.fail(ex, 'LD_INSTANCE_FAILED');
-      } else {
-        this.counts.retried++;
-        back.push(ex);
-      }
+    if (this.replays.size === 0) return;
+    const { replay, refuse } = this.replays.decide(this.now());
+    for (const ex of refuse) {
+      this.counts.notRetried++;
+      this.counts.failed++;
+      const outcome = ex.lostOn!.outcome;
+      this.log(`request ${ex.id} not sent again: its instance ${ex.lostOn!.id} failed (${outcome?.kind === 'function-error' ? outcome.errorType : '?'}) while serving it`);
+      this.fail(ex, 'LD_INSTANCE_FAILED');
     }
-    this.retrying = waiting;
-    for (let i = back.length - 1; i >= 0; i--) this.pending.unshift(back[i]!);
-    if (back.length > 0) this.pump();
+    this.counts.retried += replay.length;
+    for (let i = replay.length - 1; i >= 0; i--) this.pending.unshift(replay[i]!);
+    if (replay.length > 0) this.pump();
   }
 
   /** 504 for every request that has waited its whole queue timeout. */
@@ -426,8 +381,7 @@ export class Relay {
   /** Refuses new requests and answers every waiting one. */
   beginShutdown(): void {
     this.stopping = true;
-    for (const ex of this.retrying.reverse()) this.pending.unshift(ex);
-    this.retrying = [];
+    for (const ex of this.replays.takeAll().reverse()) this.pending.unshift(ex);
     for (let ex = this.pending.shift(); ex !== undefined; ex = this.pending.shift()) this.fail(ex, 'LD_SHUTTING_DOWN');
   }
 }
