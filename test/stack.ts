@@ -37,7 +37,9 @@ export async function startStack(
     LAMBDA_DISPATCH_IncomingRequestHTTPPort: '0',
     LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: '0',
     LAMBDA_DISPATCH_AdminPort: '0',
-    LAMBDA_DISPATCH_PingIntervalMs: '500',
+    // The production default: on a loaded 2-core machine an environment thread can stall past a
+    // shorter interval's two missed pings and be cut off as dead in the middle of a stream.
+    LAMBDA_DISPATCH_PingIntervalMs: '2000',
     AWS_ENDPOINT_URL_LAMBDA: lambda.url,
     ...opts.routerEnv,
   });
@@ -56,9 +58,14 @@ export async function startStack(
     close: async () => {
       await router.close(5000);
       await lambda.close();
+      // What went wrong on the router's side, in the test's output (as `#` lines) for the next reader.
+      for (const line of logs) if (NOTEWORTHY.test(line)) console.log(`router: ${line}`);
     },
   };
 }
+
+/** Router log lines worth seeing after a test: a channel or a response lost, not routine events. */
+const NOTEWORTHY = /stopped answering pings|protocol error|framing|failed in the extension|not confirmed|crashed|not sent again/;
 
 /** Polls until `check` holds or the time runs out; returns the last value it saw. */
 export async function waitFor<T>(read: () => Promise<T> | T, check: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {

@@ -6,7 +6,7 @@ import { MAX_RETRIES, OUTCOME_WAIT_MS, Replays, mayReplay, verdict } from './rep
 import { Exchange, Instance } from './state.ts';
 
 const lambda = () => new Instance('i', Buffer.alloc(0), 1, 0);
-const get = (method = 'GET', noBody = true) => Object.assign(new Exchange(1, 0, method, new Uint8Array(1), 0, noBody), { state: 'sent' as const });
+const get = (method = 'GET', noBody = true): Exchange => Object.assign(new Exchange(1, 0, method, new Uint8Array(1), 0, noBody), { state: 'sent' as const });
 
 test('silence is the host’s fault: replay whatever the invoke says', () => {
   const inst = lambda();
