@@ -35,7 +35,8 @@ export type {
  *   `(req, res)` function) or a fetch handler (`(request) => Response`, or an object with a `fetch`
  *   method such as a Hono app), served by one loopback http.Server per execution environment; or
  *   `{ port, host?, healthPath?, command? }` for an app listening on its own (started from
- *   `command` when given), ready once `GET healthPath` (default `/health`) answers 200.
+ *   `command` when given), ready once `GET healthPath` (default `/health`) answers 200 (see
+ *   `ExtensionOptions.healthyStatus` and `.readinessProtocol`).
  */
 export function createHandler(app: App, options: ExtensionOptions = {}): DispatchHandler {
   const resolved = resolveOptions(options);

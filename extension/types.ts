@@ -57,7 +57,7 @@ export interface PortApp {
   port?: number;
   /** Default `127.0.0.1`. */
   host?: string;
-  /** Readiness probe, `GET` answering 200. Default: env `LAMBDA_DISPATCH_HEALTH_PATH`, else `/health`. */
+  /** Readiness probe, `GET` answering 200 (see `healthyStatus`, `readinessProtocol`). Default: env `LAMBDA_DISPATCH_HEALTH_PATH`, else `/health`. */
   healthPath?: string;
   /**
    * A shell command that starts the app (`PORT` is set in its environment). Started once per
