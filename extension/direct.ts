@@ -8,6 +8,7 @@
 
 import { endToEndHeaders } from '../core/http-headers.ts';
 import { appHeaders } from './app-headers.ts';
+import { removeBasePath } from './base-path.ts';
 import type { AppResponse, AppTarget } from './app/target.ts';
 import { gzipHeaders, gzipStream, isTextual, shouldCompress } from './compression.ts';
 import type { HttpEventResult } from './types.ts';
@@ -76,7 +77,8 @@ function firstOf(headers: readonly string[], name: string): string | undefined {
   return undefined;
 }
 
-export function parseHttpEvent(event: unknown): Parsed {
+/** `basePath`: taken off the path of API Gateway events (payload 2.0 and 1.0), see base-path.ts. */
+export function parseHttpEvent(event: unknown, basePath?: string): Parsed {
   const kind = httpEventKind(event);
   if (kind === null) throw new TypeError('lambda-dispatch: not an HTTP event');
   const e = event as Record<string, unknown>;
@@ -93,7 +95,7 @@ export function parseHttpEvent(event: unknown): Parsed {
     method = String(http.method ?? 'GET').toUpperCase();
     const path = typeof e.rawPath === 'string' ? e.rawPath : String(http.path ?? '/');
     const qs = typeof e.rawQueryString === 'string' && e.rawQueryString !== '' ? `?${e.rawQueryString}` : '';
-    target = path + qs;
+    target = removeBasePath(path, basePath) + qs;
     headers = flatHeaders(e.headers as Dict<string>, null);
     if (Array.isArray(e.cookies) && e.cookies.length > 0 && !has(headers, 'cookie')) headers.push('cookie', e.cookies.join('; '));
     sourceIp = typeof http.sourceIp === 'string' ? http.sourceIp : undefined;
@@ -103,7 +105,7 @@ export function parseHttpEvent(event: unknown): Parsed {
     const multiQuery = e.multiValueQueryStringParameters as Dict<string[]>;
     const single = e.queryStringParameters as Dict<string>;
     // API Gateway hands decoded parameters; ALB hands them exactly as the client sent them.
-    target = path + encodeQuery(single, multiQuery, kind === 'v1');
+    target = (kind === 'v1' ? removeBasePath(path, basePath) : path) + encodeQuery(single, multiQuery, kind === 'v1');
     const multi = e.multiValueHeaders as Dict<string[]>;
     headers = flatHeaders(e.headers as Dict<string>, multi);
     multiValue = kind === 'v1' || (multi !== null && multi !== undefined);
@@ -130,8 +132,8 @@ function collect(res: NodeJS.ReadableStream): Promise<Buffer> {
 }
 
 /** Answers one HTTP event through the app. App failures become a 502, like a load balancer's. */
-export async function serveHttpEvent(event: unknown, target: AppTarget, compression: boolean): Promise<HttpEventResult> {
-  const p = parseHttpEvent(event);
+export async function serveHttpEvent(event: unknown, target: AppTarget, compression: boolean, basePath?: string): Promise<HttpEventResult> {
+  const p = parseHttpEvent(event, basePath);
   let status: number;
   let headers: string[];
   let body: Buffer;

@@ -1,13 +1,15 @@
 // The Lambda side of lambda-dispatch (docs/ARCHITECTURE.md, "The extension"): `createHandler(app)` returns the Lambda handler.
 // An invocation from the router connects back to the router named in its payload and serves
 // requests through the app until the router lets it go or the deadline comes. A plain Lambda HTTP
-// event (Function URL, API Gateway v1/v2, ALB) is answered through the same app directly.
+// event (Function URL, API Gateway v1/v2, ALB) is answered through the same app directly; any other
+// event (SQS, SNS, S3, EventBridge…) is POSTed to the app at the pass-through path (events.ts).
 
 import { appTarget } from './app/kinds.ts';
 import { AppNotReadyError } from './app/readiness.ts';
 import { appRegistry } from './app/registry.ts';
 import type { AppTarget } from './app/target.ts';
-import { httpEventKind, serveHttpEvent } from './direct.ts';
+import { serveHttpEvent } from './direct.ts';
+import { eventRoute, passThroughEvent } from './events.ts';
 import { Invocation } from './invocation.ts';
 import { parsePayload, resolveOptions, type App, type DispatchHandler, type ExtensionOptions, type LambdaContext } from './types.ts';
 
@@ -33,7 +35,8 @@ export type {
  *   `(req, res)` function) or a fetch handler (`(request) => Response`, or an object with a `fetch`
  *   method such as a Hono app), served by one loopback http.Server per execution environment; or
  *   `{ port, host?, healthPath?, command? }` for an app listening on its own (started from
- *   `command` when given), ready once `GET healthPath` (default `/health`) answers 200.
+ *   `command` when given), ready once `GET healthPath` (default `/health`) answers 200 (see
+ *   `ExtensionOptions.healthyStatus` and `.readinessProtocol`).
  */
 export function createHandler(app: App, options: ExtensionOptions = {}): DispatchHandler {
   const resolved = resolveOptions(options);
@@ -49,10 +52,12 @@ export function createHandler(app: App, options: ExtensionOptions = {}): Dispatc
   };
 
   const handler = (async (event: unknown, context: LambdaContext) => {
-    if (httpEventKind(event) !== null) {
+    const route = eventRoute(event);
+    if (route !== 'router') {
       const remaining = context.getRemainingTimeInMillis();
       await ready(Math.max(0, remaining - resolved.hardStopMarginMs));
-      return serveHttpEvent(event, target, resolved.compression);
+      if (route === 'http') return serveHttpEvent(event, target, resolved.compression, resolved.removeBasePath);
+      return passThroughEvent(event, context, target, { path: resolved.passThroughPath, log: resolved.log });
     }
     const invocationTarget: AppTarget = {
       description: target.description,

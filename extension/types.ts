@@ -6,11 +6,12 @@ import type { RequestListener } from 'node:http';
 export type { ExitReason, InvocationResult, InvokePayload } from '../core/protocol.ts';
 import type { InvocationResult, InvokePayload } from '../core/protocol.ts';
 import { CERT_SHA256_TEXT } from '../core/cert-pin.ts';
-import { boolean, decimal, envReader, milliseconds, option, port, type Checker } from '../core/settings/env.ts';
+import { boolean, decimal, envReader, milliseconds, oneOf, option, port, statusList, urlPath, type Checker, type StatusRanges } from '../core/settings/env.ts';
 
 export interface LambdaContext {
   getRemainingTimeInMillis(): number;
   awsRequestId?: string;
+  invokedFunctionArn?: string;
 }
 
 /** What a plain Lambda HTTP event (Function URL, API Gateway v1/v2, ALB) gets back. */
@@ -24,7 +25,8 @@ export interface HttpEventResult {
   isBase64Encoded: boolean;
 }
 
-export type LambdaHandler = (event: unknown, context: LambdaContext) => Promise<InvocationResult | HttpEventResult>;
+/** Resolves to an InvocationResult (router payload), an HttpEventResult (HTTP event) or the app's answer to any other event. */
+export type LambdaHandler = (event: unknown, context: LambdaContext) => Promise<InvocationResult | HttpEventResult | unknown>;
 
 /** A Lambda HTTP event (Function URL / API Gateway payload 2.0 or 1.0, ALB): all carry a requestContext. */
 export interface HttpEvent {
@@ -35,7 +37,10 @@ export interface HttpEvent {
 /** The handler createHandler returns. */
 export interface DispatchHandler {
   (event: HttpEvent, context: LambdaContext): Promise<HttpEventResult>;
-  (event: unknown, context: LambdaContext): Promise<InvocationResult>;
+  /** The router's payload (told apart by its `routerUrl`). */
+  (event: { routerUrl: string }, context: LambdaContext): Promise<InvocationResult>;
+  /** Any other event (SQS, SNS, S3, EventBridge…): the app's answer at the pass-through path. */
+  (event: unknown, context: LambdaContext): Promise<unknown>;
   /**
    * Starts the app (its `command`, if any) and waits until it is ready, for at most `initTimeoutMs`
    * — call it at the top level of the handler module (`export const handler = await
@@ -52,7 +57,7 @@ export interface PortApp {
   port?: number;
   /** Default `127.0.0.1`. */
   host?: string;
-  /** Readiness probe, `GET` answering 200. Default: env `LAMBDA_DISPATCH_HEALTH_PATH`, else `/health`. */
+  /** Readiness probe, `GET` answering 200 (see `healthyStatus`, `readinessProtocol`). Default: env `LAMBDA_DISPATCH_HEALTH_PATH`, else `/health`. */
   healthPath?: string;
   /**
    * A shell command that starts the app (`PORT` is set in its environment). Started once per
@@ -121,6 +126,28 @@ export interface ExtensionOptions {
    * `LAMBDA_DISPATCH_RECONNECT_MS`, else 2000.
    */
   reconnectMs?: number;
+  /**
+   * Where an event that is neither an HTTP event nor the router's payload (SQS, SNS, S3,
+   * EventBridge…) is POSTed, its JSON as the body; the app's answer is the invocation's result.
+   * Default: env `LAMBDA_DISPATCH_PassThroughPath`, else `/events`.
+   */
+  passThroughPath?: string;
+  /**
+   * Taken off the start of the path of API Gateway events (payload 1.0 and 2.0, so Function URLs
+   * too) when the path starts with it, e.g. a stage's `/prod`. Default: env
+   * `LAMBDA_DISPATCH_RemoveBasePath`, else nothing.
+   */
+  removeBasePath?: string;
+  /**
+   * `{ port }` apps: `http` (ready when `GET healthPath` answers a healthy status) or `tcp` (ready
+   * once the port accepts a connection). Default: env `LAMBDA_DISPATCH_ReadinessProtocol`, else `http`.
+   */
+  readinessProtocol?: 'http' | 'tcp';
+  /**
+   * `{ port }` apps, HTTP readiness: the statuses that count as ready, as text (`"200-399,404"`)
+   * or a list (`[200, 204]`). Default: env `LAMBDA_DISPATCH_HealthyStatus`, else `200`.
+   */
+  healthyStatus?: string | readonly number[];
   /** Invocation-level problems (never one line per request). Default: console.error. */
   log?: (message: string) => void;
 }
@@ -141,6 +168,11 @@ export interface ResolvedOptions {
   asyncInitTimeoutMs: number;
   keepAliveIdleMs: number;
   reconnectMs: number;
+  passThroughPath: string;
+  /** Without trailing slashes; undefined when nothing is to be taken off. */
+  removeBasePath: string | undefined;
+  readinessProtocol: 'http' | 'tcp';
+  healthyStatus: StatusRanges;
   log: (message: string) => void;
 }
 
@@ -149,6 +181,15 @@ type Env = Record<string, string | undefined>;
 const ms = milliseconds();
 const nonNegative = decimal({ min: 0 });
 const positive = decimal({ positive: true });
+const protocol = oneOf(['http', 'tcp']);
+/** Statuses that counted as ready before the setting existed. */
+export const DEFAULT_HEALTHY_STATUS: StatusRanges = Object.freeze([Object.freeze([200, 200] as const)]);
+
+/** `/prod/` and `/prod` mean the same prefix; `/` takes nothing off. */
+function basePath(path: string | undefined): string | undefined {
+  const trimmed = path?.replace(/\/+$/, '');
+  return trimmed === undefined || trimmed === '' ? undefined : trimmed;
+}
 
 /** `LAMBDA_DISPATCH_PORT` (default 3001). */
 export function envPort(env: Env = process.env): number {
@@ -171,6 +212,10 @@ export function resolveOptions(o: ExtensionOptions = {}, env: Env = process.env)
     // A zero idle time could keep no connection at all; it has always meant the default.
     keepAliveIdleMs: read('LAMBDA_DISPATCH_KEEPALIVE_IDLE_MS', ms, 4000) || 4000,
     reconnectMs: read('LAMBDA_DISPATCH_RECONNECT_MS', ms, 2000),
+    passThroughPath: read('LAMBDA_DISPATCH_PassThroughPath', urlPath, '/events'),
+    removeBasePath: read('LAMBDA_DISPATCH_RemoveBasePath', urlPath),
+    readinessProtocol: read('LAMBDA_DISPATCH_ReadinessProtocol', protocol, 'http'),
+    healthyStatus: read('LAMBDA_DISPATCH_HealthyStatus', statusList, DEFAULT_HEALTHY_STATUS),
   };
   const opt = <K extends keyof ExtensionOptions, T>(name: K, r: Checker<T>, fallback: T): T => option(`ExtensionOptions.${name}`, o[name], r, fallback);
   return Object.freeze({
@@ -188,6 +233,10 @@ export function resolveOptions(o: ExtensionOptions = {}, env: Env = process.env)
     asyncInitTimeoutMs: opt('asyncInitTimeoutMs', nonNegative, fromEnv.asyncInitTimeoutMs),
     keepAliveIdleMs: opt('keepAliveIdleMs', positive, fromEnv.keepAliveIdleMs),
     reconnectMs: opt('reconnectMs', nonNegative, fromEnv.reconnectMs),
+    passThroughPath: opt('passThroughPath', urlPath, fromEnv.passThroughPath),
+    removeBasePath: basePath(option('ExtensionOptions.removeBasePath', o.removeBasePath, urlPath, fromEnv.removeBasePath)),
+    readinessProtocol: opt('readinessProtocol', protocol, fromEnv.readinessProtocol),
+    healthyStatus: opt('healthyStatus', statusList, fromEnv.healthyStatus),
     log: o.log ?? ((m) => console.error(m)),
   });
 }

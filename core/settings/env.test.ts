@@ -19,7 +19,9 @@ import {
   sha256Fingerprint,
   SETTING_INVALID,
   SettingError,
+  statusList,
   text,
+  urlPath,
   url,
   type Reader,
 } from './env.ts';
@@ -90,6 +92,26 @@ describe('readers', () => {
     const r = oneOf(['simple', 'ewma']);
     accepts(r, [['simple', 'simple'], ['EWMA', 'ewma'], [' ewma ', 'ewma']]);
     assertSettingError(() => r('fast', 'A'), 'A', /^A must be one of simple, ewma, got "fast"$/);
+  });
+
+  test('oneOf checks a value given in code too', () => {
+    const r = oneOf(['http', 'tcp']);
+    assert.equal(r.check('TCP', 'O'), 'tcp');
+    assertSettingError(() => r.check(1, 'O'), 'O', /^O must be one of http, tcp, got 1$/);
+  });
+
+  test('urlPath: starts with /, no spaces, query or fragment', () => {
+    accepts(urlPath, [['/events', '/events'], [' /a/b/ ', '/a/b/'], ['/', '/']]);
+    for (const bad of ['events', '/a b', '/a?b', '/a#b', 'http://x/a']) assertSettingError(() => urlPath(bad, 'P'), 'P', /a path starting with \//);
+    assertSettingError(() => urlPath.check(7, 'P'), 'P');
+  });
+
+  test('statusList: statuses and ranges, as text or (in code) a list of statuses', () => {
+    accepts(statusList, [['200-399,404', [[200, 399], [404, 404]]], ['100-599', [[100, 599]]], [' 204 ', [[204, 204]]]]);
+    for (const bad of ['2xx', '600', '099', '300-200', '200-', '-200', ',', '200 404']) assertSettingError(() => statusList(bad, 'S'), 'S');
+    assert.deepEqual(statusList.check([200, 404], 'S'), [[200, 200], [404, 404]]);
+    assert.deepEqual(statusList.check('200-299', 'S'), [[200, 299]]);
+    for (const bad of [[], [99], [200.5], 200, null]) assertSettingError(() => statusList.check(bad, 'S'), 'S');
   });
 
   test('text: trimmed', () => {

@@ -199,15 +199,19 @@ export const boolean: Checker<boolean> = reader(
   },
 ) as Checker<boolean>;
 
-/** One of a few words, case-insensitive; the value comes back in the spelling of `allowed`. */
-export function oneOf<const T extends string>(allowed: readonly T[]): Reader<T> {
+/**
+ * One of a few words, case-insensitive; the value comes back in the spelling of `allowed`. A value
+ * given in code must be one of the words too (in any case).
+ */
+export function oneOf<const T extends string>(allowed: readonly T[]): Checker<T> {
   const expected = `one of ${allowed.join(', ')}`;
-  return reader(expected, (raw, name) => {
-    const v = raw.trim().toLowerCase();
+  const pick = (value: unknown, name: string): T => {
+    const v = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
     const hit = allowed.find((a) => a.toLowerCase() === v);
-    if (hit === undefined) throw new SettingError(name, raw, expected);
+    if (hit === undefined) throw new SettingError(name, value, expected);
     return hit;
-  });
+  };
+  return reader(expected, pick, { check: pick }) as Checker<T>;
 }
 
 /** Text, trimmed (surrounding spaces in a variable are never meant); blank is unset. */
@@ -295,3 +299,64 @@ export const sha256Fingerprint: Reader<string> = reader('a SHA-256 fingerprint (
   if (!/^[0-9a-f]{64}$/i.test(hex)) throw new SettingError(name, raw, sha256Fingerprint.expected);
   return hex.toLowerCase();
 });
+
+// ---- paths and status lists
+
+/**
+ * A URL path: starts with `/`, no whitespace or control characters, no query or fragment (a
+ * setting that names where to send something, or a prefix to take off). Returned trimmed.
+ */
+export const urlPath: Checker<string> = (() => {
+  const expected = 'a path starting with / (no spaces, query or fragment)';
+  const parse = (value: unknown, name: string): string => {
+    const t = typeof value === 'string' ? value.trim() : undefined;
+    if (t === undefined || !t.startsWith('/') || /[\s\u0000-\u001f\u007f?#]/.test(t)) throw new SettingError(name, value, expected);
+    return t;
+  };
+  return reader(expected, parse, { check: parse }) as Checker<string>;
+})();
+
+/** HTTP statuses as inclusive ranges: `[[200, 399], [404, 404]]` for `200-399,404`. */
+export type StatusRanges = readonly (readonly [number, number])[];
+
+/** `200-399,404`: the ranges as the setting writes them. */
+export function describeStatuses(ranges: StatusRanges): string {
+  return ranges.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(',');
+}
+
+export function statusMatches(ranges: StatusRanges, status: number): boolean {
+  return ranges.some(([lo, hi]) => status >= lo && status <= hi);
+}
+
+/**
+ * A list of HTTP statuses and ranges, comma-separated: `200-399,404`. Each status is 100..599 and
+ * a range runs low to high. In code: the same text, or an array of statuses (`[200, 204]`).
+ */
+export const statusList: Checker<StatusRanges> = (() => {
+  const expected = 'a comma-separated list of HTTP statuses (100..599) and ranges, such as 200-399,404';
+  const isStatus = (n: number) => Number.isInteger(n) && n >= 100 && n <= 599;
+  const parseText = (raw: string, name: string, value: unknown): StatusRanges => {
+    const out: [number, number][] = [];
+    for (const part of raw.split(',')) {
+      const item = part.trim();
+      if (item === '') continue;
+      const m = /^(\d{3})(?:\s*-\s*(\d{3}))?$/.exec(item);
+      const lo = m ? Number(m[1]) : NaN;
+      const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
+      if (!isStatus(lo) || !isStatus(hi) || hi < lo) {
+        throw new SettingError(name, value, expected, `${name} must be ${expected}, got "${item}" in ${show(value)}`);
+      }
+      out.push([lo, hi]);
+    }
+    if (out.length === 0) throw new SettingError(name, value, expected);
+    return Object.freeze(out.map((r) => Object.freeze(r)));
+  };
+  const check = (value: unknown, name: string): StatusRanges => {
+    if (typeof value === 'string') return parseText(value, name, value);
+    if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'number' && isStatus(v))) {
+      return Object.freeze(value.map((v: number) => Object.freeze([v, v] as const)));
+    }
+    throw new SettingError(name, Array.isArray(value) ? `[${value.join(', ')}]` : value, expected);
+  };
+  return reader(expected, (raw, name) => parseText(raw, name, raw), { check }) as Checker<StatusRanges>;
+})();

@@ -27,6 +27,15 @@ const ENV_ROWS: EnvRow[] = [
   // 0 has always meant the default here.
   { variable: 'LAMBDA_DISPATCH_KEEPALIVE_IDLE_MS', field: 'keepAliveIdleMs', fallback: 4000, good: [['1000', 1000], ['0', 4000]], bad: ['-1', 'x'] },
   { variable: 'LAMBDA_DISPATCH_RECONNECT_MS', field: 'reconnectMs', fallback: 2000, good: [['0', 0], ['500', 500]], bad: ['-1', 'x'] },
+  { variable: 'LAMBDA_DISPATCH_PassThroughPath', field: 'passThroughPath', fallback: '/events', good: [['/lambda/events', '/lambda/events'], [' /e ', '/e']], bad: ['events', '/a b', '/e?x=1', '/e#x'] },
+  // Trailing slashes do not change the prefix; `/` takes nothing off.
+  { variable: 'LAMBDA_DISPATCH_RemoveBasePath', field: 'removeBasePath', fallback: undefined, good: [['/prod', '/prod'], ['/prod/', '/prod'], ['/v1/api', '/v1/api'], ['/', undefined]], bad: ['prod', '/prod?x', 'https://x/prod'] },
+  { variable: 'LAMBDA_DISPATCH_ReadinessProtocol', field: 'readinessProtocol', fallback: 'http', good: [['tcp', 'tcp'], ['HTTP', 'http']], bad: ['udp', 'https'] },
+  {
+    variable: 'LAMBDA_DISPATCH_HealthyStatus', field: 'healthyStatus', fallback: [[200, 200]],
+    good: [['200-399,404', [[200, 399], [404, 404]]], ['204', [[204, 204]]], [' 200 , 301 - 308 ,', [[200, 200], [301, 308]]]],
+    bad: ['2xx', '99', '600', '399-200', '200-', ',', '200;404', '100-499,abc'],
+  },
 ];
 
 describe('extension settings (resolveOptions)', () => {
@@ -50,6 +59,10 @@ describe('extension settings (resolveOptions)', () => {
         asyncInitTimeoutMs: 60_000,
         keepAliveIdleMs: 4000,
         reconnectMs: 2000,
+        passThroughPath: '/events',
+        removeBasePath: undefined,
+        readinessProtocol: 'http',
+        healthyStatus: [[200, 200]],
         log: undefined,
       },
     );
@@ -67,6 +80,9 @@ describe('extension settings (resolveOptions)', () => {
   test('messages the docs and older tests quote', () => {
     assertSettingError(() => resolveOptions({}, { LAMBDA_DISPATCH_ASYNC_INIT: 'maybe' }), 'LAMBDA_DISPATCH_ASYNC_INIT', /LAMBDA_DISPATCH_ASYNC_INIT must be true or false/);
     assertSettingError(() => resolveOptions({}, { LAMBDA_DISPATCH_ASYNC_INIT_TIMEOUT: 'x' }), 'LAMBDA_DISPATCH_ASYNC_INIT_TIMEOUT', /must be a non-negative number of milliseconds, got "x"/);
+    assertSettingError(() => resolveOptions({}, { LAMBDA_DISPATCH_PassThroughPath: 'events' }), 'LAMBDA_DISPATCH_PassThroughPath', /^LAMBDA_DISPATCH_PassThroughPath must be a path starting with \/ \(no spaces, query or fragment\), got "events"$/);
+    assertSettingError(() => resolveOptions({}, { LAMBDA_DISPATCH_ReadinessProtocol: 'udp' }), 'LAMBDA_DISPATCH_ReadinessProtocol', /^LAMBDA_DISPATCH_ReadinessProtocol must be one of http, tcp, got "udp"$/);
+    assertSettingError(() => resolveOptions({}, { LAMBDA_DISPATCH_HealthyStatus: '200-399,4xx' }), 'LAMBDA_DISPATCH_HealthyStatus', /^LAMBDA_DISPATCH_HealthyStatus must be a comma-separated list of HTTP statuses \(100\.\.599\) and ranges, such as 200-399,404, got "4xx" in "200-399,4xx"$/);
     // Callers that caught the old RangeError still do.
     assert.throws(() => resolveOptions({}, { LAMBDA_DISPATCH_RECONNECT_MS: 'x' }), RangeError);
   });
@@ -100,6 +116,25 @@ describe('extension settings (resolveOptions)', () => {
     ['keepAliveIdleMs', 1, [0], /positive number/],
     ['reconnectMs', 0, [-1], /non-negative number/],
   ];
+  test('options of the pass-through path, base path and readiness: code wins, values checked', () => {
+    const env = { LAMBDA_DISPATCH_PassThroughPath: '/env', LAMBDA_DISPATCH_RemoveBasePath: '/stage', LAMBDA_DISPATCH_ReadinessProtocol: 'tcp', LAMBDA_DISPATCH_HealthyStatus: '200-499' };
+    const fromEnv = resolveOptions({}, env);
+    assert.deepEqual([fromEnv.passThroughPath, fromEnv.removeBasePath, fromEnv.readinessProtocol, fromEnv.healthyStatus], ['/env', '/stage', 'tcp', [[200, 499]]]);
+    const o = resolveOptions({ passThroughPath: '/code', removeBasePath: '/prod/', readinessProtocol: 'http', healthyStatus: '200,204' }, env);
+    assert.deepEqual([o.passThroughPath, o.removeBasePath, o.readinessProtocol, o.healthyStatus], ['/code', '/prod', 'http', [[200, 200], [204, 204]]]);
+    assert.deepEqual(resolveOptions({ healthyStatus: [200, 404] }, {}).healthyStatus, [[200, 200], [404, 404]]);
+    assert.equal(resolveOptions({ readinessProtocol: 'TCP' as 'tcp' }, {}).readinessProtocol, 'tcp');
+    const rows: [keyof ExtensionOptions, unknown[], RegExp][] = [
+      ['passThroughPath', ['events', 42, '/a b'], /a path starting with \//],
+      ['removeBasePath', ['prod', null], /a path starting with \//],
+      ['readinessProtocol', ['udp', 1], /one of http, tcp/],
+      ['healthyStatus', ['2xx', [], [200, 99], [200.5], 200, '499-400'], /list of HTTP statuses/],
+    ];
+    for (const [name, bad, expected] of rows) {
+      for (const v of bad) assertSettingError(() => resolveOptions({ [name]: v } as ExtensionOptions, {}), `ExtensionOptions.${name}`, expected);
+    }
+  });
+
   for (const [name, good, bad, expected] of OPTION_ROWS) {
     test(`option ${name}`, () => {
       assert.equal(resolveOptions({ [name]: good }, {})[name as keyof ResolvedOptions], good);

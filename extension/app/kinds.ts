@@ -28,7 +28,7 @@ export function appTarget(app: App, settings: TargetSettings, registry: AppRegis
     }
     const known = new Set(['port', 'host', 'healthPath', 'command', 'cwd']);
     const unknown = Object.keys(app).filter((k) => !known.has(k));
-    if (unknown.length === 0) return new PortTarget(registry, app as PortApp, settings.healthIntervalMs, idle);
+    if (unknown.length === 0) return new PortTarget(registry, app as PortApp, settings.healthIntervalMs, idle, settings);
   }
   throw new TypeError(
     'lambda-dispatch: createHandler needs a request listener (req, res) => void, a fetch handler (request) => Response, an object with a fetch method, or { port }',

@@ -6,7 +6,7 @@
 
 import http from 'node:http';
 import type { AppProcess } from './child-process.ts';
-import { httpProbe, waitUntilReady } from './readiness.ts';
+import { HTTP_200, readinessProbe, waitUntilReady, type ReadinessSettings } from './readiness.ts';
 import type { AppRegistry } from './registry.ts';
 import type { AppRequest, AppTarget } from './target.ts';
 import { envPort, type PortApp } from '../types.ts';
@@ -33,6 +33,7 @@ export class PortTarget implements AppTarget {
     app: PortApp,
     private readonly intervalMs: number,
     idleMs: number,
+    private readonly readiness: ReadinessSettings = HTTP_200,
   ) {
     const port = app.port ?? envPort();
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
@@ -52,12 +53,13 @@ export class PortTarget implements AppTarget {
     this.description = this.command !== undefined ? `\`${this.command}\` on ${authority}` : authority;
   }
 
-  /** Starts the command (once), then polls `GET healthPath` until it answers 200, for at most `timeoutMs`. */
+  /** Starts the command (once), then checks readiness (readiness.ts) until it passes, for at most `timeoutMs`. */
   async ready(timeoutMs: number): Promise<void> {
     if (this.command !== undefined) this.proc ??= this.registry.process(this.command, this.port, this.cwd);
-    await waitUntilReady(httpProbe(this.host, this.port, this.healthPath), {
+    await waitUntilReady(readinessProbe(this.host, this.port, this.healthPath, this.readiness), {
       description: this.description,
       path: this.healthPath,
+      readiness: this.readiness,
       timeoutMs,
       intervalMs: this.intervalMs,
       gone: () => this.proc?.exited ?? null,

@@ -3,6 +3,7 @@
 // and the transports can all depend on them without depending on each other.
 
 import type { Readable } from 'node:stream';
+import type { ReadinessSettings } from './readiness.ts';
 
 export interface AppTarget {
   /** For messages: `listener` or `127.0.0.1:3001`. */
@@ -38,7 +39,7 @@ export type AppResponse = Readable & {
   complete: boolean;
 };
 
-export interface TargetSettings {
+export interface TargetSettings extends ReadinessSettings {
   healthIntervalMs: number;
   keepAliveIdleMs: number;
 }
