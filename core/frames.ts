@@ -346,7 +346,12 @@ export function decodeFrame(data: Uint8Array): Frame {
     case FrameType.REQ_ABORT:
       return { type: 'req-abort', id };
     case FrameType.RES_END:
-      return payload.length === 0 ? { type: 'res-end', id } : { type: 'res-end', id, trailers: readHeaderList(payload) };
+    {
+      if (payload.length === 0) return { type: 'res-end', id };
+      const trailers = readHeaderList(payload);
+      // An empty list is no trailers: the same frame as one without a body.
+      return trailers.length === 0 ? { type: 'res-end', id } : { type: 'res-end', id, trailers };
+    }
     case FrameType.RES_ERROR:
       return { type: 'res-error', id, message: payload.toString('utf8') };
     case FrameType.CLOSE_REQUEST:
