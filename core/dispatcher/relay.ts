@@ -4,6 +4,9 @@
 // holds every response to the framing its head promised (framing.ts), and answers with a catalog
 // error (core/errors.ts) when no channel can serve. It never starts or stops an instance: what it
 // needs of capacity goes through the `Capacity` interface.
+// Long because every frame of a response (head, 1xx, body, end with trailers, error) and every ring
+// record of a request meet here, with the framing checks between them; split, they would share the
+// exchange's state across files.
 
 import type { RouterErrorCode } from '../errors.ts';
 import { FLAG_END, FRAME_HEADER_BYTES, FrameError, FrameType, asBuffer, frame, peekFrame, readHeaderList, readResponseHead } from '../frames.ts';

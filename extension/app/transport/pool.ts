@@ -68,7 +68,6 @@ export class MemoryRequest extends EventEmitter implements AppRequest {
   readonly reusedSocket = false;
   ended = false;
   destroyed = false;
-  /** The app's response once its head has arrived. */
   res: MemoryResponse | null = null;
   /** Waiting for the server to read: 'drain' when it does. */
   needDrain = false;
@@ -231,10 +230,8 @@ export class Connection implements SocketPeer {
           this.complete();
           break;
         } else if (ev.kind === 'error') return this.broken(callback, ev.error.message);
-        else if (ev.kind === 'interim') {
-          const { statusCode, statusMessage, rawHeaders } = ev.head;
-          current.emit('information', { statusCode, statusMessage, httpVersion: ev.head.httpVersion, rawHeaders });
-        } else if (ev.kind === 'trailers' && current.res !== null) current.res.rawTrailers = ev.rawTrailers;
+        else if (ev.kind === 'interim') current.emit('information', ev.head); // as http.ClientRequest's
+        else if (ev.kind === 'trailers' && current.res !== null) current.res.rawTrailers = ev.rawTrailers;
         if (this.dead && this.req === null) break;
       }
     }
