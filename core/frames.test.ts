@@ -9,16 +9,20 @@ import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import {
   FLAG_END,
+  FLAG_REASON,
   FRAME_HEADER_BYTES,
   FrameError,
   FrameType,
   asBuffer,
   decodeFrame,
   encodeFrame,
+  headerListSize,
   peekFrame,
+  readHeaderList,
   readRequestHead,
   readResponseHead,
   requestHeadSize,
+  responseHeadFlags,
   responseHeadSize,
   writeRequestHead,
   writeResponseHead,
@@ -259,11 +263,12 @@ describe('frames: wire layout', () => {
     assert.deepEqual([...enc], [FrameType.RES_HEAD, 0, 0, 0, 0, 1, 0x01, 0x94, 0, 1, 0, 1, 0x61, 0, 0, 0, 0]);
   });
 
-  test('the END flag is bit 0 of the flags byte; other flag bits do not change the meaning', () => {
+  test('the END flag is bit 0 of the flags byte; other flag bits do not change the meaning (bar REASON on a response head)', () => {
     const req = encodeFrame(reqHead({ method: 'GET', target: '/', headers: [] }, { end: false }));
     const res = encodeFrame(resHead({ status: 200, headers: [] }, { end: false }));
-    for (const [flags, end] of [[0x00, false], [0x01, true], [0xfe, false], [0xff, true], [0x81, true]] as const) {
-      for (const enc of [req, res]) {
+    for (const [flags, end] of [[0x00, false], [0x01, true], [0xfe, false], [0xff, true], [0x81, true], [0xfc, false], [0xfd, true]] as const) {
+      // Bit 1 (FLAG_REASON) adds a field to a response head: tested on its own below.
+      for (const enc of (flags & 0x02) !== 0 ? [req] : [req, res]) {
         const b = Buffer.from(enc);
         b[1] = flags;
         const f = decodeFrame(b);
@@ -276,8 +281,67 @@ describe('frames: wire layout', () => {
   test('frame type codes are the documented ones', () => {
     assert.deepEqual(FrameType, {
       REQ_HEAD: 1, REQ_BODY: 2, REQ_END: 3, REQ_ABORT: 4, RES_HEAD: 5,
-      RES_BODY: 6, RES_END: 7, RES_ERROR: 8, CLOSE_REQUEST: 9, GOAWAY: 10,
+      RES_BODY: 6, RES_END: 7, RES_ERROR: 8, CLOSE_REQUEST: 9, GOAWAY: 10, RES_INFO: 12,
     });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// the optional fields: reason phrases, informational heads, trailers
+
+describe('frames: reason phrases, RES_INFO and trailers', () => {
+  test('a reason rides between status and header list, flagged REASON (bit 1)', () => {
+    const f = resHead({ status: 299, reason: 'Custom Reason', headers: ['a', 'b'] }, { end: false, body: Uint8Array.of(7, 8) });
+    const enc = roundTrip(f);
+    assert.equal(enc[1], FLAG_REASON);
+    assert.deepEqual(
+      [...enc.subarray(FRAME_HEADER_BYTES)],
+      [0x01, 0x2b, 0, 13, ...Buffer.from('Custom Reason', 'latin1'), 0, 1, 0, 1, 0x61, 0, 0, 0, 1, 0x62, 7, 8],
+    );
+    assert.equal(encodeFrame(resHead({ status: 200, reason: '', headers: [] }, { end: true }))[1], FLAG_REASON | FLAG_END);
+    roundTrip(resHead({ status: 200, reason: '', headers: [] }));
+    roundTrip(resHead({ status: 404, reason: allLatin1(), headers: ['k', 'v'] }, { end: true }));
+    // Without the flag the same bytes mean no reason: an older peer's head reads as before.
+    const plain = encodeFrame(resHead({ status: 200, headers: ['a', 'b'] }, { end: true }));
+    assert.equal(plain[1], FLAG_END);
+    assert.equal((decodeFrame(plain) as { head: ResponseHead }).head.reason, undefined);
+  });
+
+  test('readResponseHead reads the reason only when the flags say so', () => {
+    const head: ResponseHead = { status: 418, reason: 'Short and Stout', headers: ['x', 'y'] };
+    const buf = Buffer.alloc(responseHeadSize(head) + 3, 0xaa);
+    const end = writeResponseHead(buf, 3, head);
+    assert.deepEqual(readResponseHead(buf, 3, FLAG_REASON), { head, offset: end });
+    assert.equal(responseHeadFlags(head), FLAG_REASON);
+    assert.equal(responseHeadFlags({ status: 200, headers: [] }), 0);
+  });
+
+  test('a reason over 65 535 bytes cannot be encoded', () => {
+    assert.throws(() => encodeFrame(resHead({ status: 200, reason: 'x'.repeat(65_536), headers: [] })), isFrameError('ERR_FRAME_FIELD_TOO_LONG'));
+  });
+
+  test('RES_INFO: type 12, a response head section and nothing after it', () => {
+    const f: Frame = { type: 'res-info', id: 0x01020304, head: { status: 103, headers: ['link', '</s.css>; rel=preload'] } };
+    const enc = roundTrip(f);
+    assert.deepEqual([...enc.subarray(0, 8)], [12, 0, 1, 2, 3, 4, 0, 103]);
+    roundTrip({ type: 'res-info', id: 5, head: { status: 102, reason: 'Still Going', headers: [] } });
+    assert.equal(peekFrame(enc).type, FrameType.RES_INFO);
+    const extra = Buffer.concat([enc, Buffer.of(1)]);
+    assert.throws(() => decodeFrame(extra), isFrameError('ERR_FRAME_INVALID'));
+    for (let n = FRAME_HEADER_BYTES; n < enc.length; n++) assert.throws(() => decodeFrame(enc.subarray(0, n)), isFrameError('ERR_FRAME_TRUNCATED', `${n} bytes`));
+  });
+
+  test('RES_END: an optional trailer list as its body; an empty list is no trailers', () => {
+    const f: Frame = { type: 'res-end', id: 9, trailers: ['x-checksum', 'abc', 'X-Repeat', '1', 'x-repeat', '2'] };
+    const enc = roundTrip(f);
+    assert.deepEqual([...enc.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + 4)], [0, 3, 0, 10]);
+    assert.equal(encodeFrame({ type: 'res-end', id: 9 }).length, FRAME_HEADER_BYTES);
+    assert.equal(encodeFrame({ type: 'res-end', id: 9, trailers: [] }).length, FRAME_HEADER_BYTES);
+    assert.deepEqual(decodeFrame(Buffer.concat([encodeFrame({ type: 'res-end', id: 9 }), Buffer.of(0, 0)])), { type: 'res-end', id: 9 });
+    assert.throws(() => decodeFrame(Buffer.concat([enc, Buffer.of(0)])), isFrameError('ERR_FRAME_INVALID'));
+    assert.throws(() => decodeFrame(enc.subarray(0, enc.length - 1)), isFrameError('ERR_FRAME_TRUNCATED'));
+    assert.deepEqual(readHeaderList(enc, FRAME_HEADER_BYTES), f.trailers);
+    assert.equal(headerListSize(f.trailers!), enc.length - FRAME_HEADER_BYTES);
   });
 });
 
@@ -397,7 +461,7 @@ describe('frames: peekFrame', () => {
     for (let n = 0; n < FRAME_HEADER_BYTES; n++) {
       assert.throws(() => peekFrame(new Uint8Array(n).fill(FrameType.REQ_END)), isFrameError('ERR_FRAME_TRUNCATED', `${n} bytes`));
     }
-    for (const type of [0, 11, 12, 100, 200, 255]) {
+    for (const type of [0, 11, 13, 100, 200, 255]) {
       assert.throws(() => peekFrame(Uint8Array.of(type, 0, 0, 0, 0, 1)), isFrameError('ERR_FRAME_UNKNOWN_TYPE', `type ${type}`));
     }
   });
@@ -552,6 +616,10 @@ function corpus(): Buffer[] {
     { type: 'res-error', id: 9, message: 'bad gateway — ü' },
     { type: 'close-request', reason: 'deadline' },
     { type: 'goaway' },
+    resHead({ status: 299, reason: 'Custom Reason', headers: ['a', 'b'] }, { id: 10, end: false, body: randBytes(rnd, 8) }),
+    { type: 'res-info', id: 11, head: { status: 103, headers: ['link', '</a.css>; rel=preload'] } },
+    { type: 'res-info', id: 12, head: { status: 199, reason: 'Odd', headers: [] } },
+    { type: 'res-end', id: 13, trailers: ['x-checksum', 'abc', 'x-n', ''] },
   ];
   return frames.map((f) => encodeFrame(f));
 }

@@ -20,11 +20,18 @@ export const FrameType = {
   RES_ERROR: M.RES_ERROR,
   CLOSE_REQUEST: M.CLOSE_REQUEST,
   GOAWAY: M.GOAWAY,
+  RES_INFO: M.RES_INFO,
 } as const;
 export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
 
 /** Flag on a head: nothing follows it (no body frames, no END frame). */
 export const FLAG_END = 0x01;
+/**
+ * Flag on RES_HEAD and RES_INFO: the response head section carries a reason phrase after the
+ * status (`[status u16][reason length u16][reason][header list]`). Only sent to a router that
+ * announced the `reason` feature; absent, the reason is the standard one for the status.
+ */
+export const FLAG_REASON = 0x02;
 export const FRAME_HEADER_BYTES = 6;
 const EMPTY = new Uint8Array(0);
 
@@ -38,6 +45,8 @@ export interface RequestHead {
 
 export interface ResponseHead {
   status: number;
+  /** The reason phrase as the app sent it, when it is carried (FLAG_REASON); else the standard one applies. */
+  reason?: string;
   headers: HeaderList;
 }
 
@@ -48,7 +57,10 @@ export type Frame =
   | { type: 'req-abort'; id: number }
   | { type: 'res-head'; id: number; head: ResponseHead; end: boolean; body: Uint8Array | null }
   | { type: 'res-body'; id: number; body: Uint8Array }
-  | { type: 'res-end'; id: number }
+  /** `trailers`: the trailer fields of a chunked body (an empty list is the same as none). */
+  | { type: 'res-end'; id: number; trailers?: HeaderList }
+  /** An informational response (1xx other than 101) before the final head; the head section only, no body. */
+  | { type: 'res-info'; id: number; head: ResponseHead }
   | { type: 'res-error'; id: number; message: string }
   | { type: 'close-request'; reason: string }
   | { type: 'goaway' };
@@ -144,6 +156,28 @@ class Reader {
   }
 }
 
+/** Bytes of a header list on its own (RES_END's trailers). */
+export function headerListSize(headers: HeaderList): number {
+  return headersSize(headers);
+}
+
+export function writeHeaderList(buf: Buffer, off: number, headers: HeaderList): number {
+  return writeHeaders(buf, off, headers);
+}
+
+/** A header list that must fill `buf` from `off` to its end (RES_END's trailers). */
+export function readHeaderList(buf: Uint8Array, off = 0): HeaderList {
+  const r = new Reader(asBuffer(buf), off);
+  const headers = r.headers();
+  if (r.off !== r.buf.length) throw new FrameError('ERR_FRAME_INVALID', `${r.buf.length - r.off} bytes after a trailer list`);
+  return headers;
+}
+
+/** The flags a response head needs for its fields (FLAG_REASON when it carries a reason). */
+export function responseHeadFlags(h: ResponseHead): number {
+  return h.reason !== undefined ? FLAG_REASON : 0;
+}
+
 export function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -175,20 +209,34 @@ export function readRequestHead(buf: Uint8Array, off = 0): { head: RequestHead; 
 
 export function responseHeadSize(h: ResponseHead): number {
   if (!Number.isInteger(h.status) || h.status < 100 || h.status > 999) throw new FrameError('ERR_FRAME_INVALID', `status ${h.status} out of range`);
-  return 2 + headersSize(h.headers);
+  let n = 2 + headersSize(h.headers);
+  if (h.reason !== undefined) {
+    if (h.reason.length > MAX_U16) throw new FrameError('ERR_FRAME_FIELD_TOO_LONG', `reason phrase of ${h.reason.length} bytes`);
+    n += 2 + h.reason.length;
+  }
+  return n;
 }
 
+/** Writes the head section; a head with a reason must go with FLAG_REASON (responseHeadFlags). */
 export function writeResponseHead(buf: Buffer, off: number, h: ResponseHead): number {
   buf.writeUInt16BE(h.status, off);
-  return writeHeaders(buf, off + 2, h.headers);
+  off += 2;
+  if (h.reason !== undefined) {
+    buf.writeUInt16BE(h.reason.length, off);
+    off += 2;
+    off += buf.write(h.reason, off, 'latin1');
+  }
+  return writeHeaders(buf, off, h.headers);
 }
 
-export function readResponseHead(buf: Uint8Array, off = 0): { head: ResponseHead; offset: number } {
+/** Reads a response head section; `flags` (of its frame or record) says whether it has a reason. */
+export function readResponseHead(buf: Uint8Array, off = 0, flags = 0): { head: ResponseHead; offset: number } {
   const r = new Reader(asBuffer(buf), off);
   const status = r.u16('status');
   if (status < 100 || status > 999) throw new FrameError('ERR_FRAME_INVALID', `status ${status} out of range`);
+  const reason = (flags & FLAG_REASON) !== 0 ? r.latin1(r.u16('reason length'), 'reason') : undefined;
   const headers = r.headers();
-  return { head: { status, headers }, offset: r.off };
+  return { head: reason !== undefined ? { status, reason, headers } : { status, headers }, offset: r.off };
 }
 
 function header(buf: Buffer, type: FrameTypeCode, flags: number, id: number): void {
@@ -224,8 +272,14 @@ export function encodeFrame(f: Frame): Buffer {
     case 'res-head': {
       const body = f.body ?? EMPTY;
       const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + responseHeadSize(f.head) + body.byteLength);
-      header(buf, FrameType.RES_HEAD, f.end ? FLAG_END : 0, f.id);
+      header(buf, FrameType.RES_HEAD, (f.end ? FLAG_END : 0) | responseHeadFlags(f.head), f.id);
       buf.set(body, writeResponseHead(buf, FRAME_HEADER_BYTES, f.head));
+      return buf;
+    }
+    case 'res-info': {
+      const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + responseHeadSize(f.head));
+      header(buf, FrameType.RES_INFO, responseHeadFlags(f.head), f.id);
+      writeResponseHead(buf, FRAME_HEADER_BYTES, f.head);
       return buf;
     }
     case 'req-body':
@@ -236,8 +290,13 @@ export function encodeFrame(f: Frame): Buffer {
       return frame(FrameType.REQ_END, 0, f.id);
     case 'req-abort':
       return frame(FrameType.REQ_ABORT, 0, f.id);
-    case 'res-end':
-      return frame(FrameType.RES_END, 0, f.id);
+    case 'res-end': {
+      if (f.trailers === undefined || f.trailers.length === 0) return frame(FrameType.RES_END, 0, f.id);
+      const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + headersSize(f.trailers));
+      header(buf, FrameType.RES_END, 0, f.id);
+      writeHeaders(buf, FRAME_HEADER_BYTES, f.trailers);
+      return buf;
+    }
     case 'res-error':
       return withText(FrameType.RES_ERROR, f.id, f.message);
     case 'close-request':
@@ -254,7 +313,7 @@ export function peekFrame(data: Uint8Array): { type: number; flags: number; id: 
     throw new FrameError('ERR_FRAME_TRUNCATED', `frame of ${data.byteLength} bytes is shorter than its ${FRAME_HEADER_BYTES}-byte header`);
   }
   const type = data[0]!;
-  if (type < FrameType.REQ_HEAD || type > FrameType.GOAWAY) throw new FrameError('ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${type}`);
+  if (type < FrameType.REQ_HEAD || (type > FrameType.GOAWAY && type !== FrameType.RES_INFO)) throw new FrameError('ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${type}`);
   return { type, flags: data[1]!, id: ((data[2]! << 24) | (data[3]! << 16) | (data[4]! << 8) | data[5]!) >>> 0 };
 }
 
@@ -269,9 +328,14 @@ export function decodeFrame(data: Uint8Array): Frame {
       return { type: 'req-head', id, head, end: (flags & FLAG_END) !== 0, body };
     }
     case FrameType.RES_HEAD: {
-      const { head, offset } = readResponseHead(buf, FRAME_HEADER_BYTES);
+      const { head, offset } = readResponseHead(buf, FRAME_HEADER_BYTES, flags);
       const body = offset < buf.length ? buf.subarray(offset) : null;
       return { type: 'res-head', id, head, end: (flags & FLAG_END) !== 0, body };
+    }
+    case FrameType.RES_INFO: {
+      const { head, offset } = readResponseHead(buf, FRAME_HEADER_BYTES, flags);
+      if (offset !== buf.length) throw new FrameError('ERR_FRAME_INVALID', `${buf.length - offset} bytes after an informational head`);
+      return { type: 'res-info', id, head };
     }
     case FrameType.REQ_BODY:
       return { type: 'req-body', id, body: payload };
@@ -282,7 +346,12 @@ export function decodeFrame(data: Uint8Array): Frame {
     case FrameType.REQ_ABORT:
       return { type: 'req-abort', id };
     case FrameType.RES_END:
-      return { type: 'res-end', id };
+    {
+      if (payload.length === 0) return { type: 'res-end', id };
+      const trailers = readHeaderList(payload);
+      // An empty list is no trailers: the same frame as one without a body.
+      return trailers.length === 0 ? { type: 'res-end', id } : { type: 'res-end', id, trailers };
+    }
     case FrameType.RES_ERROR:
       return { type: 'res-error', id, message: payload.toString('utf8') };
     case FrameType.CLOSE_REQUEST:

@@ -19,6 +19,11 @@ export const MessageType = {
   GOAWAY: 10,
   /** rings only: flow-control credit for one slot */
   CREDIT: 11,
+  /**
+   * An informational (1xx, not 101) response before the final head. Sent by an extension only to
+   * a router that announced the `info` feature in its handshake answer (core/protocol.ts).
+   */
+  RES_INFO: 12,
 } as const;
 
 export type MessageTypeName = keyof typeof MessageType;

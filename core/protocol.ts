@@ -8,6 +8,36 @@ export const CHANNEL_HEADER = 'x-lambda-dispatch-channel';
 export const WORKER_HEADER = 'x-lambda-dispatch-worker-id';
 export const MAX_CONCURRENT_HEADER = 'x-lambda-dispatch-max-concurrent';
 
+/**
+ * In the router's 101 answer to a channel's upgrade: the optional parts of the channel protocol it
+ * understands, comma-separated (docs/PROTOCOL.md, "Versions"). An extension uses a feature on a
+ * channel only when the router named it there, so an older router (which names none) is never sent
+ * a frame or field it would misread, and an older extension (which ignores the header) sends none.
+ */
+export const FEATURES_HEADER = 'x-lambda-dispatch-features';
+
+export type ChannelFeature =
+  /** RES_INFO frames: informational (1xx) responses before the final head */
+  | 'info'
+  /** RES_END with a trailer header list */
+  | 'trailers'
+  /** RES_HEAD / RES_INFO with FLAG_REASON: the app's reason phrase */
+  | 'reason';
+
+/** Every feature this code understands: what the router announces. */
+export const CHANNEL_FEATURES: readonly ChannelFeature[] = ['info', 'trailers', 'reason'];
+
+/** The features named in a FEATURES_HEADER value (unknown names are ignored). */
+export function parseFeatures(value: string | string[] | undefined): Set<ChannelFeature> {
+  const out = new Set<ChannelFeature>();
+  const joined = Array.isArray(value) ? value.join(',') : (value ?? '');
+  for (const token of joined.split(',')) {
+    const t = token.trim().toLowerCase();
+    if ((CHANNEL_FEATURES as readonly string[]).includes(t)) out.add(t as ChannelFeature);
+  }
+  return out;
+}
+
 /** The invoke payload (router → Lambda), version 1. */
 export interface InvokePayload {
   v: 1;

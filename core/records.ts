@@ -23,8 +23,10 @@ export const Rec = {
   RES_HEAD: M.RES_HEAD,
   /** dispatcher → ingress: body bytes */
   RES_BODY: M.RES_BODY,
-  /** dispatcher → ingress: response complete; the slot is done */
+  /** dispatcher → ingress: response complete, [trailer header list] when it has trailers; the slot is done */
   RES_END: M.RES_END,
+  /** dispatcher → ingress: [flags u8][response head section] of an informational (1xx) response */
+  RES_INFO: M.RES_INFO,
   /** dispatcher → ingress: [error code, latin1] (core/errors.ts); the slot is done */
   RES_ERROR: M.RES_ERROR,
 } as const;

@@ -11,7 +11,13 @@
 //                                              inlineBodyBytes, and never a message larger than
 //                                              a RES_BODY) and flag END when that is all of it
 //                                              (always for HEAD, 204 and 304)
-//   app response body                       → RES_BODY (≤ maxChunkBytes each), then RES_END
+//   app informational response (1xx)       → RES_INFO, when the router announced `info` (not 100:
+//                                              the router's own server answers Expect itself)
+//   app response body                       → RES_BODY (≤ maxChunkBytes each), then RES_END, with
+//                                              the app's trailers when the router announced
+//                                              `trailers`
+//   a reason phrase other than the standard → carried in RES_HEAD/RES_INFO (FLAG_REASON) when the
+//                                              router announced `reason`
 //   app unreachable / fails at any point    → RES_ERROR (the router answers 502 or resets)
 //   REQ_ABORT for the current request       → app request destroyed, RES_END
 //   any frame for another id                → ignored (stale: the request already ended)
@@ -24,17 +30,18 @@
 // Long because one channel's connection, frames both ways, app request and backpressure share one
 // state machine; splitting it would spread that state over several files.
 
+import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import WebSocket from 'ws';
-import { decodeFrame, encodeFrame, type Frame, type RequestHead } from '../core/frames.ts';
+import { decodeFrame, encodeFrame, headerListSize, type Frame, type HeaderList, type RequestHead, type ResponseHead } from '../core/frames.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
 import { CERT_PIN_MISMATCH } from '../core/cert-pin.ts';
-import { CHANNEL_PATH } from '../core/protocol.ts';
+import { CHANNEL_PATH, FEATURES_HEADER, parseFeatures, type ChannelFeature } from '../core/protocol.ts';
 import { AppCall, takeInline, whyIncomplete } from './app-call.ts';
 import { appHeaders } from './app-headers.ts';
 import { openChannelSocket } from './channel-socket.ts';
 import { readRefusal } from './handshake-refusal.ts';
-import type { AppRequest, AppResponse, AppTarget } from './app/target.ts';
+import type { AppInformation, AppRequest, AppResponse, AppTarget } from './app/target.ts';
 import { gzipHeaders, gzipStream, shouldCompress } from './compression.ts';
 import type { ResolvedOptions } from './types.ts';
 
@@ -77,6 +84,8 @@ export class ChannelClient {
   end: ChannelEnd | null = null;
   /** HTTP status of a refused handshake (401, 409, 503…), when there was one. */
   refusedStatus: number | null = null;
+  /** The optional protocol features the router named in its answer to the upgrade (core/protocol.ts). */
+  features: ReadonlySet<ChannelFeature> = new Set();
   private stopping = false;
   private retiring = false;
   private current: AppCall | null = null;
@@ -123,6 +132,9 @@ export class ChannelClient {
         this.connectError ??= message;
         ws.terminate();
       });
+    });
+    ws.on('upgrade', (res) => {
+      this.features = parseFeatures(res.headers[FEATURES_HEADER]);
     });
     ws.on('open', () => {
       this.state = 'open';
@@ -245,6 +257,7 @@ export class ChannelClient {
     }
     call.appReq = req;
     req.on('response', (res) => this.onResponse(call, req, res));
+    req.on('information', (info) => this.onInformation(call, req, info));
     req.on('error', (err) => this.onAppError(call, req, err));
     if (call.inline !== null && call.inline.byteLength > 0 && !req.write(call.inline)) this.pauseUntilDrain(call, req);
     if (call.requestEnded) req.end();
@@ -278,6 +291,40 @@ export class ChannelClient {
     this.fail(call, `${what}: ${err.message}`);
   }
 
+  /** The head to send for a status, its reason phrase (when it is not the standard one and the router takes it) and fields. */
+  private responseHead(status: number, statusMessage: string | undefined, headers: HeaderList): ResponseHead {
+    if (statusMessage !== undefined && this.features.has('reason') && statusMessage !== (STATUS_CODES[status] ?? 'unknown')) {
+      return { status, reason: statusMessage, headers };
+    }
+    return { status, headers };
+  }
+
+  /** The response's trailers to send with RES_END: only to a router that takes them, only valid ones. */
+  private trailersOf(res: AppResponse): HeaderList | undefined {
+    if (!this.features.has('trailers') || res.rawTrailers === undefined || res.rawTrailers.length === 0) return undefined;
+    const trailers = endToEndHeaders(res.rawTrailers);
+    try {
+      headerListSize(trailers);
+    } catch {
+      return undefined;
+    }
+    return trailers.length > 0 ? trailers : undefined;
+  }
+
+  private onInformation(call: AppCall, req: AppRequest, info: AppInformation): void {
+    if (call.finished || call.appReq !== req || call.headSent || !this.features.has('info')) return;
+    // 100 Continue answered the app's own server's Expect handling; the router's server already
+    // answered the client's.
+    if (info.statusCode === 100 || info.statusCode === 101 || info.statusCode < 100 || info.statusCode > 199) return;
+    let f: Buffer;
+    try {
+      f = encodeFrame({ type: 'res-info', id: call.id, head: this.responseHead(info.statusCode, info.statusMessage, endToEndHeaders(info.rawHeaders)) });
+    } catch {
+      return; // one the protocol cannot carry is dropped: 1xx responses are advisory
+    }
+    if (this.sendable) this.ws.send(f, this.onSent);
+  }
+
   private onResponse(call: AppCall, req: AppRequest, res: AppResponse): void {
     if (call.finished || call.appReq !== req) {
       res.destroy();
@@ -297,37 +344,43 @@ export class ChannelClient {
     const bodyless = call.head.method === 'HEAD' || status === 204 || status === 304;
     if (!bodyless && this.host.options.compression && shouldCompress(call.head.method, call.head.headers, status, headers)) {
       headers = gzipHeaders(headers);
-      return this.sendCompressed(call, res, status, headers);
+      return this.sendCompressed(call, res, this.responseHead(status, res.statusMessage, headers));
     }
+    const head = this.responseHead(status, res.statusMessage, headers);
     call.source = res;
     let inline: Buffer | null = null;
     let rest: Buffer | null = null;
     let end = bodyless;
+    let trailers: HeaderList | undefined;
     if (bodyless) {
       res.resume();
     } else if (this.host.options.inlineBodyBytes > 0) {
-      ({ inline, rest, end } = takeInline(res, { status, headers }, this.host.options.inlineBodyBytes, this.host.options.maxChunkBytes));
-      if (end) res.resume();
+      ({ inline, rest, end } = takeInline(res, head, this.host.options.inlineBodyBytes, this.host.options.maxChunkBytes));
+      if (end) {
+        res.resume();
+        // A whole response with trailers: they need a RES_END after the head.
+        trailers = this.trailersOf(res);
+      }
     }
     try {
-      this.send({ type: 'res-head', id: call.id, head: { status, headers }, end, body: inline });
+      this.send({ type: 'res-head', id: call.id, head, end: end && trailers === undefined, body: inline });
     } catch (err) {
       res.destroy();
       return this.fail(call, `the app's response head cannot be relayed: ${(err as Error).message}`);
     }
     call.headSent = true;
-    if (end) return this.finish(call, null);
+    if (end) return this.finish(call, trailers === undefined ? null : { type: 'res-end', id: call.id, trailers });
     if (rest !== null) this.sendBody(call, res, rest);
     res.on('data', (chunk: Buffer) => this.sendBody(call, res, chunk));
-    res.on('end', () => this.finish(call, { type: 'res-end', id: call.id }));
+    res.on('end', () => this.finish(call, { type: 'res-end', id: call.id, trailers: this.trailersOf(res) }));
     res.on('close', () => {
       if (!call.finished) this.fail(call, whyIncomplete(res));
     });
   }
 
-  private sendCompressed(call: AppCall, res: AppResponse, status: number, headers: string[]): void {
+  private sendCompressed(call: AppCall, res: AppResponse, head: ResponseHead): void {
     try {
-      this.send({ type: 'res-head', id: call.id, head: { status, headers }, end: false, body: null });
+      this.send({ type: 'res-head', id: call.id, head, end: false, body: null });
     } catch (err) {
       res.destroy();
       return this.fail(call, `the app's response head cannot be relayed: ${(err as Error).message}`);
@@ -336,7 +389,7 @@ export class ChannelClient {
     const gz = gzipStream(res);
     call.source = gz;
     gz.on('data', (chunk: Buffer) => this.sendBody(call, gz, chunk));
-    gz.on('end', () => this.finish(call, { type: 'res-end', id: call.id }));
+    gz.on('end', () => this.finish(call, { type: 'res-end', id: call.id, trailers: this.trailersOf(res) }));
     gz.on('error', (err) => {
       if (!call.finished) this.fail(call, `compressing the response failed: ${err.message}`);
     });

@@ -8,9 +8,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { decodeFrame, encodeFrame, type Frame } from '../core/frames.ts';
+import { decodeFrame, encodeFrame, type Frame, type HeaderList, type ResponseHead } from '../core/frames.ts';
 import { generateControlTls, type ControlTls } from '../core/dispatcher/control-tls.ts';
-import { CHANNEL_HEADER, CHANNEL_PATH, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../core/protocol.ts';
+import { CHANNEL_FEATURES, CHANNEL_HEADER, CHANNEL_PATH, FEATURES_HEADER, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../core/protocol.ts';
 import type { InvokePayload, LambdaContext } from './types.ts';
 
 /** A FIFO that hands values to waiters, with a timeout so a broken test fails instead of hanging. */
@@ -46,7 +46,13 @@ export class AsyncQueue<T> {
 
 export interface RelayedResponse {
   status: number;
+  /** The reason phrase, when RES_HEAD carried one. */
+  reason?: string;
   headers: string[];
+  /** Informational (1xx) heads that came first (RES_INFO). */
+  info: ResponseHead[];
+  /** RES_END's trailers, when it had any. */
+  trailers?: HeaderList;
   body: Buffer;
   /** Frames the response took (RES_HEAD, RES_BODY…, RES_END), for protocol assertions. */
   frames: Frame['type'][];
@@ -93,7 +99,7 @@ export class TestChannel {
 
   /** Collects the response to `id` (frames for other ids are a test failure). */
   async response(id: number, timeoutMs = 10_000): Promise<RelayedResponse> {
-    const out: RelayedResponse = { status: 0, headers: [], body: Buffer.alloc(0), frames: [] };
+    const out: RelayedResponse = { status: 0, headers: [], info: [], body: Buffer.alloc(0), frames: [] };
     const chunks: Buffer[] = [];
     for (;;) {
       const f = await this.next(timeoutMs);
@@ -103,14 +109,18 @@ export class TestChannel {
       }
       if (!('id' in f) || f.id !== id) throw new Error(`frame ${f.type} for id ${'id' in f ? f.id : '-'} while waiting for ${id}`);
       out.frames.push(f.type);
-      if (f.type === 'res-head') {
+      if (f.type === 'res-info') {
+        out.info.push(f.head);
+      } else if (f.type === 'res-head') {
         out.status = f.head.status;
+        if (f.head.reason !== undefined) out.reason = f.head.reason;
         out.headers = f.head.headers;
         if (f.body) chunks.push(Buffer.from(f.body));
         if (f.end) break;
       } else if (f.type === 'res-body') {
         chunks.push(Buffer.from(f.body));
       } else if (f.type === 'res-end') {
+        if (f.trailers !== undefined) out.trailers = f.trailers;
         break;
       } else if (f.type === 'res-error') {
         out.error = f.message;
@@ -133,6 +143,8 @@ export interface TestRouterOptions {
   port?: number;
   /** Serve wss:// with a self-signed certificate (the default), or plain ws:// when false. */
   tls?: boolean;
+  /** The optional protocol features announced to each channel (default: all; [] stands in for an older router). */
+  features?: readonly string[];
 }
 
 // One certificate per test process: generating costs tens of milliseconds, and a router restarted
@@ -194,6 +206,10 @@ export class TestRouter {
   }
 
   private accept(req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer, index: number, init: (ch: TestChannel) => void): void {
+    const features = this.o.features ?? CHANNEL_FEATURES;
+    if (features.length > 0 && this.wss.listenerCount('headers') === 0) {
+      this.wss.on('headers', (headers) => headers.push(`${FEATURES_HEADER}: ${features.join(', ')}`));
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.sockets.add(ws);
       ws.once('close', () => this.sockets.delete(ws));

@@ -2,10 +2,10 @@
 // response from the response ring back to its client. Sockets live here because Node cannot move
 // them between threads; everything else happens in the dispatcher thread.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ERROR_CODE_HEADER, routerError } from '../core/errors.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
-import { FLAG_END, asBuffer, readResponseHead, requestHeadSize, writeRequestHead, type RequestHead } from '../core/frames.ts';
+import { FLAG_END, asBuffer, readHeaderList, readResponseHead, requestHeadSize, writeRequestHead, type HeaderList, type RequestHead } from '../core/frames.ts';
 import { Rec, decodeCredit, decodeResponseError, encodeCredit } from '../core/records.ts';
 import type { RingWriter } from '../core/ring-writer.ts';
 import { ForwardedHeaders } from './forwarded.ts';
@@ -111,7 +111,10 @@ export class Proxy {
         });
         return;
       }
+      case Rec.RES_INFO:
+        return this.onInfo(cx, payload);
       case Rec.RES_END:
+        if (payload.byteLength > 0) addTrailers(cx.res, payload);
         cx.res.end();
         return this.finish(cx, slot);
       case Rec.RES_ERROR: {
@@ -133,9 +136,15 @@ export class Proxy {
 
   private onHead(cx: ClientExchange, slot: number, payload: Uint8Array): void {
     try {
-      const { head, offset } = readResponseHead(payload, 1);
-      cx.res.writeHead(head.status, endToEndHeaders(head.headers));
+      const flags = payload[0]!;
+      const { head, offset } = readResponseHead(payload, 1, flags);
+      const headers = endToEndHeaders(head.headers);
+      if (head.reason !== undefined) cx.res.writeHead(head.status, head.reason, headers);
+      else cx.res.writeHead(head.status, headers);
       if (offset < payload.byteLength) cx.res.write(Buffer.from(payload.subarray(offset)));
+      // Node holds a head back until the first body write; a head that came alone (the app sent it
+      // and is still producing its body: SSE, long polls) goes to the client now.
+      else if ((flags & FLAG_END) === 0) cx.res.flushHeaders();
     } catch {
       // A head Node refuses (bad header characters): the client gets a clean 502, not a crash.
       if (!cx.res.headersSent) answer(cx.res, routerError('LD_BAD_RESPONSE_HEAD'));
@@ -143,6 +152,33 @@ export class Proxy {
       cx.discard = true;
       this.ring.write(Rec.REQ_ABORT, slot);
     }
+  }
+
+  /**
+   * An informational (1xx) response before the final head: written to the client as its own
+   * status line and fields. Not to an HTTP/1.0 client (RFC 9110 §15.2), nor once the final head
+   * is out; one Node refuses (bad field characters) is dropped: 1xx responses are advisory.
+   */
+  private onInfo(cx: ClientExchange, payload: Uint8Array): void {
+    const res = cx.res;
+    if (res.headersSent || cx.req.httpVersionMajor !== 1 || cx.req.httpVersionMinor < 1) return;
+    let text: string;
+    try {
+      const { head } = readResponseHead(payload, 1, payload[0]!);
+      const reason = head.reason ?? STATUS_TEXT[head.status] ?? 'Informational';
+      if (/[\r\n]/.test(reason)) return;
+      text = `HTTP/1.1 ${head.status} ${reason}\r\n`;
+      const headers = endToEndHeaders(head.headers);
+      for (let i = 0; i < headers.length; i += 2) {
+        validateHeaderName(headers[i]!);
+        validateHeaderValue(headers[i]!, headers[i + 1]!);
+        text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+      }
+      text += '\r\n';
+    } catch {
+      return;
+    }
+    writeRaw(res, text);
   }
 
   private finish(cx: ClientExchange, slot: number): void {
@@ -221,6 +257,45 @@ function closeAfterFlush(res: ServerResponse): void {
   const socket = res.socket;
   if (socket === null || socket.destroyed) res.destroy();
   else socket.destroySoon();
+}
+
+/** Standard reason phrases of the informational statuses Node writes itself. */
+const STATUS_TEXT: Record<number, string> = { 100: 'Continue', 102: 'Processing', 103: 'Early Hints' };
+
+/**
+ * Bytes written to the client's connection before the response's head, in order with it: the
+ * ServerResponse's own raw writer (which writeContinue and writeEarlyHints use; it queues while
+ * the response has no socket yet), else the socket.
+ */
+function writeRaw(res: ServerResponse, text: string): void {
+  const raw = (res as unknown as { _writeRaw?: (data: string, encoding: BufferEncoding) => boolean })._writeRaw;
+  if (typeof raw === 'function') raw.call(res, text, 'latin1');
+  else res.socket?.write(text, 'latin1');
+}
+
+/**
+ * The response's trailers (RES_END's payload). Node sends them only with a chunked body: after a
+ * head with content-length (or to an HTTP/1.0 client) they are dropped, as a direct Node server
+ * drops them. Malformed or refused ones are dropped too; the body is complete either way.
+ */
+function addTrailers(res: ServerResponse, payload: Uint8Array): void {
+  let trailers: HeaderList;
+  try {
+    trailers = endToEndHeaders(readHeaderList(payload));
+  } catch {
+    return;
+  }
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < trailers.length; i += 2) {
+    try {
+      validateHeaderName(trailers[i]!);
+      validateHeaderValue(trailers[i]!, trailers[i + 1]!);
+      pairs.push([trailers[i]!, trailers[i + 1]!]);
+    } catch {
+      // left out
+    }
+  }
+  if (pairs.length > 0) res.addTrailers(pairs);
 }
 
 /** The router's own answer in place of the function's: status, code header and text from the catalog. */

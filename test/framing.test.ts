@@ -52,6 +52,8 @@ describe('response framing is the router’s', () => {
     ['/switch', 'interim-status'],
     ['/s999', 'bad-status'],
     ['/bad-length', 'bad-length'],
+    ['/info-101', 'bad-status'],
+    ['/info-200', 'bad-status'],
   ] as const) {
     test(`${path}: nothing was sent yet, so the client gets 502 ${violation}`, async () => {
       const r = await rawExchange(stack.router.url, path);
@@ -63,6 +65,13 @@ describe('response framing is the router’s', () => {
       assert.ok(s.framingViolations[violation] >= 1, JSON.stringify(s.framingViolations));
     });
   }
+
+  test('/info-ok: a 1xx in its own frame (RES_INFO) is no violation: it reaches the client before the final response', async () => {
+    const r = await rawExchange(stack.router.url, '/info-ok');
+    assert.equal(r.closed, 'closed');
+    assert.match(r.bytes, /^HTTP\/1\.1 103 Hints Ahead\r\nlink: <\/a\.js>; rel=preload\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    assert.ok(r.bytes.endsWith('\r\n\r\nok'), JSON.stringify(r.bytes));
+  });
 
   test('/short: a body that ends short of its length closes the client’s connection at the peer’s END', async () => {
     const r = await rawExchange(stack.router.url, '/short');

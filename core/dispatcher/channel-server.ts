@@ -8,7 +8,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener,
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CHANNEL_HEADER, CHANNEL_PATH, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../protocol.ts';
+import { CHANNEL_FEATURES, CHANNEL_HEADER, CHANNEL_PATH, FEATURES_HEADER, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../protocol.ts';
 
 
 export interface ChannelAuthority {
@@ -44,6 +44,8 @@ export class ChannelServer {
     tls: { cert: string; key: string } | null = null,
   ) {
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: maxFrameBytes, clientTracking: true });
+    // Every accepted channel learns which optional frames and fields this router understands.
+    this.wss.on('headers', (headers) => headers.push(`${FEATURES_HEADER}: ${CHANNEL_FEATURES.join(', ')}`));
     const notWebSocket: RequestListener = (_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('lambda-dispatch control port: WebSocket only\n');
     };

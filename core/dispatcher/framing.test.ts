@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkResponseHead, overrun, shortfall } from './framing.ts';
+import { checkInformational, checkResponseHead, overrun, shortfall } from './framing.ts';
 
 test('statuses that cannot end a response are violations', () => {
   assert.deepEqual(checkResponseHead('GET', 99, []), { ok: false, violation: 'bad-status' });
@@ -44,4 +44,9 @@ test('overrun and shortfall against the promised length', () => {
   assert.equal(shortfall(exact, 10), false);
   assert.equal(overrun({ kind: 'any' }, 1e12), false);
   assert.equal(shortfall({ kind: 'any' }, 0), false);
+});
+
+test('an informational head (RES_INFO) is a 1xx other than 101', () => {
+  for (const status of [100, 102, 103, 150, 199]) assert.equal(checkInformational(status), null, String(status));
+  for (const status of [101, 200, 204, 299, 404, 99, 600]) assert.equal(checkInformational(status), 'bad-status', String(status));
 });

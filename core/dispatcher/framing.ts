@@ -55,6 +55,14 @@ export function checkResponseHead(method: string, status: number, headers: Heade
   return { ok: true, body: { kind: 'exact', bytes: length } };
 }
 
+/**
+ * An informational response (RES_INFO) before the final head: a 1xx other than 101 (a 101 would
+ * switch protocols, which a channel cannot carry). Anything else there is `bad-status`.
+ */
+export function checkInformational(status: number): FramingViolation | null {
+  return status >= 100 && status < 200 && status !== 101 ? null : 'bad-status';
+}
+
 /** After `sent` body bytes in all, is the response still within its length? */
 export function overrun(body: BodyLength, sent: number): boolean {
   return body.kind === 'exact' && sent > body.bytes;

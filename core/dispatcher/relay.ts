@@ -4,12 +4,15 @@
 // holds every response to the framing its head promised (framing.ts), and answers with a catalog
 // error (core/errors.ts) when no channel can serve. It never starts or stops an instance: what it
 // needs of capacity goes through the `Capacity` interface.
+// Long because every frame of a response (head, 1xx, body, end with trailers, error) and every ring
+// record of a request meet here, with the framing checks between them; split, they would share the
+// exchange's state across files.
 
 import type { RouterErrorCode } from '../errors.ts';
-import { FLAG_END, FRAME_HEADER_BYTES, FrameError, FrameType, asBuffer, frame, peekFrame, readResponseHead } from '../frames.ts';
+import { FLAG_END, FRAME_HEADER_BYTES, FrameError, FrameType, asBuffer, frame, peekFrame, readHeaderList, readResponseHead } from '../frames.ts';
 import { Rec, decodeCredit, encodeCredit, encodeResponseError } from '../records.ts';
 import type { RingWriter } from '../ring-writer.ts';
-import { FRAMING_VIOLATIONS, checkResponseHead, overrun, shortfall, type FramingViolation } from './framing.ts';
+import { FRAMING_VIOLATIONS, checkInformational, checkResponseHead, overrun, shortfall, type FramingViolation } from './framing.ts';
 import { PendingQueue } from './pending-queue.ts';
 import { Replays, mayReplay } from './replays.ts';
 import { Exchange, type Channel, type Instance } from './state.ts';
@@ -180,7 +183,7 @@ export class Relay {
       case FrameType.RES_HEAD: {
         if (ex.state !== 'sent') return this.capacity.protocolError(ch, 'second response head');
         ex.state = 'responding';
-        const { head, offset } = readResponseHead(data, FRAME_HEADER_BYTES);
+        const { head, offset } = readResponseHead(data, FRAME_HEADER_BYTES, flags);
         const verdict = checkResponseHead(ex.method, head.status, head.headers);
         if (!verdict.ok) return this.framingViolation(ex, ch, verdict.violation);
         ex.responseBody = verdict.body;
@@ -212,10 +215,34 @@ export class Relay {
         }
         return;
       }
-      case FrameType.RES_END:
+      case FrameType.RES_INFO: {
+        // Informational responses come before the final head, and are 1xx (not 101).
+        if (ex.state !== 'sent') return this.capacity.protocolError(ch, 'informational response after the head');
+        const { head } = readResponseHead(data, FRAME_HEADER_BYTES, flags);
+        const violation = checkInformational(head.status);
+        if (violation !== null) return this.framingViolation(ex, ch, violation);
+        if (ex.detached) return;
+        const length = data.length - FRAME_HEADER_BYTES + 1;
+        // Advisory: one too large for a record is dropped rather than fail the response.
+        if (length > this.ring.maxPayload) return;
+        this.ring.writeWith(Rec.RES_INFO, ex.slot, length, (dst) => {
+          dst[0] = flags;
+          dst.set(data.subarray(FRAME_HEADER_BYTES), 1);
+        });
+        return;
+      }
+      case FrameType.RES_END: {
         if (ex.state === 'sent') return this.capacity.protocolError(ch, 'response end before head');
         if (shortfall(ex.responseBody, ex.responseBytes)) return this.framingViolation(ex, ch, 'short-body');
-        return this.complete(ex, ch, null);
+        let trailers: Uint8Array | undefined;
+        if (data.length > FRAME_HEADER_BYTES) {
+          trailers = data.subarray(FRAME_HEADER_BYTES);
+          readHeaderList(trailers); // a malformed list is the peer's protocol error (thrown as FrameError)
+          // Trailers too large for one record are dropped; the response itself is complete.
+          if (trailers.length > this.ring.maxPayload) trailers = undefined;
+        }
+        return this.complete(ex, ch, null, trailers);
+      }
       case FrameType.RES_ERROR:
         this.log(`request ${ex.id} failed in the extension: ${data.toString('utf8', FRAME_HEADER_BYTES)}`);
         this.counts.failed++;
@@ -302,10 +329,10 @@ export class Relay {
   }
 
   /** The extension finished with the request: free the channel and answer ingress if still listening. */
-  private complete(ex: Exchange, ch: Channel, error: RouterErrorCode | null): void {
+  private complete(ex: Exchange, ch: Channel, error: RouterErrorCode | null, trailers?: Uint8Array): void {
     if (!ex.detached) {
       if (error === null) this.counts.served++;
-      this.terminate(ex, error);
+      this.terminate(ex, error, trailers);
     }
     ch.detach();
     const inst = ch.instance;
@@ -320,14 +347,17 @@ export class Relay {
     }
   }
 
-  /** Writes the slot's terminal record (RES_END, or RES_ERROR with a code); nothing more follows for this slot. */
-  private terminate(ex: Exchange, error: RouterErrorCode | null): void {
+  /**
+   * Writes the slot's terminal record (RES_END, with the response's trailer list when it has one,
+   * or RES_ERROR with a code); nothing more follows for this slot.
+   */
+  private terminate(ex: Exchange, error: RouterErrorCode | null, trailers?: Uint8Array): void {
     if (ex.detached) return;
     ex.detached = true;
     ex.state = ex.channel === null ? 'done' : ex.state;
     this.bySlot.delete(ex.slot);
     if (error !== null) this.ring.write(Rec.RES_ERROR, ex.slot, encodeResponseError(error));
-    else this.ring.write(Rec.RES_END, ex.slot);
+    else this.ring.write(Rec.RES_END, ex.slot, trailers);
   }
 
   /** Answers a request that never reached a channel. */

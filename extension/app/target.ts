@@ -27,6 +27,8 @@ export interface AppRequest {
   /** The request went out on a pooled connection (which the app may have closed meanwhile). */
   readonly reusedSocket: boolean;
   on(event: 'response', listener: (res: AppResponse) => void): unknown;
+  /** An informational (1xx, not 101) response before the final one, as http.ClientRequest reports it. */
+  on(event: 'information', listener: (info: AppInformation) => void): unknown;
   on(event: 'error', listener: (err: NodeJS.ErrnoException) => void): unknown;
   once(event: 'drain', listener: () => void): unknown;
 }
@@ -36,8 +38,17 @@ export type AppResponse = Readable & {
   statusCode?: number | undefined;
   statusMessage?: string | undefined;
   rawHeaders: string[];
+  /** The trailer fields of a chunked body, flat; complete once the response has ended. */
+  rawTrailers: string[];
   complete: boolean;
 };
+
+/** An informational response (the fields of http.ClientRequest's 'information' event used). */
+export interface AppInformation {
+  statusCode: number;
+  statusMessage: string;
+  rawHeaders: string[];
+}
 
 export interface TargetSettings extends ReadinessSettings {
   healthIntervalMs: number;

@@ -17,7 +17,8 @@
 // returns false), aborts (destroy() closes the connection: the app's req and res see 'close'),
 // the app closing a connection (a request without a response fails with ECONNRESET "socket hang
 // up"; a response cut short is destroyed), `Connection: close`, informational (1xx) responses
-// skipped, HEAD/204/304 without body. Connections are reused while the server keeps them alive.
+// reported as 'information' (as http.ClientRequest does), trailers as `rawTrailers`, HEAD/204/304
+// without body. Connections are reused while the server keeps them alive.
 
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
@@ -40,6 +41,7 @@ export class MemoryResponse extends Readable {
   statusCode = 0;
   statusMessage = '';
   rawHeaders: string[] = [];
+  rawTrailers: string[] = [];
   readonly httpVersion = '1.1';
   complete = false;
 
@@ -66,7 +68,6 @@ export class MemoryRequest extends EventEmitter implements AppRequest {
   readonly reusedSocket = false;
   ended = false;
   destroyed = false;
-  /** The app's response once its head has arrived. */
   res: MemoryResponse | null = null;
   /** Waiting for the server to read: 'drain' when it does. */
   needDrain = false;
@@ -229,7 +230,8 @@ export class Connection implements SocketPeer {
           this.complete();
           break;
         } else if (ev.kind === 'error') return this.broken(callback, ev.error.message);
-        // Interim (1xx) responses and trailers are not relayed.
+        else if (ev.kind === 'interim') current.emit('information', ev.head); // as http.ClientRequest's
+        else if (ev.kind === 'trailers' && current.res !== null) current.res.rawTrailers = ev.rawTrailers;
         if (this.dead && this.req === null) break;
       }
     }
