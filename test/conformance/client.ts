@@ -3,7 +3,8 @@
 // sorted multiset, so repeated set-cookie count), trailers, interim (1xx) responses and the
 // body's length and sha256. Left out, because a proxy legitimately changes them: hop-by-hop
 // headers (RFC 9110 §7.6.1, and any the Connection header names), Date, and the router's own
-// x-forwarded-* and x-lambda-dispatch-* (which no app here sends).
+// x-forwarded-* and x-lambda-dispatch-* (which no app here sends). Content-Type compares as a media
+// type (mediaType below); every other value byte for byte.
 
 import { createHash } from 'node:crypto';
 import { request, type IncomingMessage } from 'node:http';
@@ -32,9 +33,30 @@ export function comparableHeaders(raw: readonly string[]): string[] {
     const name = raw[i]!.toLowerCase();
     if (HOP_BY_HOP.has(name) || named.has(name) || name === 'date') continue;
     if (name.startsWith('x-forwarded-') || name.startsWith('x-lambda-dispatch-')) continue;
-    out.push(`${name}: ${raw[i + 1]}`);
+    out.push(`${name}: ${name === 'content-type' ? mediaType(raw[i + 1]!) : raw[i + 1]}`);
   }
   return out.sort();
+}
+
+/**
+ * A Content-Type as a media type: RFC 9110 §8.3.1 makes `text/plain;charset=UTF-8` and
+ * `text/plain; charset=utf-8` the same, and runtimes differ there — a Hono app's `c.text()` is
+ * `text/plain; charset=UTF-8` on @hono/node-server and `text/plain;charset=UTF-8` (the Fetch
+ * standard's default) in any other fetch runtime, the extension's included. Type, subtype,
+ * parameter names and the charset value compare case-insensitively, whitespace around `;` not at all.
+ */
+export function mediaType(value: string): string {
+  const [type, ...params] = value.split(';').map((p) => p.trim());
+  const norm = params
+    .filter((p) => p !== '')
+    .map((p) => {
+      const eq = p.indexOf('=');
+      if (eq < 0) return p.toLowerCase();
+      const name = p.slice(0, eq).trim().toLowerCase();
+      const v = p.slice(eq + 1).trim();
+      return `${name}=${name === 'charset' ? v.replace(/^"|"$/g, '').toLowerCase() : v}`;
+    });
+  return [type!.toLowerCase(), ...norm].join('; ');
 }
 
 export interface Seen {
