@@ -19,6 +19,7 @@ import {
   TRAILER_PARTS,
   downloadStream,
   foreverStream,
+  hold,
   intParam,
   rangeFile,
   sseEvent,
@@ -69,8 +70,8 @@ export function expressApp(express: ExpressFactory): ExpressNS.Express {
     }, SSE_INTERVAL_MS);
     res.on('close', () => clearInterval(timer));
   });
-  app.get('/slow', (req, res) => {
-    setTimeout(() => void res.type('text/plain').send(`slow ${process.pid}`), intParam(req.query.ms, 1000, 10_000));
+  app.get('/hold', (req, res, next) => {
+    hold(intParam(req.query.at, 0, 65535)).then((text) => void res.type('text/plain').send(text), next);
   });
   app.get('/forever', (_req, res) => {
     const source = foreverStream();

@@ -22,7 +22,7 @@ import {
   downloadStream,
   foreverStream,
   intParam,
-  sleep,
+  hold,
   sseEvent,
 } from './shared.ts';
 
@@ -77,9 +77,8 @@ export function fastifyApp(): FastifyInstance {
     }, SSE_INTERVAL_MS);
     res.on('close', () => clearInterval(timer));
   });
-  app.get('/slow', async (req, reply) => {
-    await sleep(intParam((req.query as Query).ms, 1000, 10_000));
-    return reply.type('text/plain').send(`slow ${process.pid}`);
+  app.get('/hold', async (req, reply) => {
+    return reply.type('text/plain').send(await hold(intParam((req.query as Query).at, 0, 65535)));
   });
   app.get('/forever', async (_req, reply) => reply.type('application/octet-stream').send(foreverStream()));
   app.get('/trailers', async (_req, reply) => {

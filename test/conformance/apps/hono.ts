@@ -23,7 +23,7 @@ import {
   downloadWebStream,
   foreverWebStream,
   intParam,
-  sleep,
+  hold,
 } from './shared.ts';
 
 export function honoApp(): Hono {
@@ -70,9 +70,8 @@ export function honoApp(): Hono {
       }
     });
   });
-  app.get('/slow', async (c) => {
-    await sleep(intParam(c.req.query('ms'), 1000, 10_000));
-    return c.text(`slow ${process.pid}`);
+  app.get('/hold', async (c) => {
+    return c.text(await hold(intParam(c.req.query('at'), 0, 65535)));
   });
   app.get('/forever', () => new Response(foreverWebStream(), { headers: { 'content-type': 'application/octet-stream' } }));
   app.get('/reason', () => new Response('a custom reason\n', { status: 299, statusText: REASON, headers: { 'content-type': 'text/plain' } }));

@@ -23,7 +23,7 @@ import {
   downloadStream,
   foreverStream,
   intParam,
-  sleep,
+  hold,
   sseEvent,
 } from './shared.ts';
 
@@ -108,10 +108,10 @@ export function koaApp(): Koa {
     }, SSE_INTERVAL_MS);
     ctx.res.on('close', () => clearInterval(timer));
   });
-  router.get('/slow', async (ctx) => {
-    await sleep(intParam(ctx.query.ms, 1000, 10_000));
+  router.get('/hold', async (ctx) => {
+    const text = await hold(intParam(ctx.query.at, 0, 65535));
     ctx.type = 'text/plain';
-    ctx.body = `slow ${process.pid}`;
+    ctx.body = text;
   });
   router.get('/forever', (ctx) => {
     ctx.type = 'application/octet-stream';

@@ -15,7 +15,8 @@
 //   GET  /download?mb=N   N MiB of DOWNLOAD_BLOCK, with content-length, streamed
 //   GET  /query?…         JSON { url, query } of the request target as the app saw it
 //   GET  /sse?count=N     text/event-stream: the head flushed at once, then an event every SSE_INTERVAL_MS
-//   GET  /slow?ms=N       "slow <pid>" after N ms (the pid tells apart the app processes of `{ port, command }`)
+//   GET  /hold?at=PORT    "held <pid>" once GET http://127.0.0.1:PORT/ has answered: a request held open until the
+//                         test releases it (a barrier), the pid telling apart the app processes of `{ port, command }`
 //   GET  /forever         16 KiB every 50 ms until the client leaves (at most 60 s)
 //   GET  /trailers        chunked body with the trailer x-checksum (not Hono: see hono.ts)
 //   GET  /early-hints     103 Early Hints (Link), then 200 (not Hono: see hono.ts)
@@ -25,6 +26,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { get as httpGet } from 'node:http';
 import { Readable } from 'node:stream';
 
 /** Bytes that look random, the same in every process (sha256 in counter mode). */
@@ -155,7 +157,17 @@ export function foreverWebStream(): ReadableStream<Uint8Array> {
   });
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** GET /hold: waits for the test's barrier on loopback port `port`, then names this process. */
+export function hold(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(`held ${process.pid}`));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
 
 /** A query parameter as a bounded integer. */
 export function intParam(v: unknown, fallback: number, max: number): number {
