@@ -12,7 +12,7 @@
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, request, type Server, type ServerResponse } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -128,7 +128,13 @@ export function conformanceSuite(app: ConformanceApp): void {
       const target: Target = { stack: null, base: '', closed: false };
       const pidDir = mkdtempSync(join(tmpdir(), `ld-conformance-${app.name}-`));
       const pids = () => readdirSync(pidDir).map(Number);
+      /** Running, not merely a zombie waiting to be reaped (Linux: /proc/<pid>/stat; elsewhere signal 0). */
       const alive = (pid: number) => {
+        try {
+          return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] !== 'Z';
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT' && existsSync('/proc/self/stat')) return false;
+        }
         try {
           process.kill(pid, 0);
           return true;
