@@ -1,0 +1,6 @@
+// The Lambda handler module of the koa conformance app, served in-process (loaded by the local Lambda).
+
+import { createHandler } from '../../../extension/handler.ts';
+import { app } from '../apps/koa.ts';
+
+export const handler = createHandler(await app.handlerApp());
