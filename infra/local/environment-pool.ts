@@ -10,6 +10,7 @@ import type { FunctionErrorBody } from './errors.ts';
 import { chargeFor, emptyLedger, recordInvocation } from './ledger.ts';
 import type { LedgerSnapshot } from './ledger.ts';
 import { isEnvironmentMessage } from './protocol.ts';
+import { endProcesses, isAlive, type TrackedProcess } from './processes.ts';
 import type { LocalLambdaOptions } from './options.ts';
 import { pathToFileURL } from 'node:url';
 import type { EnvironmentConfig, EnvironmentMessage, InvocationResult, InvocationTask } from './protocol.ts';
@@ -94,6 +95,10 @@ export class EnvironmentPool {
   // Thread ids are never reused in a process; remembering dead ones rejects late messages from them
   // and keeps the balancer from handing a task to a thread that is being terminated.
   readonly #deadThreads = new Set<number>();
+  /** Child processes by the thread whose environment started them (processes.ts). */
+  readonly #processes = new Map<number, Map<number, TrackedProcess>>();
+  /** Processes being ended, so that close() can wait for them. */
+  readonly #ending = new Set<Promise<void>>();
   #eventQueue: InvocationTask[] = [];
   readonly #ledger: LedgerSnapshot = emptyLedger();
   #closed = false;
@@ -185,6 +190,12 @@ export class EnvironmentPool {
   }
 
   /** Terminates an environment; its running invocation (if any) fails with Runtime.ExitError. */
+  #discardThread(threadId: number): void {
+    // Marked dead first: the balancer then never gives it another task while it exits.
+    this.#onThreadGone(threadId);
+    void this.#pool.threads.find((t) => t.threadId === threadId)?.terminate();
+  }
+
   kill(envId: string): boolean {
     const env = this.#envs.get(envId);
     if (!env) return false;
@@ -211,8 +222,31 @@ export class EnvironmentPool {
       clearTimeout(inv.timer);
       inv.failure ??= runtimeExit(inv.requestId, 'service stopped');
     }
+    // The environments' processes first, from here: a thread being terminated cleans up nothing,
+    // and one parked between invocations never gets to run its exit hooks at all.
+    for (const threadId of [...this.#processes.keys()]) this.#endProcessesOf(threadId);
     // destroy() fails whatever still runs and waits for every thread to exit.
     await this.#pool.destroy();
+    // A thread may have reported a process on its way out.
+    for (const threadId of [...this.#processes.keys()]) this.#endProcessesOf(threadId);
+    while (this.#ending.size > 0) await Promise.all(this.#ending);
+  }
+
+  /** PIDs (process group leaders or plain processes) the environments have started and that still run. */
+  processes(): TrackedProcess[] {
+    const out: TrackedProcess[] = [];
+    for (const m of this.#processes.values()) for (const p of m.values()) if (isAlive(p)) out.push(p);
+    return out;
+  }
+
+  /** Ends every process a thread's environments started: SIGTERM to each group, SIGKILL after a grace. */
+  #endProcessesOf(threadId: number): void {
+    const m = this.#processes.get(threadId);
+    this.#processes.delete(threadId);
+    if (!m || m.size === 0) return;
+    const ending = endProcesses([...m.values()]).catch((err: unknown) => this.#opts.log(`ending processes: ${String(err)}`));
+    this.#ending.add(ending);
+    void ending.finally(() => this.#ending.delete(ending));
   }
 
   /**
@@ -262,6 +296,25 @@ export class EnvironmentPool {
   }
 
   #onEnvironmentMessage(m: EnvironmentMessage): void {
+    if (m.kind === 'process') {
+      // From a thread already gone (or a closed pool): ended at once, never tracked.
+      if (this.#deadThreads.has(m.threadId) || this.#closed) {
+        const ending = endProcesses([{ pid: m.pid, group: m.group }]);
+        this.#ending.add(ending);
+        void ending.finally(() => this.#ending.delete(ending));
+        return;
+      }
+      let procs = this.#processes.get(m.threadId);
+      if (!procs) this.#processes.set(m.threadId, (procs = new Map()));
+      procs.set(m.pid, { pid: m.pid, group: m.group });
+      return;
+    }
+    if (m.kind === 'process-exit') {
+      // A group outlives its leader while anything it started runs: keep watching it then.
+      const p = this.#processes.get(m.threadId)?.get(m.pid);
+      if (p && !isAlive(p)) this.#processes.get(m.threadId)?.delete(m.pid);
+      return;
+    }
     const inv = this.#inflight.get(m.requestId);
     if (!inv || inv.failure) return;
     if (m.kind === 'begin') {
@@ -287,6 +340,7 @@ export class EnvironmentPool {
 
   #onThreadGone(threadId: number): void {
     this.#deadThreads.add(threadId);
+    this.#endProcessesOf(threadId);
     const envId = this.#envByThread.get(threadId);
     if (envId !== undefined) this.#forget(envId);
   }
@@ -314,8 +368,12 @@ export class EnvironmentPool {
       else if (result.body.length > MAX_RESPONSE_BYTES / 3 && Buffer.byteLength(result.body) > MAX_RESPONSE_BYTES) {
         outcome = { ok: false, error: responseTooLarge(), envId: result.envId };
       } else outcome = { ok: true, body: result.body, envId: result.envId };
-      // The thread lives on, but as a new environment (see environment.ts).
-      if (!result.ok && result.fatal) this.#forget(result.envId);
+      // Lambda discards an environment whose init failed, and everything it started: the next
+      // invocation gets a fresh thread (a module whose evaluation threw would throw again in this one).
+      if (!result.ok && result.fatal) {
+        this.#forget(result.envId);
+        this.#discardThread(result.threadId);
+      }
     } else {
       outcome = { ok: false, error: inv.failure ?? crashError(inv.requestId, result), envId: inv.envId };
       durationMs = performance.now() - inv.dispatchedAt;
