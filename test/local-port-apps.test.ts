@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startLocalLambda } from '../infra/local/lambda-service.ts';
-import { groupMembers } from '../infra/local/processes.ts';
+import { groupMembers, isRunning } from '../infra/local/processes.ts';
 import { call, startStack, waitFor } from './stack.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -33,20 +33,7 @@ function pgrpOf(pid: number): number | undefined {
   }
 }
 
-/** Alive and not a zombie (a zombie is a dead process its parent has not reaped). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return process.platform !== 'linux';
-  }
-}
+const running = isRunning;
 
 /** Every PID of these apps and their groups that still runs. */
 function leftOver(apps: AppInfo[], groups: number[]): number[] {

@@ -10,7 +10,7 @@ import type { FunctionErrorBody } from './errors.ts';
 import { chargeFor, emptyLedger, recordInvocation } from './ledger.ts';
 import type { LedgerSnapshot } from './ledger.ts';
 import { isEnvironmentMessage } from './protocol.ts';
-import { endProcesses, isAlive, type TrackedProcess } from './processes.ts';
+import { endProcesses, isAlive, signal, type TrackedProcess } from './processes.ts';
 import type { LocalLambdaOptions } from './options.ts';
 import { pathToFileURL } from 'node:url';
 import type { EnvironmentConfig, EnvironmentMessage, InvocationResult, InvocationTask } from './protocol.ts';
@@ -99,6 +99,7 @@ export class EnvironmentPool {
   readonly #processes = new Map<number, Map<number, TrackedProcess>>();
   /** Processes being ended, so that close() can wait for them. */
   readonly #ending = new Set<Promise<void>>();
+  readonly #leaving = new Set<TrackedProcess>();
   #eventQueue: InvocationTask[] = [];
   readonly #ledger: LedgerSnapshot = emptyLedger();
   #closed = false;
@@ -145,9 +146,19 @@ export class EnvironmentPool {
     this.#pool.on('workerDestroy', (w: { id: number }) => {
       if (w.id >= 0) this.#onThreadGone(w.id);
     });
+    process.on('exit', this.#onProcessExit);
     // Without a listener, an error from an idle worker would be thrown in the service process.
     this.#pool.on('error', (err: unknown) => this.#opts.log(`environment error: ${String(err)}`));
   }
+
+  /**
+   * The service's process exits without close() (a second Ctrl-C, process.exit, a crash): no time
+   * is left for a grace, so every process the environments started is killed outright.
+   */
+  readonly #onProcessExit = (): void => {
+    for (const m of this.#processes.values()) for (const p of m.values()) signal(p, 'SIGKILL');
+    for (const p of this.#leaving) signal(p, 'SIGKILL');
+  };
 
   get inFlight(): number {
     return this.#inflight.size;
@@ -230,6 +241,7 @@ export class EnvironmentPool {
     // A thread may have reported a process on its way out.
     for (const threadId of [...this.#processes.keys()]) this.#endProcessesOf(threadId);
     while (this.#ending.size > 0) await Promise.all(this.#ending);
+    process.off('exit', this.#onProcessExit);
   }
 
   /** PIDs (process group leaders or plain processes) the environments have started and that still run. */
@@ -244,9 +256,17 @@ export class EnvironmentPool {
     const m = this.#processes.get(threadId);
     this.#processes.delete(threadId);
     if (!m || m.size === 0) return;
-    const ending = endProcesses([...m.values()]).catch((err: unknown) => this.#opts.log(`ending processes: ${String(err)}`));
+    this.#endProcesses([...m.values()]);
+  }
+
+  #endProcesses(procs: TrackedProcess[]): void {
+    for (const p of procs) this.#leaving.add(p);
+    const ending = endProcesses(procs).catch((err: unknown) => this.#opts.log(`ending processes: ${String(err)}`));
     this.#ending.add(ending);
-    void ending.finally(() => this.#ending.delete(ending));
+    void ending.finally(() => {
+      this.#ending.delete(ending);
+      for (const p of procs) this.#leaving.delete(p);
+    });
   }
 
   /**
@@ -298,12 +318,7 @@ export class EnvironmentPool {
   #onEnvironmentMessage(m: EnvironmentMessage): void {
     if (m.kind === 'process') {
       // From a thread already gone (or a closed pool): ended at once, never tracked.
-      if (this.#deadThreads.has(m.threadId) || this.#closed) {
-        const ending = endProcesses([{ pid: m.pid, group: m.group }]);
-        this.#ending.add(ending);
-        void ending.finally(() => this.#ending.delete(ending));
-        return;
-      }
+      if (this.#deadThreads.has(m.threadId) || this.#closed) return this.#endProcesses([{ pid: m.pid, group: m.group }]);
       let procs = this.#processes.get(m.threadId);
       if (!procs) this.#processes.set(m.threadId, (procs = new Map()));
       procs.set(m.pid, { pid: m.pid, group: m.group });

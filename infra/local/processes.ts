@@ -31,6 +31,20 @@ function procState(pid: number): { state: string; pgrp: number } | undefined {
   return { state: fields[0] ?? '?', pgrp: Number(fields[2]) };
 }
 
+/** A process that runs: it exists and (where /proc tells) is not a zombie waiting to be reaped. */
+export function isRunning(pid: number): boolean {
+  if (isLinux) {
+    const s = procState(pid);
+    return s !== undefined && s.state !== 'Z' && s.state !== 'X';
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Live (not zombie) members of process group `pgid`; Linux only, else undefined. */
 export function groupMembers(pgid: number): number[] | undefined {
   if (!isLinux) return undefined;
@@ -49,11 +63,7 @@ export function groupMembers(pgid: number): number[] | undefined {
  * that was terminated is never reaped by it (its handle went with the thread's event loop).
  */
 export function isAlive(p: TrackedProcess): boolean {
-  if (isLinux) {
-    if (p.group) return (groupMembers(p.pid)?.length ?? 0) > 0;
-    const s = procState(p.pid);
-    return s !== undefined && s.state !== 'Z' && s.state !== 'X';
-  }
+  if (isLinux) return p.group ? (groupMembers(p.pid)?.length ?? 0) > 0 : isRunning(p.pid);
   try {
     process.kill(p.group ? -p.pid : p.pid, 0);
     return true;
