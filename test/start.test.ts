@@ -151,3 +151,23 @@ test('Ctrl-C of npm start ends a { port, command } app, the shell that started i
   assert.deepEqual(group.filter(isRunning), [], `left running after npm start ended:\n${started.output()}`);
   assert.throws(() => process.kill(-started.pid, 0), /ESRCH/);
 });
+
+test('a LOCAL_LAMBDA_HANDLER that cannot serve stops npm start at once, naming the variable', async () => {
+  for (const [handler, reason] of [
+    [fixture('no-such-module.ts'), /LOCAL_LAMBDA_HANDLER: no such module .*no-such-module\.ts/],
+    [fixture('port-app.mjs'), /LOCAL_LAMBDA_HANDLER: .*port-app\.mjs cannot serve: Runtime\.HandlerNotFound/],
+  ] as const) {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/start.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, LOCAL_LAMBDA_HANDLER: handler, LOCAL_LAMBDA_PORT: '0', LAMBDA_DISPATCH_IncomingRequestHTTPPort: '0', LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: '0', LAMBDA_DISPATCH_AdminPort: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    assert.equal(code, 1, out);
+    assert.match(out, reason);
+    assert.doesNotMatch(out, /router\s+http/, 'nothing started listening');
+  }
+});

@@ -60,6 +60,7 @@ export default async function invoke(task: InvocationTask): Promise<InvocationRe
     handler = loaded.handler;
   }
 
+  if (task.initOnly) return { ok: true, body: 'null', envId, threadId, cold, initDurationMs, durationMs: 0 };
   const deadline = Date.now() + config.timeoutS * 1000;
   post({ tag: MESSAGE_TAG, kind: 'invoke', requestId: task.requestId, deadline });
   const t0 = performance.now();

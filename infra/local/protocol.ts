@@ -24,6 +24,8 @@ export interface InvocationTask {
   /** The invoke payload as JSON text; already validated by the service. */
   payload: string;
   clientContext?: unknown;
+  /** Only initialise the environment (load the handler module, check its export); the handler is not called. */
+  initOnly?: boolean;
 }
 
 interface ResultBase {
