@@ -138,3 +138,25 @@ describe('{ port, command } apps on the local Lambda', () => {
     }
   });
 });
+
+describe('a function that fails to start', () => {
+  test('waiting requests get 502 LD_FUNCTION_START_FAILED within seconds, not at the queue timeout', async () => {
+    // The app command exits at once: every environment's init fails (the app is gone before it is ready).
+    const stack = await startStack({ lambda: { handlerModule: PORT_FUNCTION, env: { APP_COMMAND: 'exit 3' } } });
+    try {
+      const t0 = Date.now();
+      const replies = await Promise.all([call(stack.router.url, '/ping'), call(stack.router.url, '/ping')]);
+      const ms = Date.now() - t0;
+      for (const r of replies) {
+        assert.equal(r.status, 502, r.body.toString());
+        assert.equal(r.headers['x-lambda-dispatch-error'], 'LD_FUNCTION_START_FAILED');
+      }
+      // Two starts and one backoff (≤ 1 s); the queue timeout is 60 s.
+      assert.ok(ms < 30_000, `answered after ${ms} ms`);
+      assert.ok(stack.logs.some((l) => /function-error: .*exited \(code 3\)/.test(l)), stack.logs.join('\n'));
+      console.log(`# answered 502 after ${ms} ms`);
+    } finally {
+      await stack.close();
+    }
+  });
+});
