@@ -10,7 +10,7 @@ import type { FunctionErrorBody } from './errors.ts';
 import { chargeFor, emptyLedger, recordInvocation } from './ledger.ts';
 import type { LedgerSnapshot } from './ledger.ts';
 import { isEnvironmentMessage } from './protocol.ts';
-import { endProcesses, isAlive, signal, type TrackedProcess } from './processes.ts';
+import { ProcessTracker } from './processes.ts';
 import type { LocalLambdaOptions } from './options.ts';
 import { pathToFileURL } from 'node:url';
 import type { EnvironmentConfig, EnvironmentMessage, InvocationResult, InvocationTask } from './protocol.ts';
@@ -96,16 +96,14 @@ export class EnvironmentPool {
   // and keeps the balancer from handing a task to a thread that is being terminated.
   readonly #deadThreads = new Set<number>();
   /** Child processes by the thread whose environment started them (processes.ts). */
-  readonly #processes = new Map<number, Map<number, TrackedProcess>>();
-  /** Processes being ended, so that close() can wait for them. */
-  readonly #ending = new Set<Promise<void>>();
-  readonly #leaving = new Set<TrackedProcess>();
+  readonly #processes: ProcessTracker;
   #eventQueue: InvocationTask[] = [];
   readonly #ledger: LedgerSnapshot = emptyLedger();
   #closed = false;
 
   constructor(opts: EnvironmentPoolOptions) {
     this.#opts = opts;
+    this.#processes = new ProcessTracker(opts.log);
     const config: EnvironmentConfig = {
       handlerUrl: opts.handlerUrl,
       handlerExport: opts.handlerExport,
@@ -146,19 +144,9 @@ export class EnvironmentPool {
     this.#pool.on('workerDestroy', (w: { id: number }) => {
       if (w.id >= 0) this.#onThreadGone(w.id);
     });
-    process.on('exit', this.#onProcessExit);
     // Without a listener, an error from an idle worker would be thrown in the service process.
     this.#pool.on('error', (err: unknown) => this.#opts.log(`environment error: ${String(err)}`));
   }
-
-  /**
-   * The service's process exits without close() (a second Ctrl-C, process.exit, a crash): no time
-   * is left for a grace, so every process the environments started is killed outright.
-   */
-  readonly #onProcessExit = (): void => {
-    for (const m of this.#processes.values()) for (const p of m.values()) signal(p, 'SIGKILL');
-    for (const p of this.#leaving) signal(p, 'SIGKILL');
-  };
 
   get inFlight(): number {
     return this.#inflight.size;
@@ -235,38 +223,12 @@ export class EnvironmentPool {
     }
     // The environments' processes first, from here: a thread being terminated cleans up nothing,
     // and one parked between invocations never gets to run its exit hooks at all.
-    for (const threadId of [...this.#processes.keys()]) this.#endProcessesOf(threadId);
+    this.#processes.endAll();
     // destroy() fails whatever still runs and waits for every thread to exit.
     await this.#pool.destroy();
     // A thread may have reported a process on its way out.
-    for (const threadId of [...this.#processes.keys()]) this.#endProcessesOf(threadId);
-    while (this.#ending.size > 0) await Promise.all(this.#ending);
-    process.off('exit', this.#onProcessExit);
-  }
-
-  /** PIDs (process group leaders or plain processes) the environments have started and that still run. */
-  processes(): TrackedProcess[] {
-    const out: TrackedProcess[] = [];
-    for (const m of this.#processes.values()) for (const p of m.values()) if (isAlive(p)) out.push(p);
-    return out;
-  }
-
-  /** Ends every process a thread's environments started: SIGTERM to each group, SIGKILL after a grace. */
-  #endProcessesOf(threadId: number): void {
-    const m = this.#processes.get(threadId);
-    this.#processes.delete(threadId);
-    if (!m || m.size === 0) return;
-    this.#endProcesses([...m.values()]);
-  }
-
-  #endProcesses(procs: TrackedProcess[]): void {
-    for (const p of procs) this.#leaving.add(p);
-    const ending = endProcesses(procs).catch((err: unknown) => this.#opts.log(`ending processes: ${String(err)}`));
-    this.#ending.add(ending);
-    void ending.finally(() => {
-      this.#ending.delete(ending);
-      for (const p of procs) this.#leaving.delete(p);
-    });
+    this.#processes.endAll();
+    await this.#processes.settled();
   }
 
   /**
@@ -317,19 +279,13 @@ export class EnvironmentPool {
 
   #onEnvironmentMessage(m: EnvironmentMessage): void {
     if (m.kind === 'process') {
+      const p = { pid: m.pid, group: m.group };
       // From a thread already gone (or a closed pool): ended at once, never tracked.
-      if (this.#deadThreads.has(m.threadId) || this.#closed) return this.#endProcesses([{ pid: m.pid, group: m.group }]);
-      let procs = this.#processes.get(m.threadId);
-      if (!procs) this.#processes.set(m.threadId, (procs = new Map()));
-      procs.set(m.pid, { pid: m.pid, group: m.group });
+      if (this.#deadThreads.has(m.threadId) || this.#closed) this.#processes.end([p]);
+      else this.#processes.started(m.threadId, p);
       return;
     }
-    if (m.kind === 'process-exit') {
-      // A group outlives its leader while anything it started runs: keep watching it then.
-      const p = this.#processes.get(m.threadId)?.get(m.pid);
-      if (p && !isAlive(p)) this.#processes.get(m.threadId)?.delete(m.pid);
-      return;
-    }
+    if (m.kind === 'process-exit') return this.#processes.exited(m.threadId, m.pid);
     const inv = this.#inflight.get(m.requestId);
     if (!inv || inv.failure) return;
     if (m.kind === 'begin') {
@@ -355,7 +311,7 @@ export class EnvironmentPool {
 
   #onThreadGone(threadId: number): void {
     this.#deadThreads.add(threadId);
-    this.#endProcessesOf(threadId);
+    this.#processes.endThread(threadId);
     const envId = this.#envByThread.get(threadId);
     if (envId !== undefined) this.#forget(envId);
   }

@@ -98,3 +98,61 @@ export async function endProcesses(all: TrackedProcess[], graceMs = PROCESS_GRAC
     live = live.filter(isAlive);
   }
 }
+
+/**
+ * The processes of a pool's environments, by the thread that started them, and the ending of them:
+ * a thread's when its environment goes, all of them when the pool closes, SIGKILL for all on a
+ * process exit that leaves no time for a grace.
+ */
+export class ProcessTracker {
+  readonly #byThread = new Map<number, Map<number, TrackedProcess>>();
+  /** Being ended, so that settled() can wait for them and an exit can still SIGKILL them. */
+  readonly #leaving = new Set<TrackedProcess>();
+  readonly #ending = new Set<Promise<void>>();
+  readonly #onExit = (): void => {
+    for (const m of this.#byThread.values()) for (const p of m.values()) signal(p, 'SIGKILL');
+    for (const p of this.#leaving) signal(p, 'SIGKILL');
+  };
+
+  constructor(private readonly log: (line: string) => void) {
+    process.on('exit', this.#onExit);
+  }
+
+  started(threadId: number, p: TrackedProcess): void {
+    let m = this.#byThread.get(threadId);
+    if (!m) this.#byThread.set(threadId, (m = new Map()));
+    m.set(p.pid, p);
+  }
+
+  /** A group outlives its leader while anything it started runs: it is watched until then. */
+  exited(threadId: number, pid: number): void {
+    const p = this.#byThread.get(threadId)?.get(pid);
+    if (p && !isAlive(p)) this.#byThread.get(threadId)?.delete(pid);
+  }
+
+  endThread(threadId: number): void {
+    const m = this.#byThread.get(threadId);
+    this.#byThread.delete(threadId);
+    if (m && m.size > 0) this.end([...m.values()]);
+  }
+
+  endAll(): void {
+    for (const threadId of [...this.#byThread.keys()]) this.endThread(threadId);
+  }
+
+  end(procs: TrackedProcess[]): void {
+    for (const p of procs) this.#leaving.add(p);
+    const ending = endProcesses(procs).catch((err: unknown) => this.log(`ending processes: ${String(err)}`));
+    this.#ending.add(ending);
+    void ending.finally(() => {
+      this.#ending.delete(ending);
+      for (const p of procs) this.#leaving.delete(p);
+    });
+  }
+
+  /** Resolves once every process being ended is gone; the exit hook is removed. */
+  async settled(): Promise<void> {
+    while (this.#ending.size > 0) await Promise.all(this.#ending);
+    process.off('exit', this.#onExit);
+  }
+}
