@@ -17,6 +17,12 @@ export const ROUTER_ERRORS = {
   LD_QUEUE_TIMEOUT: { status: 504, message: 'no function instance became free in time' },
   /** Nothing is open or starting and starts are held back by backoff past the request's deadline. */
   LD_NO_CAPACITY: { status: 503, message: 'the function cannot be started right now' },
+  /**
+   * The function's last starts failed with a function error (its init failed: a module that does
+   * not load, an app that does not become ready…) and nothing is open or starting: the waiting
+   * requests are answered now instead of at their queue timeout.
+   */
+  LD_FUNCTION_START_FAILED: { status: 502, message: 'the function fails to start' },
   /** The router is draining for shutdown and takes no new request. */
   LD_SHUTTING_DOWN: { status: 503, message: 'router is shutting down' },
   /** The instance serving the request went away before answering (and it could not be retried). */

@@ -196,8 +196,31 @@ function format(p: Parsed, status: number, headers: string[], body: Buffer): Htt
     out.multiValueHeaders = multi;
   } else {
     out.headers = single;
+    const setCookies = multi['set-cookie']?.length ?? 0;
+    if (setCookies > 1) warnCookiesDropped(p.kind, setCookies);
   }
   return out;
+}
+
+let cookiesWarned = false;
+
+/**
+ * An ALB target group without multi-value headers (or a v1 event without them) takes one value per
+ * header: of several `set-cookie`s only the last reaches the client (ALB's own rule). Said once
+ * per execution environment, naming the fix.
+ */
+function warnCookiesDropped(kind: Kind, count: number): void {
+  if (cookiesWarned) return;
+  cookiesWarned = true;
+  console.warn(
+    `lambda-dispatch: the app set ${count} cookies but this ${kind === 'alb' ? 'ALB' : 'API Gateway'} event has no multi-value headers, ` +
+      'so only the last set-cookie is returned (said once per environment). Turn on multi-value headers for the target group (lambda.multi_value_headers.enabled).',
+  );
+}
+
+/** For tests: the next dropped cookies are warned about again. */
+export function resetCookieWarning(): void {
+  cookiesWarned = false;
 }
 
 const STATUS_TEXT: Record<number, string> = {

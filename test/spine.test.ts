@@ -63,7 +63,7 @@ describe('router spine', () => {
     const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => call(base, `/whoami?ms=${ms}&i=${i}`)));
     const byEnv = new Map<string, number[]>();
     for (const r of replies) {
-      assert.equal(r.status, 200);
+      assert.equal(r.status, 200, `${r.headers['x-lambda-dispatch-error'] ?? 'from the app'}: ${r.body.toString()}`);
       const w = JSON.parse(r.body.toString()) as { env: string; time: string };
       byEnv.set(w.env, [...(byEnv.get(w.env) ?? []), Date.parse(w.time)]);
     }

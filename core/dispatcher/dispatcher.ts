@@ -105,10 +105,14 @@ export class Dispatcher implements ChannelAuthority {
     this.relay.requeueRetries();
     this.relay.expire(now);
     this.fleet.tick(now);
-    // A request whose queue deadline comes before any capacity can: 503 now, not 504 later.
+    // A request whose queue deadline comes before any capacity can: 503 now, not 504 later; every
+    // waiting request when the function keeps failing to start: 502 now.
     if (this.relay.pendingCount > 0) {
-      const at = this.fleet.nextCapacityAt(now);
-      if (at !== null) this.relay.rejectBefore(at);
+      if (this.fleet.failingToStart()) this.relay.rejectBefore(Infinity, 'LD_FUNCTION_START_FAILED');
+      else {
+        const at = this.fleet.nextCapacityAt(now);
+        if (at !== null) this.relay.rejectBefore(at);
+      }
     }
     this.fleet.scale();
     this.settleShutdown();

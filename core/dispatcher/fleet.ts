@@ -306,9 +306,21 @@ export class Fleet {
    * can come; null when some could come now.
    */
   nextCapacityAt(now: number): number | null {
-    if (this.launcher.allows(now)) return null;
-    for (const inst of this.instances.values()) if (inst.state === 'starting' || inst.state === 'open') return null;
+    if (this.launcher.allows(now) || this.anyOpenOrStarting()) return null;
     return this.launcher.nextStartAt;
+  }
+
+  /**
+   * The function's last starts ended with a function error (launcher.failingToStart) and nothing
+   * is open or starting: no capacity is coming, whatever the deadline of a waiting request.
+   */
+  failingToStart(): boolean {
+    return this.launcher.failingToStart && !this.anyOpenOrStarting();
+  }
+
+  private anyOpenOrStarting(): boolean {
+    for (const inst of this.instances.values()) if (inst.state === 'starting' || inst.state === 'open') return true;
+    return false;
   }
 
   /** WebSocket ping on every channel; one that has not answered since the last ping is dead. */

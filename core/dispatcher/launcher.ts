@@ -34,8 +34,13 @@ export interface Launch {
   ended: Promise<InvokeOutcome>;
 }
 
+/** Consecutive starts that failed with a function error before waiting requests are answered (LD_FUNCTION_START_FAILED). */
+export const FAILED_STARTS_BEFORE_ANSWER = 2;
+
 export class Launcher {
   private readonly backoff = new Backoff(500, 30_000);
+  /** Consecutive instances that ended with a function error before they opened a channel. */
+  private failedStarts = 0;
   private readonly bucket: TokenBucket;
   readonly counts: InvokeCounts = { started: 0, failed: 0, failuresByKind: {} };
 
@@ -109,6 +114,12 @@ export class Launcher {
   /** An instance opened its first channel: the function works, starts are no longer held back. */
   opened(): void {
     this.backoff.succeeded();
+    this.failedStarts = 0;
+  }
+
+  /** The function keeps failing to start with a function error (its init fails), not for want of a network or capacity. */
+  get failingToStart(): boolean {
+    return this.failedStarts >= FAILED_STARTS_BEFORE_ANSWER;
   }
 
   /** An instance never opened a channel in time. */
@@ -123,8 +134,11 @@ export class Launcher {
     else if (outcome.exitReason === 'connect-failed' || !everOpened) failure = 'connect-failed';
     if (failure === null) return;
     this.count(failure);
+    if (everOpened) this.failedStarts = 0;
+    else this.failedStarts = failure === 'function-error' ? this.failedStarts + 1 : 0;
     const delay = this.backoff.failed(now);
-    const detail = outcome.kind === 'returned' ? (outcome.error ?? outcome.exitReason) : outcome.message;
+    const detail =
+      outcome.kind === 'returned' ? (outcome.error ?? outcome.exitReason) : outcome.kind === 'function-error' ? `${outcome.errorType}: ${outcome.message}` : outcome.message;
     this.log(`instance ${id} failed (${failure}: ${detail}); next start in ≥ ${Math.round(delay)} ms`);
   }
 

@@ -399,12 +399,15 @@ export class Relay {
     }
   }
 
-  /** 503 now for every request whose queue deadline comes before the next instance can start. */
-  rejectBefore(nextStartAt: number): void {
+  /**
+   * Answers now every request whose queue deadline comes before the next instance can start
+   * (LD_NO_CAPACITY, 503); with Infinity and LD_FUNCTION_START_FAILED, every waiting request.
+   */
+  rejectBefore(nextStartAt: number, code: 'LD_NO_CAPACITY' | 'LD_FUNCTION_START_FAILED' = 'LD_NO_CAPACITY'): void {
     for (let ex = this.pending.peek(); ex !== undefined && ex.arrivedAt + this.o.incomingRequestTimeoutMs < nextStartAt; ex = this.pending.peek()) {
       this.pending.shift();
       this.counts.rejected++;
-      this.fail(ex, 'LD_NO_CAPACITY');
+      this.fail(ex, code);
     }
   }
 

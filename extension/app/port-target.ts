@@ -5,6 +5,7 @@
 // closed by our side, so that the app never closes one under a request.
 
 import http from 'node:http';
+import net from 'node:net';
 import type { AppProcess } from './child-process.ts';
 import { HTTP_200, readinessProbe, waitUntilReady, type ReadinessSettings } from './readiness.ts';
 import type { AppRegistry } from './registry.ts';
@@ -26,6 +27,7 @@ export class PortTarget implements AppTarget {
   private readonly command: string | undefined;
   private readonly cwd: string | undefined;
   private proc: AppProcess | null = null;
+  private starting: Promise<void> | null = null;
   readonly description: string;
 
   constructor(
@@ -49,13 +51,23 @@ export class PortTarget implements AppTarget {
     if (!this.healthPath.startsWith('/')) throw new RangeError(`lambda-dispatch: healthPath must start with /, got "${this.healthPath}"`);
     this.command = app.command;
     this.cwd = app.cwd;
+    const fromEnv = process.env.LAMBDA_DISPATCH_PORT?.trim();
+    if (app.port !== undefined && this.command !== undefined && fromEnv && Number(fromEnv) !== port) {
+      // The local Lambda gives each execution environment its own LAMBDA_DISPATCH_PORT, since they
+      // share one network; a port fixed in code cannot follow it (nothing can remap it short of a
+      // network namespace), so a second environment's app would find it taken.
+      console.warn(
+        `lambda-dispatch: the app's port ${port} is set in code, so LAMBDA_DISPATCH_PORT=${fromEnv} does not apply to \`${app.command}\`. ` +
+          'Where execution environments share one network (the local Lambda) only one of them can run it: omit `port` and let the app read PORT.',
+      );
+    }
     const authority = `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
     this.description = this.command !== undefined ? `\`${this.command}\` on ${authority}` : authority;
   }
 
   /** Starts the command (once), then checks readiness (readiness.ts) until it passes, for at most `timeoutMs`. */
   async ready(timeoutMs: number): Promise<void> {
-    if (this.command !== undefined) this.proc ??= this.registry.process(this.command, this.port, this.cwd);
+    if (this.command !== undefined && this.proc === null) await (this.starting ??= this.start(this.command));
     await waitUntilReady(readinessProbe(this.host, this.port, this.healthPath, this.readiness), {
       description: this.description,
       path: this.healthPath,
@@ -66,6 +78,23 @@ export class PortTarget implements AppTarget {
     });
   }
 
+  /**
+   * Starts the command, unless something else already listens on the port: the app would then fail
+   * to bind it (EADDRINUSE) while its health checks reach the other one.
+   */
+  private async start(command: string): Promise<void> {
+    const ours = () => this.registry.started(command, this.port, this.cwd);
+    if (ours() === undefined && (await listening(this.host, this.port)) && ours() === undefined) {
+      this.starting = null;
+      throw new Error(
+        `lambda-dispatch: port ${this.port} is already in use, so \`${command}\` could not listen on it. ` +
+          'Under the local Lambda every execution environment shares this machine\'s network: each gets its own ' +
+          'LAMBDA_DISPATCH_PORT and PORT, which a port set in code overrides — omit `port` and let the app read PORT.',
+      );
+    }
+    this.proc ??= this.registry.process(command, this.port, this.cwd);
+  }
+
   onExit(listener: (why: string) => void): () => void {
     return this.proc === null ? () => {} : this.proc.onExit(listener);
   }
@@ -73,4 +102,18 @@ export class PortTarget implements AppTarget {
   request(method: string, path: string, headers: string[]): AppRequest {
     return http.request({ host: this.host, port: this.port, method, path, headers, agent: this.agent }) as unknown as AppRequest;
   }
+}
+
+/** Whether something accepts connections on host:port (refused, or no answer in 1 s: no). */
+function listening(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (yes: boolean) => {
+      socket.destroy();
+      resolve(yes);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }

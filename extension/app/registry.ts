@@ -33,9 +33,14 @@ export class AppRegistry {
     return p;
   }
 
+  /** The process running `command` on `port` in `cwd` if it was started already. */
+  started(command: string, port: number, cwd: string | undefined): AppProcess | undefined {
+    return this.processes.get(processKey(command, port, cwd));
+  }
+
   /** The process running `command` on `port` in `cwd`, started on first use, never restarted. */
   process(command: string, port: number, cwd: string | undefined): AppProcess {
-    const key = `${cwd ?? ''}\0${port}\0${command}`;
+    const key = processKey(command, port, cwd);
     let proc = this.processes.get(key);
     if (proc === undefined) {
       proc = new AppProcess(command, port, cwd);
@@ -80,6 +85,8 @@ export class AppRegistry {
     );
   }
 }
+
+const processKey = (command: string, port: number, cwd: string | undefined) => `${cwd ?? ''}\0${port}\0${command}`;
 
 let shared: AppRegistry | null = null;
 

@@ -10,6 +10,7 @@ import type { FunctionErrorBody } from './errors.ts';
 import { chargeFor, emptyLedger, recordInvocation } from './ledger.ts';
 import type { LedgerSnapshot } from './ledger.ts';
 import { isEnvironmentMessage } from './protocol.ts';
+import { ProcessTracker } from './processes.ts';
 import type { LocalLambdaOptions } from './options.ts';
 import { pathToFileURL } from 'node:url';
 import type { EnvironmentConfig, EnvironmentMessage, InvocationResult, InvocationTask } from './protocol.ts';
@@ -94,12 +95,15 @@ export class EnvironmentPool {
   // Thread ids are never reused in a process; remembering dead ones rejects late messages from them
   // and keeps the balancer from handing a task to a thread that is being terminated.
   readonly #deadThreads = new Set<number>();
+  /** Child processes by the thread whose environment started them (processes.ts). */
+  readonly #processes: ProcessTracker;
   #eventQueue: InvocationTask[] = [];
   readonly #ledger: LedgerSnapshot = emptyLedger();
   #closed = false;
 
   constructor(opts: EnvironmentPoolOptions) {
     this.#opts = opts;
+    this.#processes = new ProcessTracker(opts.log);
     const config: EnvironmentConfig = {
       handlerUrl: opts.handlerUrl,
       handlerExport: opts.handlerExport,
@@ -185,6 +189,12 @@ export class EnvironmentPool {
   }
 
   /** Terminates an environment; its running invocation (if any) fails with Runtime.ExitError. */
+  #discardThread(threadId: number): void {
+    // Marked dead first: the balancer then never gives it another task while it exits.
+    this.#onThreadGone(threadId);
+    void this.#pool.threads.find((t) => t.threadId === threadId)?.terminate();
+  }
+
   kill(envId: string): boolean {
     const env = this.#envs.get(envId);
     if (!env) return false;
@@ -211,8 +221,14 @@ export class EnvironmentPool {
       clearTimeout(inv.timer);
       inv.failure ??= runtimeExit(inv.requestId, 'service stopped');
     }
+    // The environments' processes first, from here: a thread being terminated cleans up nothing,
+    // and one parked between invocations never gets to run its exit hooks at all.
+    this.#processes.endAll();
     // destroy() fails whatever still runs and waits for every thread to exit.
     await this.#pool.destroy();
+    // A thread may have reported a process on its way out.
+    this.#processes.endAll();
+    await this.#processes.settled();
   }
 
   /**
@@ -262,6 +278,14 @@ export class EnvironmentPool {
   }
 
   #onEnvironmentMessage(m: EnvironmentMessage): void {
+    if (m.kind === 'process') {
+      const p = { pid: m.pid, group: m.group };
+      // From a thread already gone (or a closed pool): ended at once, never tracked.
+      if (this.#deadThreads.has(m.threadId) || this.#closed) this.#processes.end([p]);
+      else this.#processes.started(m.threadId, p);
+      return;
+    }
+    if (m.kind === 'process-exit') return this.#processes.exited(m.threadId, m.pid);
     const inv = this.#inflight.get(m.requestId);
     if (!inv || inv.failure) return;
     if (m.kind === 'begin') {
@@ -287,6 +311,7 @@ export class EnvironmentPool {
 
   #onThreadGone(threadId: number): void {
     this.#deadThreads.add(threadId);
+    this.#processes.endThread(threadId);
     const envId = this.#envByThread.get(threadId);
     if (envId !== undefined) this.#forget(envId);
   }
@@ -314,8 +339,12 @@ export class EnvironmentPool {
       else if (result.body.length > MAX_RESPONSE_BYTES / 3 && Buffer.byteLength(result.body) > MAX_RESPONSE_BYTES) {
         outcome = { ok: false, error: responseTooLarge(), envId: result.envId };
       } else outcome = { ok: true, body: result.body, envId: result.envId };
-      // The thread lives on, but as a new environment (see environment.ts).
-      if (!result.ok && result.fatal) this.#forget(result.envId);
+      // Lambda discards an environment whose init failed, and everything it started: the next
+      // invocation gets a fresh thread (a module whose evaluation threw would throw again in this one).
+      if (!result.ok && result.fatal) {
+        this.#forget(result.envId);
+        this.#discardThread(result.threadId);
+      }
     } else {
       outcome = { ok: false, error: inv.failure ?? crashError(inv.requestId, result), envId: inv.envId };
       durationMs = performance.now() - inv.dispatchedAt;

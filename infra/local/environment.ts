@@ -6,6 +6,8 @@
 // Loaded by piscina, which first tries require() and then import(); this file therefore avoids
 // top-level await and import.meta so that either way of loading it works under tsx.
 
+import { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
@@ -38,7 +40,10 @@ let handler: Handler | undefined;
 
 export default async function invoke(task: InvocationTask): Promise<InvocationResult> {
   const cold = envId === undefined;
-  if (envId === undefined) envId = createIdentity();
+  if (envId === undefined) {
+    envId = createIdentity();
+    await givePort();
+  }
   post({ tag: MESSAGE_TAG, kind: 'begin', requestId: task.requestId, envId, threadId, cold });
 
   let initDurationMs = 0;
@@ -55,6 +60,7 @@ export default async function invoke(task: InvocationTask): Promise<InvocationRe
     handler = loaded.handler;
   }
 
+  if (task.initOnly) return { ok: true, body: 'null', envId, threadId, cold, initDurationMs, durationMs: 0 };
   const deadline = Date.now() + config.timeoutS * 1000;
   post({ tag: MESSAGE_TAG, kind: 'invoke', requestId: task.requestId, deadline });
   const t0 = performance.now();
@@ -88,6 +94,47 @@ function createIdentity(): string {
   });
   return id;
 }
+
+/**
+ * On Lambda every environment has its own network, so an app on a fixed port never meets another
+ * environment's. Here they all share this machine's: each environment gets its own free port as
+ * LAMBDA_DISPATCH_PORT (the `{ port }` default of the extension) and PORT (what the extension, and
+ * Lambda Web Adapter-style apps, read), so an app that takes its port from there runs unchanged.
+ */
+async function givePort(): Promise<void> {
+  const port = await new Promise<number>((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+  process.env.LAMBDA_DISPATCH_PORT = String(port);
+  process.env.PORT = String(port);
+}
+
+/**
+ * Every child process this environment starts is reported to the service, which ends it (and its
+ * process group) with the environment: a terminated thread cannot clean up after itself. Every
+ * child_process function goes through ChildProcess.prototype.spawn, and a worker thread has its own
+ * copy of the module, so this sees exactly this environment's children.
+ */
+function trackChildProcesses(): void {
+  const proto = ChildProcess.prototype as unknown as { spawn(this: ChildProcess, options: { detached?: boolean }): unknown };
+  const spawn = proto.spawn;
+  proto.spawn = function (this: ChildProcess, options: { detached?: boolean }) {
+    const result = spawn.call(this, options);
+    const pid = this.pid;
+    if (pid !== undefined) {
+      // detached: the child leads a process group of its own (setsid), signalled whole.
+      post({ tag: MESSAGE_TAG, kind: 'process', threadId, pid, group: options?.detached === true && process.platform !== 'win32' });
+      this.once('exit', () => post({ tag: MESSAGE_TAG, kind: 'process-exit', threadId, pid }));
+    }
+    return result;
+  };
+}
+trackChildProcesses();
 
 async function loadHandler(): Promise<{ handler: Handler } | { error: FunctionErrorBody }> {
   let mod: Record<string, unknown>;

@@ -11,6 +11,7 @@ import type { InvokeCommandOutput } from '@aws-sdk/client-lambda';
 import { localLambdaOptionsFromEnv, startLocalLambda } from './lambda-service.ts';
 import type { LocalLambda, LocalLambdaOptions } from './lambda-service.ts';
 import { chargeFor, emptyLedger, recordInvocation } from './ledger.ts';
+import { checkHandler } from './handler-check.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const FN = 'fixture-fn';
@@ -103,7 +104,9 @@ test('a warm environment is reused; concurrent invocations get separate environm
     assert.equal(ledger.environmentsCreated, 1);
     assert.deepEqual(h.lambda.stats(), { busy: 0, warm: 1, environments: [envIdOf(first.logStream)] });
 
-    const [a, b] = await Promise.all([h.invoke({ ms: 300 }), h.invoke({ ms: 300 })]);
+    // Long enough that the second environment's thread starts (and loads tsx) on a busy machine
+    // before the first is free again: piscina would hand the queued invocation to it otherwise.
+    const [a, b] = await Promise.all([h.invoke({ ms: 2500 }), h.invoke({ ms: 2500 })]);
     assert.notEqual(json(a).logStream, json(b).logStream);
     ledger = h.lambda.ledger();
     assert.equal(ledger.environmentsCreated, 2);
@@ -426,4 +429,15 @@ test('localLambdaOptionsFromEnv reads defaults, values and rejects bad ones by n
   ] as const) {
     assert.throws(() => localLambdaOptionsFromEnv({ [name]: value }, defaults), new RegExp(name));
   }
+});
+
+test('checkHandler: a missing module, a module that throws or one without the export is named before anything listens', async () => {
+  const base = { functionName: FN, concurrency: 4, timeoutS: 10, memoryMb: 512, initMs: 0 };
+  await checkHandler({ ...base, handlerModule: fixture('echo.ts') });
+  await assert.rejects(checkHandler({ ...base, handlerModule: fixture('does-not-exist.ts') }), /^HandlerCheckError: LOCAL_LAMBDA_HANDLER: no such module .*does-not-exist\.ts/);
+  await assert.rejects(
+    checkHandler({ ...base, handlerModule: fixture('echo.ts'), handlerExport: 'nope' }),
+    /LOCAL_LAMBDA_HANDLER: .*echo\.ts cannot serve: Runtime\.HandlerNotFound/,
+  );
+  await assert.rejects(checkHandler({ ...base, handlerModule: fixture('init-throws.ts') }), /LOCAL_LAMBDA_HANDLER: .*cannot reach the database/);
 });

@@ -2,17 +2,16 @@
 // demo function unless LOCAL_LAMBDA_HANDLER names another module.
 //   tsx infra/local/main.ts      or      node --import tsx infra/local/main.ts
 
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { checkHandler } from './handler-check.ts';
 import { localLambdaOptionsFromEnv, startLocalLambda } from './lambda-service.ts';
 
 const DEMO_HANDLER = fileURLToPath(new URL('../../demo/function.ts', import.meta.url));
 
 async function main(): Promise<void> {
   const opts = localLambdaOptionsFromEnv(process.env, { handlerModule: DEMO_HANDLER });
-  const handlerPath = opts.handlerModule.startsWith('file:') ? fileURLToPath(opts.handlerModule) : opts.handlerModule;
-  // Fail at start rather than on every invocation with Runtime.ImportModuleError.
-  if (!existsSync(handlerPath)) throw new Error(`LOCAL_LAMBDA_HANDLER: no such module ${handlerPath}`);
+  // Fail at start rather than on every invocation with Runtime.ImportModuleError or HandlerNotFound.
+  if (process.env.LOCAL_LAMBDA_HANDLER) await checkHandler(opts);
   const quiet = process.env['LOCAL_LAMBDA_QUIET'] === 'true';
   const lambda = await startLocalLambda({
     ...opts,

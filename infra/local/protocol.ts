@@ -24,6 +24,8 @@ export interface InvocationTask {
   /** The invoke payload as JSON text; already validated by the service. */
   payload: string;
   clientContext?: unknown;
+  /** Only initialise the environment (load the handler module, check its export); the handler is not called. */
+  initOnly?: boolean;
 }
 
 interface ResultBase {
@@ -43,11 +45,16 @@ export type InvocationResult =
 /**
  * Posted on the worker's parentPort (surfaced as piscina's 'message' event): `begin` when a task
  * reaches an environment (so the service can map env ids to running invocations), `invoke` when
- * the handler is called (so the function timeout counts from there, not from the init).
+ * the handler is called (so the function timeout counts from there, not from the init), `process`
+ * and `process-exit` for every child process (environment-pool.ts ends them with the environment).
  */
 export type EnvironmentMessage =
   | { tag: typeof MESSAGE_TAG; kind: 'begin'; requestId: string; envId: string; threadId: number; cold: boolean }
-  | { tag: typeof MESSAGE_TAG; kind: 'invoke'; requestId: string; deadline: number };
+  | { tag: typeof MESSAGE_TAG; kind: 'invoke'; requestId: string; deadline: number }
+  // A child process the environment started (any spawn, the app of a `{ port, command }` handler
+  // among them) and its end: the service ends whatever is left of it with the environment.
+  | { tag: typeof MESSAGE_TAG; kind: 'process'; threadId: number; pid: number; group: boolean }
+  | { tag: typeof MESSAGE_TAG; kind: 'process-exit'; threadId: number; pid: number };
 
 export const MESSAGE_TAG = 'local-lambda-environment';
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, loadRouterConfig } from '../../core/config.ts';
 import { startRouter } from '../../ingress/router.ts';
 import { drainOnSignals } from '../../ingress/serve.ts';
+import { checkHandler } from './handler-check.ts';
 import { localLambdaOptionsFromEnv, startLocalLambda } from './lambda-service.ts';
 
 const DEMO_FUNCTION = fileURLToPath(new URL('../../demo/function.ts', import.meta.url));
@@ -27,6 +28,10 @@ try {
   if (err instanceof ConfigError || err instanceof Error) fail(err);
   throw err;
 }
+
+// A module of one's own is loaded once before anything listens: a missing file, a module that
+// throws or one without the export stops here, naming LOCAL_LAMBDA_HANDLER.
+if (process.env.LOCAL_LAMBDA_HANDLER) await checkHandler(lambdaOptions).catch(fail);
 
 const lambda = await startLocalLambda({ ...lambdaOptions, log: (line) => console.log(`[local-lambda] ${line}`) }).catch(fail);
 // The local Lambda checks no signature; fixed credentials keep the SDK from looking for real ones.
