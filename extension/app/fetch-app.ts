@@ -38,9 +38,13 @@ const EAGER_READS = 8;
 const NOT_YET = Symbol('not yet');
 type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
 
-/** The read's result if it settles before the event loop's next turn, else NOT_YET (the read goes on). */
+/**
+ * The read's result if it settles within a few turns of the event loop, else NOT_YET (the read goes
+ * on). A few, not one: Node 24 reads a Blob's stream over more than one turn.
+ */
 function readSoon(read: Promise<ReadResult>): Promise<ReadResult | typeof NOT_YET> {
-  return Promise.race([read, new Promise<typeof NOT_YET>((resolve) => setImmediate(resolve, NOT_YET))]);
+  const later = new Promise<typeof NOT_YET>((resolve) => setImmediate(() => setImmediate(() => setImmediate(resolve, NOT_YET))));
+  return Promise.race([read, later]);
 }
 
 /** Resolves at the response's next 'drain' or 'close'. */
