@@ -28,7 +28,11 @@
 // than highWaterMark bytes unsent, and the channel stops reading while the app's request is not
 // draining.
 // Long because one channel's connection, frames both ways, app request and backpressure share one
-// state machine; splitting it would spread that state over several files.
+// state machine: the response path (head, 1xx, body, gzip, trailers) reads the socket's buffered
+// amount, the router's features and the current call, and ends in finish()/release(), which free
+// the channel. The per-request state is already apart (app-call.ts), as are the pinned socket
+// (channel-socket.ts), header rules (app-headers.ts) and refusals (handshake-refusal.ts); what is
+// left would need all of this class's fields if split again.
 
 import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';

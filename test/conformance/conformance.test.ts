@@ -1,4 +1,5 @@
-// The conformance suite: one framework's app served (1) directly, by the framework's own server on
+// The conformance suite, for each framework (Express 4 and 5, Koa, Fastify, Hono; one at a time
+// with --test-name-pattern, e.g. "Koa"): its app served (1) directly, by the framework's own server on
 // 127.0.0.1:0, and (2) through the whole stack (router + local Lambda + extension), and what a
 // client sees compared route by route (client.ts says what is compared and what is left out).
 // The stack runs the app two ways, one stack per way (per describe):
@@ -21,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { call, startStack, waitFor, type Stack } from '../stack.ts';
 import type { ConformanceApp } from './apps/app.ts';
+import { loadApp } from './apps/index.ts';
 import { DOWNLOAD_BLOCK, REASON, SSE_INTERVAL_MS } from './apps/shared.ts';
 import { differences, median, observe, timeStream, type Ask, type Seen, type StreamTimes } from './client.ts';
 
@@ -88,7 +90,7 @@ function assertSame(direct: Seen, via: Seen, what: string): void {
   assert.deepEqual(differences(direct, via), [], `${what}: what the client saw differs between the app served directly and through the router`);
 }
 
-export function conformanceSuite(app: ConformanceApp): void {
+function conformanceSuite(app: ConformanceApp): void {
   describe(`conformance: ${app.label}`, () => {
     let directServer: Server;
     let direct = '';
@@ -352,3 +354,5 @@ function cases(app: ConformanceApp, directBase: () => string, target: Target, mo
     }
   });
 }
+
+for (const name of ['express4', 'express5', 'koa', 'fastify', 'hono']) conformanceSuite(await loadApp(name));

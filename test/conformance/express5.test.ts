@@ -1,6 +1,0 @@
-// Conformance of the express5 app: directly vs. through the router, in-process and as `{ port, command }` (suite.ts).
-
-import { app } from './apps/express5.ts';
-import { conformanceSuite } from './suite.ts';
-
-conformanceSuite(app);
