@@ -9,31 +9,18 @@
 import { createHash } from 'node:crypto';
 import { request, type IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { endToEndHeaders } from '../../core/http-headers.ts';
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-]);
 
 /** Lines `name: value` of a raw header list, less what a proxy may change, sorted. */
 export function comparableHeaders(raw: readonly string[]): string[] {
-  const named = new Set<string>();
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === 'connection') for (const t of raw[i + 1]!.split(',')) named.add(t.trim().toLowerCase());
-  }
+  // The router's own rule for what a proxy drops (hop-by-hop and what `connection` names).
+  const headers = endToEndHeaders(raw);
   const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(name) || named.has(name) || name === 'date') continue;
-    if (name.startsWith('x-forwarded-') || name.startsWith('x-lambda-dispatch-')) continue;
-    out.push(`${name}: ${name === 'content-type' ? mediaType(raw[i + 1]!) : raw[i + 1]}`);
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    if (name === 'date' || name.startsWith('x-forwarded-') || name.startsWith('x-lambda-dispatch-')) continue;
+    out.push(`${name}: ${name === 'content-type' ? mediaType(headers[i + 1]!) : headers[i + 1]}`);
   }
   return out.sort();
 }
