@@ -66,7 +66,19 @@ export interface RouterConfig {
   tlsCertFile: string | undefined;
   /** PEM private key of tlsCertFile. Only the path is here: the key is read on the dispatcher thread. */
   tlsKeyFile: string | undefined;
+  /** Least level of the router's JSON log lines (pino's levels; 'silent' for none). */
+  logLevel: LogLevel;
+  /** Share of requests (0–1) that get an access-log line; 5xx responses and client aborts always do. */
+  accessLogSample: number;
+  /** CloudWatch Embedded Metric Format: the namespace; unset: no EMF lines. */
+  emfNamespace: string | undefined;
+  /** The value of EMF's one dimension, `Service` (this deployment). */
+  emfService: string;
+  emfIntervalMs: number;
 }
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Shorter secrets are guessable; the worker CLI holds its side to the same length. */
 export const WORKER_SECRET_MIN_LENGTH = 16;
@@ -201,5 +213,11 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
     controlTls,
     tlsCertFile,
     tlsKeyFile,
+    logLevel: read('LAMBDA_DISPATCH_LogLevel', oneOf(LOG_LEVELS), 'info'),
+    accessLogSample: read('LAMBDA_DISPATCH_AccessLogSample', decimal({ min: 0, max: 1 }), 1),
+    emfNamespace: read('LAMBDA_DISPATCH_EmfNamespace', text),
+    emfService: read('LAMBDA_DISPATCH_EmfService', text) ?? read('LAMBDA_DISPATCH_FunctionName', text, 'lambda-dispatch-demo'),
+    // CloudWatch's standard resolution is a minute: a shorter interval costs log bytes and buys nothing.
+    emfIntervalMs: read('LAMBDA_DISPATCH_EmfIntervalMs', milliseconds({ whole: true, min: 1000, max: 3_600_000 }), 60_000),
   });
 }

@@ -7,6 +7,8 @@ export const CHANNEL_HEADER = 'x-lambda-dispatch-channel';
 /** Container workers (permanent capacity) introduce themselves with these instead of an instance id. */
 export const WORKER_HEADER = 'x-lambda-dispatch-worker-id';
 export const MAX_CONCURRENT_HEADER = 'x-lambda-dispatch-max-concurrent';
+/** On a channel's upgrade: "1" when this invocation is its environment's first (a cold start). Optional. */
+export const COLD_START_HEADER = 'x-lambda-dispatch-cold-start';
 
 /**
  * In the router's 101 answer to a channel's upgrade: the optional parts of the channel protocol it

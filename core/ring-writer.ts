@@ -15,12 +15,19 @@ export class RingWriter {
   private flushing = false;
   private closed = false;
   readonly maxPayload: number;
+  /** Times the ring was full and records had to wait in the queue (a stall of every producer). */
+  fullEvents = 0;
 
   constructor(
     private readonly producer: RingProducer,
     private readonly hooks: { onBlocked?: () => void; onUnblocked?: () => void } = {},
   ) {
     this.maxPayload = producer.maxPayload;
+  }
+
+  /** Fill of the ring now, for the metrics: bytes not yet consumed, of the ring's size. */
+  get fill(): { usedBytes: number; sizeBytes: number } {
+    return { usedBytes: this.producer.used, sizeBytes: this.producer.size };
   }
 
   /** Writes a record whose payload is filled in place by `fill` (no intermediate copy when there is room). */
@@ -57,7 +64,10 @@ export class RingWriter {
 
   private enqueue(q: Queued): void {
     this.queue.push(q);
-    if (this.queue.length === 1) this.hooks.onBlocked?.();
+    if (this.queue.length === 1) {
+      this.fullEvents++;
+      this.hooks.onBlocked?.();
+    }
     if (!this.flushing) void this.flush();
   }
 

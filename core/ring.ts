@@ -50,6 +50,11 @@ class RingView {
     this.bytes = new Uint8Array(sab, CONTROL_BYTES);
   }
 
+  /** Size of the data area. */
+  get size(): number {
+    return this.capacity;
+  }
+
   /** Bytes currently written and not yet consumed (including padding and wrap skips). */
   get used(): number {
     return (Atomics.load(this.ctl, HEAD) - Atomics.load(this.ctl, TAIL)) >>> 0;

@@ -1,9 +1,10 @@
 // The router's own endpoints, answered on the main thread without dispatching. Only the health
-// check is on the client port (the load balancer needs it there); the status page is on the admin
-// listener, bound to loopback unless LAMBDA_DISPATCH_AdminBindHost says otherwise. Any other path,
-// /_lambda_dispatch/* included, is the app's on the client port.
+// check is on the client port (the load balancer needs it there); the status page, /metrics and
+// the dashboard are on the admin listener, bound to loopback unless LAMBDA_DISPATCH_AdminBindHost
+// says otherwise. Any other path, /_lambda_dispatch/* included, is the app's on the client port.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EventLoopWindow } from '../core/event-loop-stats.ts';
 import type { StatusSnapshot } from '../core/dispatcher/status.ts';
 import type { ThreadMemory } from '../core/dispatcher/messages.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -11,6 +12,8 @@ import { TokenBucket } from './token-bucket.ts';
 export const ADMIN_PREFIX = '/_lambda_dispatch/';
 export const HEALTH_PATH = `${ADMIN_PREFIX}health`;
 export const STATUS_PATH = `${ADMIN_PREFIX}status`;
+/** Prometheus's conventional path; on the admin listener only. */
+export const METRICS_PATH = '/metrics';
 
 /** Fresh health checks a second on the client port (and burst); beyond that, the last answer. */
 export const HEALTH_CHECKS_PER_SECOND = 20;
@@ -31,7 +34,14 @@ export interface IngressStatus {
   /** SIGTERM arrived: health answers 503 and new requests get 503 with Connection: close. */
   draining: boolean;
   memory: Memory;
+  /** Each thread's event loop over the last window (core/event-loop-stats.ts); null: the dispatcher did not answer. */
+  eventLoop: { ingress: EventLoopWindow; dispatcher: EventLoopWindow | null };
+  /** Request-direction backpressure: bodies that filled their window, and times the request ring was full. */
+  stalls: { requestWindow: number; requestRingFull: number };
+  requestRing: { usedBytes: number; sizeBytes: number };
 }
+
+export type RouterStatus = StatusSnapshot & { ingress: IngressStatus };
 
 export function processMemory(dispatcher: ThreadMemory | null): Memory {
   const m = process.memoryUsage();
@@ -93,20 +103,30 @@ export function serveHealth(req: IncomingMessage, res: ServerResponse, health: H
 
 export interface AdminSource {
   health: Health;
-  status(): Promise<StatusSnapshot & { ingress: IngressStatus }>;
+  status(): Promise<RouterStatus>;
+  /** The Prometheus exposition and its content type. */
+  metrics(): Promise<{ text: string; contentType: string }>;
+  /** Other pages of the admin listener (the dashboard), by path; undefined when none matches. */
+  page?(path: string): ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
 }
 
-/** The admin listener: health and status; nothing else. */
+/** The admin listener: health, status, metrics, and the pages `src.page` knows. */
 export function serveAdmin(req: IncomingMessage, res: ServerResponse, src: AdminSource): void {
-  const path = (req.url ?? '/').split('?')[0];
+  const path = (req.url ?? '/').split('?')[0]!;
   if (path === HEALTH_PATH) return serveHealth(req, res, src.health);
-  if (path !== STATUS_PATH) {
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  const reply = (body: Promise<{ text: string; contentType: string }>) => {
+    if (!methodAllowed(req, res)) return;
+    body.then(
+      ({ text, contentType }) => res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(text),
+      (err: Error) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
+    );
+  };
+  if (path === STATUS_PATH) return reply(src.status().then((s) => ({ text: JSON.stringify(s, null, 2) + '\n', contentType: 'application/json' })));
+  if (path === METRICS_PATH) return reply(src.metrics());
+  const page = src.page?.(path);
+  if (page !== undefined) {
+    if (methodAllowed(req, res)) page(req, res);
     return;
   }
-  if (!methodAllowed(req, res)) return;
-  src.status().then(
-    (s) => res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(s, null, 2) + '\n'),
-    (err: Error) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
-  );
+  res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
 }

@@ -3,12 +3,19 @@
 import { Worker } from 'node:worker_threads';
 import type { RouterConfig } from '../core/config.ts';
 import type { StatusSnapshot } from '../core/dispatcher/status.ts';
-import type { ToIngress, ToDispatcher, DispatcherInit, ThreadMemory } from '../core/dispatcher/messages.ts';
+import type { LifecycleEvent } from '../core/dispatcher/events.ts';
+import type { ToIngress, ToDispatcher, DispatcherInit, ThreadStats } from '../core/dispatcher/messages.ts';
 
 export interface ThreadStatus {
   status: StatusSnapshot;
-  /** The dispatcher thread's own heap. */
-  memory: ThreadMemory;
+  /** The dispatcher thread's own heap and event loop. */
+  thread: ThreadStats;
+}
+
+/** Where the thread's diagnostics and lifecycle events go (the router's logger). */
+export interface ThreadLog {
+  line(level: 'info' | 'warn' | 'error', line: string): void;
+  event(e: LifecycleEvent): void;
 }
 
 export const DEFAULT_THREAD_FILE = new URL('../core/dispatcher/thread-dev.mjs', import.meta.url);
@@ -23,7 +30,7 @@ export class DispatcherThread {
   certSha256: string | null = null;
   alive = true;
 
-  private constructor(init: DispatcherInit, file: URL | string, log: (line: string) => void, onExit: (code: number) => void) {
+  private constructor(init: DispatcherInit, file: URL | string, log: ThreadLog, onExit: (code: number) => void) {
     this.thread = new Worker(file, { workerData: init, name: 'lambda-dispatch-dispatcher' });
     this.stopped = new Promise((resolve) => {
       this.thread.on('exit', (code) => {
@@ -32,11 +39,12 @@ export class DispatcherThread {
         resolve();
       });
     });
-    this.thread.on('error', (err) => log(`dispatcher thread crashed: ${err.stack ?? err.message}`));
+    this.thread.on('error', (err) => log.line('error', `dispatcher thread crashed: ${err.stack ?? err.message}`));
     this.thread.on('message', (m: ToIngress) => {
-      if (m.type === 'log') log(m.line);
+      if (m.type === 'log') log.line(m.level, m.line);
+      else if (m.type === 'event') log.event(m.event);
       else if (m.type === 'status') {
-        this.waiting.get(m.id)?.({ status: m.status, memory: m.memory });
+        this.waiting.get(m.id)?.({ status: m.status, thread: m.thread });
         this.waiting.delete(m.id);
       }
     });
@@ -44,7 +52,7 @@ export class DispatcherThread {
 
   static start(
     init: DispatcherInit,
-    opts: { file?: URL | string; log: (line: string) => void; onExit: (code: number) => void },
+    opts: { file?: URL | string; log: ThreadLog; onExit: (code: number) => void },
   ): Promise<DispatcherThread> {
     const t = new DispatcherThread(init, opts.file ?? DEFAULT_THREAD_FILE, opts.log, opts.onExit);
     return new Promise((resolve, reject) => {

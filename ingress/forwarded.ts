@@ -30,6 +30,24 @@ export class ForwardedHeaders {
     return v4 !== null ? this.trusted.check(v4, 'ipv4') : this.trusted.check(peer, isIPv4(peer) ? 'ipv4' : 'ipv6');
   }
 
+  /**
+   * The client's address for logs: the peer, or when the peer is a trusted proxy, the nearest
+   * address in its X-Forwarded-For that is not itself a trusted proxy (each proxy appends the
+   * peer it saw, so the list is read from the right).
+   */
+  clientOf(req: IncomingMessage): string {
+    const peer = req.socket.remoteAddress ?? '';
+    if (!this.isTrusted(peer)) return peer;
+    const xff = req.headers['x-forwarded-for'];
+    if (typeof xff !== 'string') return peer;
+    const hops = xff.split(',');
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = hops[i]!.trim();
+      if (hop !== '' && (i === 0 || !this.isTrusted(hop))) return hop;
+    }
+    return peer;
+  }
+
   /** End-to-end headers of `req` plus the x-forwarded-* set, as a load balancer adds them. */
   headersOf(req: IncomingMessage): string[] {
     const peer = req.socket.remoteAddress ?? '';

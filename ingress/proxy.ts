@@ -3,13 +3,15 @@
 // them between threads; everything else happens in the dispatcher thread.
 
 import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
-import { ERROR_CODE_HEADER, routerError } from '../core/errors.ts';
+import { ERROR_CODE_HEADER, routerError, type RouterErrorCode } from '../core/errors.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
 import { FLAG_END, asBuffer, readHeaderList, readResponseHead, requestHeadSize, writeRequestHead, type HeaderList, type RequestHead } from '../core/frames.ts';
-import { Rec, decodeCredit, decodeResponseError, encodeCredit } from '../core/records.ts';
+import { Rec, decodeCredit, encodeCredit, readReport, type RequestReport } from '../core/records.ts';
 import type { RingWriter } from '../core/ring-writer.ts';
+import { ensureTraceContext, type TraceContext } from '../core/trace-context.ts';
 import { ForwardedHeaders } from './forwarded.ts';
 import { SlotTable } from './slots.ts';
+import type { RequestRecord } from './telemetry/request-record.ts';
 
 interface ClientExchange {
   req: IncomingMessage;
@@ -24,6 +26,13 @@ interface ClientExchange {
   discard: boolean;
   onData?: (chunk: Buffer) => void;
   onEnd?: () => void;
+  /** For the request's record (metrics, access log). */
+  startedAt: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** The client went away before its response ended. */
+  clientGone: boolean;
+  trace: TraceContext;
 }
 
 export class Proxy {
@@ -33,11 +42,15 @@ export class Proxy {
   private down = false;
   /** SIGTERM: new requests get 503 LD_SHUTTING_DOWN; every response closes its connection. */
   private draining = false;
+  /** Request bodies that filled their window (the app reads slower than the client sends). */
+  windowStalls = 0;
 
   constructor(
     private readonly ring: RingWriter,
     private readonly windowBytes: number,
     private readonly forwarded: ForwardedHeaders = new ForwardedHeaders([]),
+    /** Every request, once, when it ends: the metrics and the access log. */
+    private readonly ended: (r: RequestRecord) => void = () => {},
   ) {}
 
   /** Requests currently between their head and their terminal record. */
@@ -46,22 +59,21 @@ export class Proxy {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    if (this.draining) return answer(res, routerError('LD_SHUTTING_DOWN'), undefined, true);
-    const head: RequestHead = { method: req.method ?? 'GET', target: req.url ?? '/', headers: this.forwarded.headersOf(req) };
-    if (this.down) {
-      answer(res, routerError('LD_DISPATCHER_DOWN'));
-      return;
-    }
+    const startedAt = performance.now();
+    if (this.draining) return this.refuse(req, res, startedAt, 'LD_SHUTTING_DOWN', undefined, true);
+    const headers = this.forwarded.headersOf(req);
+    const trace = ensureTraceContext(headers);
+    const head: RequestHead = { method: req.method ?? 'GET', target: req.url ?? '/', headers };
+    if (this.down) return this.refuse(req, res, startedAt, 'LD_DISPATCHER_DOWN', undefined, false, trace);
     let size: number;
     try {
       size = 1 + requestHeadSize(head);
       if (size > this.ring.maxPayload) throw new Error(`request head of ${size} bytes exceeds ${this.ring.maxPayload}`);
     } catch (err) {
       // A head the channel protocol or the ring cannot carry (Node's own limit normally stops it first).
-      answer(res, routerError('LD_HEAD_TOO_LARGE'), (err as Error).message, true);
-      return;
+      return this.refuse(req, res, startedAt, 'LD_HEAD_TOO_LARGE', (err as Error).message, true, trace);
     }
-    const cx: ClientExchange = { req, res, unacked: 0, windowFull: false, done: false, discard: false };
+    const cx: ClientExchange = { req, res, unacked: 0, windowFull: false, done: false, discard: false, startedAt, bytesIn: 0, bytesOut: 0, clientGone: false, trace };
     const slot = this.slots.add(cx);
     const hasBody = requestHasBody(req);
     this.ring.writeWith(Rec.REQ_HEAD, slot, size, (dst) => {
@@ -73,7 +85,9 @@ export class Proxy {
       cx.onData = (chunk: Buffer) => {
         this.ring.write(Rec.REQ_BODY, slot, chunk);
         cx.unacked += chunk.length;
+        cx.bytesIn += chunk.length;
         if (cx.unacked >= this.windowBytes) {
+          this.windowStalls++;
           cx.windowFull = true;
           req.pause();
         }
@@ -86,6 +100,7 @@ export class Proxy {
     // 'close' before the response finished means the client went away.
     res.on('close', () => {
       if (!cx.done && !res.writableFinished) {
+        cx.clientGone = true;
         cx.discard = true;
         this.ring.write(Rec.REQ_ABORT, slot);
       }
@@ -97,7 +112,7 @@ export class Proxy {
     const cx = this.slots.get(slot);
     if (cx === undefined || cx.done) return;
     if (cx.discard) {
-      if (type === Rec.RES_END || type === Rec.RES_ERROR) this.finish(cx, slot);
+      if (type === Rec.RES_END || type === Rec.RES_ERROR) this.finish(cx, slot, readReport(payload).report);
       return;
     }
     switch (type) {
@@ -106,6 +121,7 @@ export class Proxy {
       case Rec.RES_BODY: {
         const chunk = Buffer.from(payload);
         const n = chunk.length;
+        cx.bytesOut += n;
         cx.res.write(chunk, () => {
           if (!cx.done) this.ring.write(Rec.CREDIT, slot, encodeCredit(n));
         });
@@ -113,15 +129,18 @@ export class Proxy {
       }
       case Rec.RES_INFO:
         return this.onInfo(cx, payload);
-      case Rec.RES_END:
-        if (payload.byteLength > 0) addTrailers(cx.res, payload);
+      case Rec.RES_END: {
+        const { report, offset } = readReport(payload);
+        if (payload.byteLength > offset) addTrailers(cx.res, payload.subarray(offset));
         cx.res.end();
-        return this.finish(cx, slot);
+        return this.finish(cx, slot, report);
+      }
       case Rec.RES_ERROR: {
-        const error = routerError(decodeResponseError(payload).code);
+        const { report, offset } = readReport(payload);
+        const error = routerError(asBuffer(payload).toString('latin1', offset));
         if (cx.res.headersSent) closeAfterFlush(cx.res);
         else if (!cx.res.destroyed) answer(cx.res, error);
-        return this.finish(cx, slot);
+        return this.finish(cx, slot, report, error.code);
       }
       case Rec.CREDIT: {
         cx.unacked -= decodeCredit(payload);
@@ -141,7 +160,10 @@ export class Proxy {
       const headers = endToEndHeaders(head.headers);
       if (head.reason !== undefined) cx.res.writeHead(head.status, head.reason, headers);
       else cx.res.writeHead(head.status, headers);
-      if (offset < payload.byteLength) cx.res.write(Buffer.from(payload.subarray(offset)));
+      if (offset < payload.byteLength) {
+        cx.bytesOut += payload.byteLength - offset;
+        cx.res.write(Buffer.from(payload.subarray(offset)));
+      }
       // Node holds a head back until the first body write; a head that came alone (the app sent it
       // and is still producing its body: SSE, long polls) goes to the client now.
       else if ((flags & FLAG_END) === 0) cx.res.flushHeaders();
@@ -181,13 +203,47 @@ export class Proxy {
     writeRaw(res, text);
   }
 
-  private finish(cx: ClientExchange, slot: number): void {
+  private finish(cx: ClientExchange, slot: number, report: RequestReport | null = null, routerError: string | null = null): void {
     cx.done = true;
     if (cx.onData) cx.req.off('data', cx.onData);
     if (cx.onEnd) cx.req.off('end', cx.onEnd);
     // Let Node discard whatever body the client is still sending so keep-alive can continue.
     cx.req.resume();
     this.slots.delete(slot);
+    const { req, res } = cx;
+    this.ended({
+      req,
+      method: req.method ?? 'GET',
+      target: req.url ?? '/',
+      status: res.headersSent ? res.statusCode : 0,
+      startedAt: cx.startedAt,
+      durationMs: performance.now() - cx.startedAt,
+      bytesIn: cx.bytesIn,
+      bytesOut: cx.bytesOut,
+      report,
+      routerError,
+      aborted: cx.clientGone,
+      trace: cx.trace,
+    });
+  }
+
+  /** A request answered by the router before it reached the dispatcher; it gets its record too. */
+  private refuse(req: IncomingMessage, res: ServerResponse, startedAt: number, code: RouterErrorCode | 'LD_SHUTTING_DOWN', detail?: string, close = false, trace: TraceContext | null = null): void {
+    answer(res, routerError(code), detail, close);
+    this.ended({
+      req,
+      method: req.method ?? 'GET',
+      target: req.url ?? '/',
+      status: res.statusCode,
+      startedAt,
+      durationMs: performance.now() - startedAt,
+      bytesIn: 0,
+      bytesOut: 0,
+      report: null,
+      routerError: code,
+      aborted: false,
+      trace,
+    });
   }
 
   /** The dispatcher is gone: every request in flight gets 502 and every new one 503, none hangs. */
@@ -199,7 +255,7 @@ export class Proxy {
       if (cx === undefined) continue;
       if (cx.res.headersSent) cx.res.destroy();
       else if (!cx.res.destroyed) answer(cx.res, lost);
-      this.finish(cx, slot);
+      this.finish(cx, slot, null, lost.code);
     }
   }
 
@@ -223,6 +279,7 @@ export class Proxy {
     for (let slot = 0; slot < this.slots.capacity; slot++) {
       const cx = this.slots.get(slot);
       if (cx === undefined) continue;
+      let code: string | null = null;
       if (!cx.discard && !cx.res.destroyed) {
         if (cx.res.headersSent) {
           cx.res.destroy();
@@ -230,9 +287,10 @@ export class Proxy {
         } else {
           answer(cx.res, shuttingDown, undefined, true);
           answered++;
+          code = shuttingDown.code;
         }
       }
-      this.finish(cx, slot);
+      this.finish(cx, slot, null, code);
     }
     return { answered, reset };
   }

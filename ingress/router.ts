@@ -4,19 +4,34 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RouterConfig } from '../core/config.ts';
-import type { StatusSnapshot } from '../core/dispatcher/status.ts';
+import { describeEvent } from '../core/dispatcher/events.ts';
+import { EventLoopStats } from '../core/event-loop-stats.ts';
 import { RingConsumer, RingProducer, createRingBuffer } from '../core/ring.ts';
 import { RingWriter } from '../core/ring-writer.ts';
-import { Health, isHealthRequest, processMemory, serveAdmin, serveHealth, type IngressStatus } from './admin.ts';
+import { Health, isHealthRequest, processMemory, serveAdmin, serveHealth, type RouterStatus } from './admin.ts';
+import { dashboardPage } from './dashboard/dashboard.ts';
 import { DispatcherThread } from './dispatcher-thread.ts';
 import { ForwardedHeaders } from './forwarded.ts';
 import { Proxy } from './proxy.ts';
+import { AccessLog } from './telemetry/access-log.ts';
+import { EmfAggregator, EmfPublisher } from './telemetry/emf.ts';
+import { createLogger, logEvent, type Logger } from './telemetry/logger.ts';
+import { RouterMetrics } from './telemetry/metrics.ts';
+import type { RequestRecord } from './telemetry/request-record.ts';
+
+export type { RouterStatus } from './admin.ts';
 
 export interface RouterOptions {
   config: RouterConfig;
   /** Interface for the client and control ports (0.0.0.0 in a container, 127.0.0.1 locally); the admin port has its own (config.adminBindHost). */
   bindHost?: string;
+  /**
+   * Diagnostics and lifecycle events as text lines (tests, tools). Without it they go to `logger`
+   * as structured lines, as everything else always does.
+   */
   log?: (line: string) => void;
+  /** The JSON log (access log, events, EMF): by default on stdout at LAMBDA_DISPATCH_LogLevel. */
+  logger?: Logger;
   /** The dispatcher thread module (the bundle ships a .js one). */
   threadFile?: URL | string;
 }
@@ -43,8 +58,6 @@ export interface Router {
   close(graceMs?: number, opts?: { waitForClients?: boolean }): Promise<DrainResult>;
 }
 
-export type RouterStatus = StatusSnapshot & { ingress: IngressStatus };
-
 export interface DrainResult {
   /** From the start of the drain until the dispatcher thread stopped. */
   ms: number;
@@ -66,7 +79,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function startRouter(o: RouterOptions): Promise<Router> {
   const { config } = o;
   const bindHost = o.bindHost ?? '0.0.0.0';
-  const log = o.log ?? ((line: string) => console.error(`[router] ${line}`));
+  const logger = o.logger ?? createLogger(config.logLevel);
+  const log = o.log ?? ((line: string) => logger.warn(line));
   const requestRing = createRingBuffer(config.ringBytes);
   const responseRing = createRingBuffer(config.ringBytes);
 
@@ -75,8 +89,18 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     onBlocked: () => proxy?.ringFull(),
     onUnblocked: () => proxy?.ringDrained(),
   });
-  proxy = new Proxy(writer, config.windowBytes, new ForwardedHeaders(config.trustProxy));
+  const forwarded = new ForwardedHeaders(config.trustProxy);
+  const metrics = new RouterMetrics();
+  const accessLog = new AccessLog(logger, config.accessLogSample, forwarded);
+  let emf: EmfPublisher | undefined;
+  const ended = (r: RequestRecord) => {
+    metrics.observe(r);
+    accessLog.write(r);
+    emf?.observe(r);
+  };
+  proxy = new Proxy(writer, config.windowBytes, forwarded, ended);
   const p = proxy;
+  const eventLoop = new EventLoopStats();
 
   /** SIGTERM arrived (close() was called). */
   let draining = false;
@@ -86,7 +110,13 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
   const thread = await DispatcherThread.start(
     { config, bindHost, requestRing, responseRing },
     {
-      log,
+      log: {
+        line: (level, line) => (o.log ? o.log(line) : logger[level](line)),
+        event: (e) => {
+          logEvent(logger, e);
+          o.log?.(describeEvent(e));
+        },
+      },
       ...(o.threadFile ? { file: o.threadFile } : {}),
       onExit: (code) => {
         health.invalidate();
@@ -142,9 +172,32 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
 
   const status = async (): Promise<RouterStatus> => {
     const t = await thread.status();
-    return { ...t.status, ingress: { activeRequests: p.active, connections, draining, memory: processMemory(t.memory) } };
+    const { eventLoop: dispatcherLoop, ...memory } = t.thread;
+    return {
+      ...t.status,
+      ingress: {
+        activeRequests: p.active,
+        connections,
+        draining,
+        memory: processMemory(memory),
+        eventLoop: { ingress: eventLoop.window, dispatcher: dispatcherLoop },
+        stalls: { requestWindow: p.windowStalls, requestRingFull: writer.fullEvents },
+        requestRing: writer.fill,
+      },
+    };
   };
-  const admin = createServer({ maxHeaderSize: 8192 }, (req, res) => serveAdmin(req, res, { health, status }));
+  if (config.emfNamespace !== undefined) {
+    const out = logger.child({ type: 'metrics' }, { level: 'info' });
+    emf = new EmfPublisher(new EmfAggregator(config.emfNamespace, config.emfService), out, status, config.emfIntervalMs);
+  }
+  const admin = createServer({ maxHeaderSize: 8192 }, (req, res) =>
+    serveAdmin(req, res, {
+      health,
+      status,
+      metrics: async () => ({ text: await metrics.render(await status()), contentType: metrics.contentType }),
+      page: (path) => dashboardPage(path, { status, durations: () => metrics.durationBuckets() }),
+    }),
+  );
 
   try {
     await listen(server, config.incomingPort, bindHost);
@@ -170,6 +223,7 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     const busy = () => p.active > 0 || (waitForClients && (connections > 0 || Date.now() - connectionsChangedAt < DRAIN_QUIET_MS));
     while (busy() && Date.now() < until) await sleep(20);
     const cut = p.cutAll();
+    await emf?.stop();
     const idleConnectionsClosed = connections;
     const closed = Promise.all([new Promise((r) => server.close(r)), new Promise((r) => admin.close(r))]);
     server.closeAllConnections();
@@ -180,6 +234,8 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     responses.stop();
     await consuming;
     writer.close();
+    eventLoop.stop();
+    logger.flush();
     return { ms: Date.now() - started, cut, idleConnectionsClosed };
   }
 

@@ -11,6 +11,7 @@ import type { RingWriter } from '../ring-writer.ts';
 import type { ChannelAuthority } from './channel-server.ts';
 import { Fleet, type FleetSettings } from './fleet.ts';
 import type { Invoke } from './launcher.ts';
+import type { EventSink } from './events.ts';
 import { Relay, type RelaySettings } from './relay.ts';
 import type { Channel } from './state.ts';
 import { statusOf, type StatusSnapshot } from './status.ts';
@@ -27,10 +28,11 @@ export class Dispatcher implements ChannelAuthority {
 
   constructor(
     o: DispatcherSettings,
-    ring: RingWriter,
+    private readonly ring: RingWriter,
     invoke: Invoke,
     private readonly now: () => number = Date.now,
     private readonly log: (msg: string) => void = () => {},
+    emit: EventSink = () => {},
   ) {
     this.relay = new Relay(
       o,
@@ -47,7 +49,7 @@ export class Dispatcher implements ChannelAuthority {
       now,
       log,
     );
-    this.fleet = new Fleet(o, invoke, this.relay, now, log);
+    this.fleet = new Fleet(o, invoke, this.relay, now, log, emit);
   }
 
   /** Ingress's request ring consumer. */
@@ -63,8 +65,8 @@ export class Dispatcher implements ChannelAuthority {
     this.log(`channel refused: ${status} ${why}`);
   }
 
-  accept(instanceId: string, index: number, ws: WebSocket): void {
-    const ch = this.fleet.open(instanceId, index, ws);
+  accept(instanceId: string, index: number, ws: WebSocket, coldStart = false): void {
+    const ch = this.fleet.open(instanceId, index, ws, coldStart);
     if (ch !== null) this.wire(ch);
   }
 
@@ -127,7 +129,7 @@ export class Dispatcher implements ChannelAuthority {
   }
 
   status(): StatusSnapshot {
-    return statusOf(this.fleet, this.relay);
+    return statusOf(this.fleet, this.relay, this.ring);
   }
 
   // ── shutdown ───────────────────────────────────────────────────────────────────────────────

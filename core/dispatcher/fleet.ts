@@ -8,7 +8,8 @@ import type { RouterConfig } from '../config.ts';
 import { FrameType, frame } from '../frames.ts';
 import type { InvokeOutcome } from './invoker.ts';
 import { Launcher, type Invoke, type InvokeCounts } from './launcher.ts';
-import { Scaler, type Decision } from './scaler.ts';
+import type { EventSink } from './events.ts';
+import { Scaler, type Decision, type Hold } from './scaler.ts';
 import { Channel, Instance, type InstanceState } from './state.ts';
 
 export type FleetSettings = Pick<
@@ -51,6 +52,18 @@ export class Fleet {
   private stopping = false;
   /** Channels closed because their peer never confirmed a client's abort. */
   abortTimeouts = 0;
+  /** Instances whose environment said it was new (a cold start). */
+  coldStarts = 0;
+  /** Scaling decisions that changed the count, or held it against the demand, by kind. */
+  readonly decisions: Record<'scale-out' | 'scale-in' | Hold, number> = {
+    'scale-out': 0,
+    'scale-in': 0,
+    'recent-peak': 0,
+    'scale-out-interval': 0,
+    'requests-waiting': 0,
+    'scale-in-interval': 0,
+  };
+  private lastCounted: Decision | null = null;
 
   constructor(
     private readonly o: FleetSettings,
@@ -58,6 +71,7 @@ export class Fleet {
     private readonly demand: Demand,
     private readonly now: () => number,
     private readonly log: (msg: string) => void,
+    private readonly emit: EventSink = () => {},
   ) {
     const t = now();
     this.scaler = new Scaler(
@@ -112,8 +126,11 @@ export class Fleet {
     return inst.token;
   }
 
-  /** A channel of a known instance opened; null when the instance no longer takes channels. */
-  open(instanceId: string, index: number, ws: WebSocket): Channel | null {
+  /**
+   * A channel of a known instance opened; null when the instance no longer takes channels.
+   * `coldStart`: the environment said this is its first invocation.
+   */
+  open(instanceId: string, index: number, ws: WebSocket, coldStart = false): Channel | null {
     const inst = this.instances.get(instanceId);
     if (inst === undefined || (inst.state !== 'starting' && inst.state !== 'open')) {
       ws.close(1008, 'instance not accepting channels');
@@ -124,7 +141,10 @@ export class Fleet {
     if (inst.state === 'starting') {
       inst.state = 'open';
       inst.openedAt = this.now();
+      inst.coldStart = coldStart;
+      if (coldStart) this.coldStarts++;
       this.launcher.opened();
+      this.emit({ event: 'instance-opened', instance: inst.shortId, kind: inst.kind, startMs: inst.openedAt - inst.startedAt, coldStart });
       if (inst.replaces !== null) {
         this.drain(inst.replaces, 'replaced before its deadline');
         inst.replaces = null;
@@ -211,7 +231,7 @@ export class Fleet {
     inst.closeReason = `close-request: ${reason}`;
     const needed = inst.outstanding > 0 || this.demand.pendingCount > 0 || this.activeCount() < this.scaler.last.desired;
     if (needed && !this.stopping && this.launcher.allows(now)) {
-      this.start().replaces = inst;
+      this.start(inst);
     } else {
       this.drain(inst, inst.closeReason);
     }
@@ -223,10 +243,12 @@ export class Fleet {
     return n;
   }
 
-  private start(): Instance {
+  private start(replaces: Instance | null = null): Instance {
     const { id, token, ended } = this.launcher.launch();
     const inst = new Instance(id, Buffer.from(token), this.o.maxConcurrentCount, this.now());
+    inst.replaces = replaces;
     this.instances.set(id, inst);
+    this.emit({ event: 'instance-started', instance: inst.shortId, replaces: replaces?.shortId ?? null });
     void ended.then((outcome) => this.invokeEnded(inst, outcome));
     return inst;
   }
@@ -238,7 +260,8 @@ export class Fleet {
   private invokeEnded(inst: Instance, outcome: InvokeOutcome): void {
     inst.invokeEnded = true;
     inst.outcome = outcome;
-    this.launcher.ended(inst.id, outcome, inst.openedAt !== 0, this.now());
+    const failed = this.launcher.ended(outcome, inst.openedAt !== 0, this.now());
+    if (failed !== null) this.emit({ event: 'invoke-failed', instance: inst.shortId, ...failed });
     inst.closeReason ||= outcome.kind === 'returned' ? outcome.exitReason : outcome.kind;
     if (inst.replaces !== null) {
       this.drain(inst.replaces, 'replacement failed to start');
@@ -255,12 +278,14 @@ export class Fleet {
     if (inst.state === 'closed') return;
     inst.state = 'closed';
     this.instances.delete(inst.id);
+    this.emit({ event: 'instance-closed', instance: inst.shortId, kind: inst.kind, reason: inst.closeReason || 'closed', lifeMs: this.now() - inst.startedAt });
   }
 
   /** Stops sending new requests to an instance; GOAWAY to each channel once it is idle. */
   private drain(inst: Instance, reason: string): void {
     if (inst.state !== 'open' && inst.state !== 'starting') return;
     inst.closeReason = reason;
+    this.emit({ event: 'instance-draining', instance: inst.shortId, reason });
     if (inst.state === 'starting') {
       inst.state = 'closing';
       return;
@@ -348,6 +373,7 @@ export class Fleet {
     let running = 0;
     for (const inst of this.instances.values()) if (inst.kind === 'lambda') running += inst.outstanding;
     const d = this.scaler.decide(now, current, { running, pending: this.demand.pendingCount });
+    this.count(d, current);
     if (d.desired > current) {
       for (let n = d.desired - current; n > 0 && this.launcher.take(now); n--) this.start();
     } else if (d.desired < current) {
@@ -371,6 +397,17 @@ export class Fleet {
   }
 
   // ── counts and shutdown ────────────────────────────────────────────────────────────────────
+
+  /** A decision is counted (and logged when it changes the count) once, however often the scaler repeats it. */
+  private count(d: Decision, current: number): void {
+    const last = this.lastCounted;
+    this.lastCounted = d;
+    if (last !== null && last.desired === d.desired && last.held === d.held) return;
+    if (d.held !== undefined) this.decisions[d.held]++;
+    if (d.desired === current) return;
+    this.decisions[d.desired > current ? 'scale-out' : 'scale-in']++;
+    this.emit({ event: 'scaled', from: current, to: d.desired, reason: d.reason });
+  }
 
   countByState(): Record<Exclude<InstanceState, 'closed'>, number> {
     const instances = { starting: 0, open: 0, draining: 0, closing: 0 };

@@ -127,19 +127,22 @@ export class Launcher {
     this.backoff.failed(now);
   }
 
-  /** Classifies how an instance's invoke ended; a failure is counted and backs off the next start. */
-  ended(id: string, outcome: InvokeOutcome, everOpened: boolean, now: number): void {
+  /**
+   * Classifies how an instance's invoke ended; a failure is counted and backs off the next start,
+   * and is returned (with how long the next start waits) for the fleet to report.
+   */
+  ended(outcome: InvokeOutcome, everOpened: boolean, now: number): { failure: InvokeFailureKind; detail: string; nextStartInMs: number } | null {
     let failure: InvokeFailureKind | null = null;
     if (outcome.kind !== 'returned') failure = outcome.kind;
     else if (outcome.exitReason === 'connect-failed' || !everOpened) failure = 'connect-failed';
-    if (failure === null) return;
+    if (failure === null) return null;
     this.count(failure);
     if (everOpened) this.failedStarts = 0;
     else this.failedStarts = failure === 'function-error' ? this.failedStarts + 1 : 0;
     const delay = this.backoff.failed(now);
     const detail =
       outcome.kind === 'returned' ? (outcome.error ?? outcome.exitReason) : outcome.kind === 'function-error' ? `${outcome.errorType}: ${outcome.message}` : outcome.message;
-    this.log(`instance ${id} failed (${failure}: ${detail}); next start in ≥ ${Math.round(delay)} ms`);
+    return { failure, detail, nextStartInMs: delay };
   }
 
   private count(kind: InvokeFailureKind): void {

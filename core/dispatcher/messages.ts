@@ -2,6 +2,8 @@
 // everything that is not on the request path.
 
 import type { RouterConfig } from '../config.ts';
+import type { EventLoopWindow } from '../event-loop-stats.ts';
+import type { LifecycleEvent } from './events.ts';
 import type { StatusSnapshot } from './status.ts';
 
 export interface DispatcherInit {
@@ -23,9 +25,16 @@ export interface ThreadMemory {
   arrayBuffersBytes: number;
 }
 
+/** One thread's memory and event loop, as the status page and /metrics show each thread. */
+export interface ThreadStats extends ThreadMemory {
+  eventLoop: EventLoopWindow;
+}
+
 export type ToIngress =
   /** certSha256: the control port's certificate pin, null when it serves plain ws://. */
   | { type: 'ready'; controlPort: number; certSha256: string | null }
-  | { type: 'status'; id: number; status: StatusSnapshot; memory: ThreadMemory }
-  | { type: 'log'; line: string }
+  | { type: 'status'; id: number; status: StatusSnapshot; thread: ThreadStats }
+  /** A diagnostic line (a channel's protocol error, a refused upgrade…). */
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; line: string }
+  | { type: 'event'; event: LifecycleEvent }
   | { type: 'stopped' };

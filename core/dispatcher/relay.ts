@@ -10,7 +10,7 @@
 
 import type { RouterErrorCode } from '../errors.ts';
 import { FLAG_END, FRAME_HEADER_BYTES, FrameError, FrameType, asBuffer, frame, peekFrame, readHeaderList, readResponseHead } from '../frames.ts';
-import { Rec, decodeCredit, encodeCredit, encodeResponseError } from '../records.ts';
+import { Rec, decodeCredit, encodeCredit, reportSize, toMicros, writeReport, type RequestReport } from '../records.ts';
 import type { RingWriter } from '../ring-writer.ts';
 import { FRAMING_VIOLATIONS, checkInformational, checkResponseHead, overrun, shortfall, type FramingViolation } from './framing.ts';
 import { PendingQueue } from './pending-queue.ts';
@@ -67,6 +67,8 @@ export class Relay {
   readonly counts: RequestCounts = { served: 0, failed: 0, retried: 0, notRetried: 0, timedOut: 0, rejected: 0, aborted: 0 };
   /** Responses stopped because the peer broke HTTP framing, by kind. */
   readonly framing = Object.fromEntries(FRAMING_VIOLATIONS.map((v) => [v, 0])) as FramingCounts;
+  /** Times a channel was paused because its client had a whole window unread (a slow client). */
+  windowStalls = 0;
 
   constructor(
     private readonly o: RelaySettings,
@@ -183,6 +185,7 @@ export class Relay {
       case FrameType.RES_HEAD: {
         if (ex.state !== 'sent') return this.capacity.protocolError(ch, 'second response head');
         ex.state = 'responding';
+        ex.firstByteAt = this.now();
         const { head, offset } = readResponseHead(data, FRAME_HEADER_BYTES, flags);
         const verdict = checkResponseHead(ex.method, head.status, head.headers);
         if (!verdict.ok) return this.framingViolation(ex, ch, verdict.violation);
@@ -210,6 +213,7 @@ export class Relay {
         this.ring.write(Rec.RES_BODY, ex.slot, body);
         ex.responseOutstanding += body.length;
         if (ex.responseOutstanding > this.o.windowBytes && !ch.paused) {
+          this.windowStalls++;
           ch.paused = true;
           ch.ws.pause();
         }
@@ -239,7 +243,7 @@ export class Relay {
           trailers = data.subarray(FRAME_HEADER_BYTES);
           readHeaderList(trailers); // a malformed list is the peer's protocol error (thrown as FrameError)
           // Trailers too large for one record are dropped; the response itself is complete.
-          if (trailers.length > this.ring.maxPayload) trailers = undefined;
+          if (trailers.length > this.ring.maxPayload - 128) trailers = undefined;
         }
         return this.complete(ex, ch, null, trailers);
       }
@@ -318,6 +322,8 @@ export class Relay {
     ch.attach(ex);
     ex.state = 'sent';
     ex.assignedAt = this.now();
+    ex.firstByteAt = 0;
+    ex.servedBy = inst.shortId;
     inst.lastBusyAt = ex.assignedAt;
     const head = ex.head;
     // The ring's head record is [flags][head section][inline body]: the frame's flags and body.
@@ -356,8 +362,25 @@ export class Relay {
     ex.detached = true;
     ex.state = ex.channel === null ? 'done' : ex.state;
     this.bySlot.delete(ex.slot);
-    if (error !== null) this.ring.write(Rec.RES_ERROR, ex.slot, encodeResponseError(error));
-    else this.ring.write(Rec.RES_END, ex.slot, trailers);
+    const report = this.reportOf(ex);
+    const tail = error !== null ? Buffer.from(error, 'latin1') : trailers;
+    const length = reportSize(report) + (tail?.byteLength ?? 0);
+    this.ring.writeWith(error !== null ? Rec.RES_ERROR : Rec.RES_END, ex.slot, length, (dst) => {
+      const at = writeReport(dst, report);
+      if (tail !== undefined) dst.set(tail, at);
+    });
+  }
+
+  private reportOf(ex: Exchange): RequestReport {
+    const now = this.now();
+    const assigned = ex.assignedAt > 0;
+    return {
+      queueUs: toMicros((assigned ? ex.assignedAt : now) - ex.arrivedAt),
+      firstByteUs: toMicros(assigned && ex.firstByteAt > 0 ? ex.firstByteAt - ex.assignedAt : undefined),
+      upstreamUs: toMicros(assigned ? now - ex.assignedAt : undefined),
+      retries: ex.retries,
+      instance: ex.servedBy,
+    };
   }
 
   /** Answers a request that never reached a channel. */

@@ -18,9 +18,14 @@ export interface Load {
   pending: number;
 }
 
+/** Why the scaler did not follow the demand it saw (the metrics count these). */
+export type Hold = 'recent-peak' | 'scale-out-interval' | 'requests-waiting' | 'scale-in-interval';
+
 export interface Decision {
   desired: number;
   reason: string;
+  /** Set when the demand alone would have changed the count and a rule held it. */
+  held?: Hold;
 }
 
 /** Requests per instance the scaler aims for, leaving headroom for bursts. */
@@ -118,6 +123,7 @@ export class Scaler {
     const { rps, durationMs } = this.ewma.tick(now);
     let raw: number;
     let why: string;
+    let held: Hold | undefined;
     if (this.s.algorithm === 'ewma') {
       // The rate alone lags a burst: never want less than what is running and waiting needs now.
       raw = Math.max(ewmaDesired(rps, durationMs, this.s), load.pending > 0 ? simpleDesired(load, this.s) : 0);
@@ -134,6 +140,7 @@ export class Scaler {
     for (const r of this.recent) recentPeak = Math.max(recentPeak, r.v);
     if (raw < current && recentPeak > raw) {
       raw = Math.min(current, recentPeak);
+      held = 'recent-peak';
       why += ` (peak ${recentPeak} in the last ${this.s.scaleInIntervalMs} ms)`;
     }
     let desired = Math.min(this.s.maxInstances, Math.max(this.s.minInstances, raw));
@@ -141,6 +148,7 @@ export class Scaler {
     if (desired > current) {
       if (now - this.lastOut < this.s.scaleOutIntervalMs) {
         desired = current;
+        held = 'scale-out-interval';
         why += ' (scale-out interval)';
       } else {
         desired = Math.min(desired, current + step);
@@ -149,16 +157,18 @@ export class Scaler {
     } else if (desired < current) {
       if (load.pending > 0) {
         desired = current;
+        held = 'requests-waiting';
         why += ' (no scale-in while requests wait)';
       } else if (now - this.lastIn < this.s.scaleInIntervalMs) {
         desired = current;
+        held = 'scale-in-interval';
         why += ' (scale-in interval)';
       } else {
         desired = Math.max(desired, current - step);
         this.lastIn = now;
       }
     }
-    this.last = { desired, reason: why };
+    this.last = held !== undefined && desired === current ? { desired, reason: why, held } : { desired, reason: why };
     return this.last;
   }
 }

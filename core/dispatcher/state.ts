@@ -82,6 +82,10 @@ export class Instance {
   leavingSince = 0;
   /** The instance this one was started to replace; drained once this one opens. */
   replaces: Instance | null = null;
+  /** What logs and the access log call it: enough of the id to tell instances apart, never the token. */
+  readonly shortId: string;
+  /** Its environment said this invocation is its first (a cold start); false when unknown. */
+  coldStart = false;
 
   constructor(
     readonly id: string,
@@ -91,6 +95,7 @@ export class Instance {
     readonly kind: InstanceKind = 'lambda',
   ) {
     this.lastBusyAt = startedAt;
+    this.shortId = kind === 'lambda' ? id.slice(0, 8) : id;
   }
 
   /** Requests this instance is serving now. */
@@ -140,6 +145,10 @@ export class Exchange {
   /** Ingress no longer listens for this slot (terminal record written). */
   detached = false;
   assignedAt = 0;
+  /** When the response head came (0: not yet). */
+  firstByteAt = 0;
+  /** The instance it was last assigned to (its short id). */
+  servedBy = '';
   /** Times it was put back in the queue after its instance died before answering. */
   retries = 0;
   /** The instances it was lost on: their other channels are likely going down too, so not there again. */

@@ -1,6 +1,7 @@
 // The dispatcher's half of the router's status page, computed from the fleet's and the relay's
 // state at the moment it is asked for, never kept as running totals that could drift from it.
 
+import type { RingWriter } from '../ring-writer.ts';
 import type { Fleet } from './fleet.ts';
 import type { InvokeCounts } from './launcher.ts';
 import type { FramingCounts, RequestCounts, Relay } from './relay.ts';
@@ -20,9 +21,19 @@ export interface StatusSnapshot {
   requests: RequestCounts;
   /** Responses stopped because the function broke HTTP framing, by kind. */
   framingViolations: FramingCounts;
+  /** Instances whose environment reported a cold start. */
+  coldStarts: number;
+  /** Scaling decisions that changed the count or held it against the demand (scaler.ts Hold). */
+  decisions: Fleet['decisions'];
+  /**
+   * Backpressure: channels paused for a slow client (responseWindow), and the response ring's fill
+   * and the times it was full (every response waited).
+   */
+  stalls: { responseWindow: number; responseRingFull: number };
+  responseRing: { usedBytes: number; sizeBytes: number };
 }
 
-export function statusOf(fleet: Fleet, relay: Relay): StatusSnapshot {
+export function statusOf(fleet: Fleet, relay: Relay, ring: RingWriter): StatusSnapshot {
   const workers = { connected: 0, busy: 0 };
   let open = 0;
   let busy = 0;
@@ -46,5 +57,9 @@ export function statusOf(fleet: Fleet, relay: Relay): StatusSnapshot {
     invokes: { ...fleet.invokes, failuresByKind: { ...fleet.invokes.failuresByKind }, consecutiveFailures: fleet.consecutiveFailures },
     requests: { ...relay.counts },
     framingViolations: { ...relay.framing },
+    coldStarts: fleet.coldStarts,
+    decisions: { ...fleet.decisions },
+    stalls: { responseWindow: relay.windowStalls, responseRingFull: ring.fullEvents },
+    responseRing: ring.fill,
   };
 }

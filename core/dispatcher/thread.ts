@@ -3,6 +3,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RouterConfig } from '../config.ts';
+import { EventLoopStats } from '../event-loop-stats.ts';
 import { RingConsumer, RingProducer } from '../ring.ts';
 import { RingWriter } from '../ring-writer.ts';
 import { ChannelServer } from './channel-server.ts';
@@ -16,7 +17,8 @@ const port = parentPort;
 const init = workerData as DispatcherInit;
 const config: RouterConfig = init.config;
 const post = (m: ToIngress) => port.postMessage(m);
-const log = (line: string) => post({ type: 'log', line });
+const log = (line: string) => post({ type: 'log', level: 'warn', line });
+const eventLoop = new EventLoopStats();
 
 const requests = new RingConsumer(init.requestRing);
 const responses = new RingWriter(new RingProducer(init.responseRing));
@@ -40,7 +42,7 @@ let dispatcher: Dispatcher | undefined;
 const server = new ChannelServer(
   {
     tokenFor: (id) => dispatcher?.tokenFor(id) ?? null,
-    accept: (id, index, ws) => dispatcher?.accept(id, index, ws),
+    accept: (id, index, ws, coldStart) => dispatcher?.accept(id, index, ws, coldStart),
     rejected: (status, why) => dispatcher?.rejected(status, why),
     acceptWorker: (id, index, max, ws) => dispatcher?.acceptWorker(id, index, max, ws),
   },
@@ -59,8 +61,10 @@ const d = new Dispatcher(
   },
   responses,
   (payload) => invoker.invoke(payload),
-  Date.now,
+  // Sub-millisecond, for queue wait and time to first byte in the metrics.
+  () => performance.timeOrigin + performance.now(),
   log,
+  (event) => post({ type: 'event', event }),
 );
 dispatcher = d;
 if (config.prewarmOnStart) d.prewarm();
@@ -89,6 +93,7 @@ async function shutdown(graceMs: number): Promise<void> {
   responses.close();
   await server.close();
   invoker.destroy();
+  eventLoop.stop();
   post({ type: 'stopped' });
   port.close();
 }
@@ -97,7 +102,12 @@ port.on('message', (m: ToDispatcher) => {
   switch (m.type) {
     case 'status': {
       const mem = process.memoryUsage();
-      post({ type: 'status', id: m.id, status: d.status(), memory: { heapUsedBytes: mem.heapUsed, arrayBuffersBytes: mem.arrayBuffers } });
+      post({
+        type: 'status',
+        id: m.id,
+        status: d.status(),
+        thread: { heapUsedBytes: mem.heapUsed, arrayBuffersBytes: mem.arrayBuffers, eventLoop: eventLoop.window },
+      });
       break;
     }
     case 'drain':
@@ -110,9 +120,12 @@ port.on('message', (m: ToDispatcher) => {
 });
 
 // The fingerprint is what operators pin in container workers (LAMBDA_DISPATCH_RouterCertSha256).
-log(
+post({
+  type: 'log',
+  level: tls ? 'info' : 'warn',
+  line:
   tls
     ? `control port ${controlPort}: wss://, certificate SHA-256 ${tls.certSha256} (${tls.source === 'files' ? `from ${config.tlsCertFile}` : 'generated at start'})`
     : `control port ${controlPort}: plain ws:// (LAMBDA_DISPATCH_ControlTls=false): tokens and requests cross the network unencrypted`,
-);
+});
 post({ type: 'ready', controlPort, certSha256: tls?.certSha256 ?? null });

@@ -55,6 +55,11 @@ const ROWS: Row[] = [
   { variable: 'LAMBDA_DISPATCH_AdminPort', field: 'adminPort', fallback: 5002, good: [['0', 0], ['9000', 9000]], bad: ['-1', '65536', 'admin'] },
   { variable: 'LAMBDA_DISPATCH_AdminBindHost', field: 'adminBindHost', fallback: '127.0.0.1', good: [['0.0.0.0', '0.0.0.0'], ['::1', '::1']], bad: ['127.0.0.1:5002', 'http://x'] },
   { variable: 'LAMBDA_DISPATCH_ControlTls', field: 'controlTls', fallback: true, good: [['false', false], ['0', false], ['true', true]], bad: ['off', 'tls'] },
+  { variable: 'LAMBDA_DISPATCH_LogLevel', field: 'logLevel', fallback: 'info', good: [['warn', 'warn'], ['SILENT', 'silent']], bad: ['verbose', '3'] },
+  { variable: 'LAMBDA_DISPATCH_AccessLogSample', field: 'accessLogSample', fallback: 1, good: [['0', 0], ['0.1', 0.1]], bad: ['-0.1', '1.5', 'half'] },
+  { variable: 'LAMBDA_DISPATCH_EmfNamespace', field: 'emfNamespace', fallback: undefined, good: [['LambdaDispatch', 'LambdaDispatch']], bad: [] },
+  { variable: 'LAMBDA_DISPATCH_EmfService', field: 'emfService', fallback: 'lambda-dispatch-demo', good: [['shop-prod', 'shop-prod']], bad: [] },
+  { variable: 'LAMBDA_DISPATCH_EmfIntervalMs', field: 'emfIntervalMs', fallback: 60_000, good: [['10000', 10_000]], bad: ['999', '3600001', '1.5'] },
   { variable: 'LAMBDA_DISPATCH_RouterCallbackHost', field: 'callbackHost', fallback: '127.0.0.1', good: [['10.0.0.5', '10.0.0.5']], bad: ['10.0.0.5:5003', 'ws://10.0.0.5'] },
 ];
 

@@ -1,0 +1,190 @@
+// The router's Prometheus metrics (prom-client), served at GET /metrics on the admin listener.
+//
+// Two sources, neither with a lock or a message on the request path:
+// - per request, on the main thread when the request ends (`observe`): counts by method and
+//   status class, and the latency histograms, fed by ingress's own record of the request and the
+//   dispatcher's report that rode on its terminal record;
+// - everything else is state the dispatcher already keeps, read once per scrape from a status
+//   snapshot (one message to the dispatcher thread) and copied into gauges and counters, never
+//   counted twice.
+// docs/ARCHITECTURE.md, "Observability", lists every name.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { NEVER } from '../../core/records.ts';
+import type { RouterStatus } from '../admin.ts';
+import type { RequestRecord } from './request-record.ts';
+
+/** Histogram buckets in seconds, 0.5 ms to 60 s (the function timeout's usual scale). */
+export const SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+const PREFIX = 'lambda_dispatch_';
+/** Methods get their own label value; anything else is 'other', so a client cannot grow the series. */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
+const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+type Child = { inc(value?: number): void };
+
+export class RouterMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'method' | 'status_class'>;
+  private readonly requestChildren = new Map<string, Child>();
+  private readonly duration: Histogram;
+  private readonly queueWait: Histogram;
+  private readonly firstByte: Histogram;
+  private readonly upstream: Histogram;
+  private readonly bytesIn: Child;
+  private readonly bytesOut: Child;
+  private readonly aborts: Counter;
+  private readonly routerAnswers: Counter<'code'>;
+  private readonly fromStatus: ((s: RouterStatus) => void)[] = [];
+
+  constructor(o: { processMetrics?: boolean } = {}) {
+    const r = this.registry;
+    if (o.processMetrics ?? true) collectDefaultMetrics({ register: r });
+    this.requests = new Counter({ name: `${PREFIX}requests_total`, help: 'Client requests ended, by method and status class (none: the client got no response head)', labelNames: ['method', 'status_class'], registers: [r] });
+    const histogram = (name: string, help: string) => new Histogram({ name: `${PREFIX}${name}`, help, buckets: SECONDS_BUCKETS, registers: [r] });
+    this.duration = histogram('request_duration_seconds', 'From the request head arriving to the response ending, as the client saw it');
+    this.queueWait = histogram('queue_wait_seconds', 'Time a request waited for a free channel');
+    this.firstByte = histogram('upstream_first_byte_seconds', "From the request reaching its channel to the app's response head");
+    this.upstream = histogram('upstream_duration_seconds', "From the request reaching its channel to the app's response end: the app's time plus the channel's round trip");
+    const bytes = new Counter({ name: `${PREFIX}body_bytes_total`, help: 'Body bytes read from clients (in) and written to them (out)', labelNames: ['direction'], registers: [r] });
+    this.bytesIn = bytes.labels('in');
+    this.bytesOut = bytes.labels('out');
+    this.aborts = new Counter({ name: `${PREFIX}client_aborts_total`, help: 'Requests whose client went away before the response ended', registers: [r] });
+    this.routerAnswers = new Counter({ name: `${PREFIX}router_responses_total`, help: "Responses the router made in the function's place, by error code (README: errors)", labelNames: ['code'], registers: [r] });
+    for (const method of [...METHODS, 'other']) for (const c of STATUS_CLASSES) this.requests.labels(method, c).inc(0);
+    this.stateMetrics();
+  }
+
+  /** One ended request: the hot path's whole cost, a handful of additions. */
+  observe(r: RequestRecord): void {
+    const method = METHODS.has(r.method) ? r.method : 'other';
+    const cls = r.status === 0 ? 'none' : STATUS_CLASSES[Math.min(5, Math.floor(r.status / 100))]!;
+    const key = method + cls;
+    let child = this.requestChildren.get(key);
+    if (child === undefined) this.requestChildren.set(key, (child = this.requests.labels(method, cls)));
+    child.inc();
+    this.duration.observe(r.durationMs / 1000);
+    if (r.bytesIn > 0) this.bytesIn.inc(r.bytesIn);
+    if (r.bytesOut > 0) this.bytesOut.inc(r.bytesOut);
+    if (r.aborted) this.aborts.inc();
+    if (r.routerError !== null) this.routerAnswers.labels(r.routerError).inc();
+    const rep = r.report;
+    if (rep === null) return;
+    this.queueWait.observe(rep.queueUs / 1e6);
+    if (rep.firstByteUs !== NEVER) this.firstByte.observe(rep.firstByteUs / 1e6);
+    if (rep.upstreamUs !== NEVER) this.upstream.observe(rep.upstreamUs / 1e6);
+  }
+
+  /** The Prometheus text exposition, with the state metrics read from `status` now. */
+  async render(status: RouterStatus): Promise<string> {
+    for (const apply of this.fromStatus) apply(status);
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The request histogram's cumulative bucket counts (the dashboard's percentiles come from these). */
+  async durationBuckets(): Promise<{ le: number[]; counts: number[]; count: number; sum: number }> {
+    const m = await this.duration.get();
+    const le: number[] = [];
+    const counts: number[] = [];
+    let count = 0;
+    let sum = 0;
+    for (const v of m.values) {
+      if (v.metricName?.endsWith('_bucket')) {
+        const bound = v.labels.le;
+        le.push(bound === '+Inf' ? Infinity : Number(bound));
+        counts.push(v.value);
+      } else if (v.metricName?.endsWith('_count')) count = v.value;
+      else if (v.metricName?.endsWith('_sum')) sum = v.value;
+    }
+    return { le, counts, count, sum };
+  }
+
+  // ── metrics read from the status snapshot at scrape time ──────────────────────────────────
+
+  private stateMetrics(): void {
+    const r = this.registry;
+    const gauge = <L extends string>(name: string, help: string, labelNames: L[], set: (g: Gauge<L>, s: RouterStatus) => void) => {
+      const g = new Gauge<L>({ name: `${PREFIX}${name}`, help, labelNames, registers: [r] });
+      this.fromStatus.push((s) => {
+        g.reset();
+        set(g, s);
+      });
+    };
+    // A total kept by the dispatcher: the counter takes its value (reset, then the total), so a
+    // restart of the router reads as a counter reset, as Prometheus expects.
+    const total = <L extends string>(name: string, help: string, labelNames: L[], set: (c: Counter<L>, s: RouterStatus) => void) => {
+      const c = new Counter<L>({ name: `${PREFIX}${name}`, help, labelNames, registers: [r] });
+      this.fromStatus.push((s) => {
+        c.reset();
+        set(c, s);
+      });
+    };
+    const each = <K extends string>(o: Record<K, number>, f: (k: K, v: number) => void) => {
+      for (const k of Object.keys(o) as K[]) f(k, o[k]);
+    };
+
+    gauge('in_flight', 'Requests being served by an instance now', [], (g, s) => g.set(s.inFlight));
+    gauge('waiting', 'Requests waiting for a free channel now (queued, or held for a retry verdict)', [], (g, s) => g.set(s.pending));
+    gauge('active_client_requests', 'Client requests between their head and their response end (ingress)', [], (g, s) => g.set(s.ingress.activeRequests));
+    gauge('client_connections', 'Open client connections', [], (g, s) => g.set(s.ingress.connections));
+    gauge('draining', '1 while the router drains (SIGTERM)', [], (g, s) => g.set(s.ingress.draining ? 1 : 0));
+    gauge('channels', 'Channels open, and busy with a request', ['state'], (g, s) => {
+      g.labels('open').set(s.channels.open);
+      g.labels('busy').set(s.channels.busy);
+    });
+    gauge('instances', 'Lambda instances by state', ['state'], (g, s) => each(s.instances, (k, v) => g.labels(k).set(v)));
+    gauge('desired_instances', "The scaler's target instance count", [], (g, s) => g.set(s.desired));
+    gauge('container_workers', 'Container workers connected', [], (g, s) => g.set(s.workers.connected));
+    gauge('container_worker_requests', 'Requests being served by container workers now', [], (g, s) => g.set(s.workers.busy));
+    gauge('invoke_consecutive_failures', 'Invoke failures in a row (the backoff of the next start grows with it; 0: healthy)', [], (g, s) => g.set(s.invokes.consecutiveFailures));
+    total('invokes_total', 'Invokes started', [], (c, s) => c.inc(s.invokes.started));
+    total('invoke_failures_total', 'Invokes that failed, by kind', ['kind'], (c, s) => each(s.invokes.failuresByKind, (k, v) => c.labels(k).inc(v)));
+    total('cold_starts_total', 'Instances whose environment reported a cold start', [], (c, s) => c.inc(s.coldStarts));
+    total('scaler_decisions_total', 'Scaling decisions: scale-out, scale-in, or a rule that held the count against the demand', ['decision'], (c, s) =>
+      each(s.decisions, (k, v) => c.labels(k).inc(v)),
+    );
+    total('request_outcomes_total', "Requests by how the dispatcher ended them (served, failed, timedOut, rejected, aborted; retried and notRetried: lost with their instance)", ['outcome'], (c, s) =>
+      each(s.requests, (k, v) => c.labels(k).inc(v)),
+    );
+    total('retries_total', 'Requests sent again after their instance was lost', [], (c, s) => c.inc(s.requests.retried));
+    total('framing_violations_total', 'Responses stopped because the app broke HTTP framing, by kind', ['kind'], (c, s) => each(s.framingViolations, (k, v) => c.labels(k).inc(v)));
+    total('abort_timeouts_total', "Channels closed because the peer never confirmed a client's abort", [], (c, s) => c.inc(s.channels.abortTimeouts));
+    total('window_stalls_total', 'Times a request body (request) or a response body (response) filled its flow-control window', ['direction'], (c, s) => {
+      c.labels('request').inc(s.ingress.stalls.requestWindow);
+      c.labels('response').inc(s.stalls.responseWindow);
+    });
+    total('ring_full_total', 'Times a ring between the two threads was full and records waited', ['ring'], (c, s) => {
+      c.labels('request').inc(s.ingress.stalls.requestRingFull);
+      c.labels('response').inc(s.stalls.responseRingFull);
+    });
+    gauge('ring_used_bytes', 'Bytes written to a ring and not yet read', ['ring'], (g, s) => {
+      g.labels('request').set(s.ingress.requestRing.usedBytes);
+      g.labels('response').set(s.responseRing.usedBytes);
+    });
+    gauge('ring_size_bytes', "A ring's capacity", ['ring'], (g, s) => {
+      g.labels('request').set(s.ingress.requestRing.sizeBytes);
+      g.labels('response').set(s.responseRing.sizeBytes);
+    });
+    gauge('thread_heap_used_bytes', "Each thread's V8 heap in use", ['thread'], (g, s) => {
+      g.labels('ingress').set(s.ingress.memory.byThread.ingress.heapUsedBytes);
+      const d = s.ingress.memory.byThread.dispatcher;
+      if (d !== null) g.labels('dispatcher').set(d.heapUsedBytes);
+    });
+    gauge('thread_event_loop_delay_seconds', "Each thread's event-loop delay over the last 10 s window, by quantile (1: the max)", ['thread', 'quantile'], (g, s) => {
+      for (const [thread, w] of Object.entries(s.ingress.eventLoop)) {
+        if (w === null) continue;
+        g.labels(thread, '0.5').set(w.delayP50Ms / 1000);
+        g.labels(thread, '0.99').set(w.delayP99Ms / 1000);
+        g.labels(thread, '1').set(w.delayMaxMs / 1000);
+      }
+    });
+    gauge('thread_event_loop_utilization', "Share of the last 10 s each thread's event loop was busy (0-1)", ['thread'], (g, s) => {
+      for (const [thread, w] of Object.entries(s.ingress.eventLoop)) if (w !== null) g.labels(thread).set(w.utilization);
+    });
+  }
+}
