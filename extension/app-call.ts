@@ -22,6 +22,9 @@ export class AppCall {
   resPaused = false;
   /** What the body is read from: the app's response, or the gzip stream it is piped through. */
   source: Readable | null = null;
+  /** The router told us its client went away (REQ_ABORT). */
+  aborted = false;
+  readonly startedAt = performance.now();
 
   constructor(
     readonly id: number,

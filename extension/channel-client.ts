@@ -62,6 +62,8 @@ export interface ChannelHost {
   appGone(err: Error): void;
   /** GOAWAY arrived on this channel. */
   goaway?(ch: ChannelClient): void;
+  /** A request ended (its access-log line): `error` when it failed. */
+  requestEnded?(call: AppCall, error: string | null): void;
 }
 
 /**
@@ -206,7 +208,10 @@ export class ChannelClient {
         if (call !== null && call.id === f.id) this.onRequestEnd(call);
         return;
       case 'req-abort':
-        if (call !== null && call.id === f.id) this.finish(call, { type: 'res-end', id: call.id });
+        if (call !== null && call.id === f.id) {
+          call.aborted = true;
+          this.finish(call, { type: 'res-end', id: call.id });
+        }
         return;
       case 'goaway':
         this.goaway = true;
@@ -438,6 +443,7 @@ export class ChannelClient {
     if (call.finished) return;
     call.finished = true;
     if (last !== null) this.send(last);
+    this.host.requestEnded?.(call, last?.type === 'res-error' ? last.message : null);
     this.release(call);
     if (this.goaway || this.retiring) this.close();
   }

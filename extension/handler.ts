@@ -44,6 +44,8 @@ export function createHandler(app: App, options: ExtensionOptions = {}): Dispatc
   /** With async init and an app not ready at the end of init: the time by which it must be. */
   let readyBy: number | null = null;
   let initialized: Promise<DispatchHandler> | null = null;
+  /** Invocations this environment has had (the first is its cold start). */
+  let invocations = 0;
 
   const ready = async (hardStopMs: number): Promise<void> => {
     const budget = readyBy !== null ? Math.max(0, readyBy - Date.now()) : resolved.healthTimeoutMs;
@@ -52,6 +54,7 @@ export function createHandler(app: App, options: ExtensionOptions = {}): Dispatc
   };
 
   const handler = (async (event: unknown, context: LambdaContext) => {
+    const coldStart = invocations++ === 0;
     const route = eventRoute(event);
     if (route !== 'router') {
       const remaining = context.getRemainingTimeInMillis();
@@ -65,7 +68,12 @@ export function createHandler(app: App, options: ExtensionOptions = {}): Dispatc
       request: (method, path, headers) => target.request(method, path, headers),
       onExit: (listener) => target.onExit(listener),
     };
-    return new Invocation(parsePayload(event), context, invocationTarget, resolved).run();
+    try {
+      return await new Invocation(parsePayload(event), context, invocationTarget, resolved, coldStart).run();
+    } finally {
+      // Lambda may freeze the environment as soon as the handler returns.
+      resolved.requestLog.flush();
+    }
   }) as DispatchHandler;
 
   handler.init = () => {

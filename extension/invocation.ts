@@ -6,10 +6,12 @@
 // no longer knows the instance (409) or is gone for longer ends the invocation with `router-lost`.
 // An app process that exits ends it with `app-failed`.
 
-import { CHANNEL_HEADER, INSTANCE_HEADER } from '../core/protocol.ts';
+import { CHANNEL_HEADER, COLD_START_HEADER, INSTANCE_HEADER } from '../core/protocol.ts';
+import type { AppCall } from './app-call.ts';
 import type { AppTarget } from './app/target.ts';
 import { Capacity } from './capacity.ts';
 import { ChannelClient, type ChannelHost } from './channel-client.ts';
+import type { RequestLog } from './request-log.ts';
 import type { ExitReason, InvocationResult, LambdaContext, ParsedPayload, ResolvedOptions } from './types.ts';
 
 export class Invocation implements ChannelHost {
@@ -30,14 +32,22 @@ export class Invocation implements ChannelHost {
   private appError: string | null = null;
   private ended = false;
   private resolveEnd: (r: ExitReason) => void = () => {};
+  private readonly requestLog: RequestLog;
 
   constructor(
     private readonly payload: ParsedPayload,
     private readonly context: LambdaContext,
     readonly target: AppTarget,
     readonly options: ResolvedOptions,
+    /** This invocation is its environment's first: the router counts it as a cold start. */
+    private readonly coldStart = false,
   ) {
     this.capacity = new Capacity(payload.maxConcurrent);
+    this.requestLog = options.requestLog.with({ requestId: context.awsRequestId ?? '', instance: payload.instanceId.slice(0, 8) });
+  }
+
+  requestEnded(call: AppCall, error: string | null): void {
+    this.requestLog.write(call, error, call.aborted);
   }
 
   async run(): Promise<InvocationResult> {
@@ -141,6 +151,7 @@ export class Invocation implements ChannelHost {
       authorization: `Bearer ${this.payload.token}`,
       [INSTANCE_HEADER]: this.payload.instanceId,
       [CHANNEL_HEADER]: String(index),
+      ...(this.coldStart ? { [COLD_START_HEADER]: '1' } : {}),
     };
     return new ChannelClient(index, this.payload.routerUrl, headers, handshakeMs, this, this.payload.certSha256);
   }

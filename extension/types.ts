@@ -6,6 +6,7 @@ import type { RequestListener } from 'node:http';
 export type { ExitReason, InvocationResult, InvokePayload } from '../core/protocol.ts';
 import type { InvocationResult, InvokePayload } from '../core/protocol.ts';
 import { CERT_SHA256_TEXT } from '../core/cert-pin.ts';
+import { RequestLog, extensionLogger, type Logger } from './request-log.ts';
 import { boolean, decimal, envReader, milliseconds, oneOf, option, port, statusList, urlPath, type Checker, type StatusRanges } from '../core/settings/env.ts';
 
 export interface LambdaContext {
@@ -150,6 +151,16 @@ export interface ExtensionOptions {
   healthyStatus?: string | readonly number[];
   /** Invocation-level problems (never one line per request). Default: console.error. */
   log?: (message: string) => void;
+  /**
+   * Where the per-request JSON lines go (a pino logger). Default: stdout, in Lambda's JSON log
+   * format when AWS_LAMBDA_LOG_FORMAT=JSON, at AWS_LAMBDA_LOG_LEVEL.
+   */
+  logger?: Logger;
+  /**
+   * Share of requests (0–1) that get a line; a failed request or a 5xx always does. Default: env
+   * `LAMBDA_DISPATCH_AccessLogSample`, else 1.
+   */
+  accessLogSample?: number;
 }
 
 /** Options with every default resolved (except the deadline margin, which needs the context). */
@@ -174,6 +185,7 @@ export interface ResolvedOptions {
   readinessProtocol: 'http' | 'tcp';
   healthyStatus: StatusRanges;
   log: (message: string) => void;
+  requestLog: RequestLog;
 }
 
 type Env = Record<string, string | undefined>;
@@ -182,6 +194,7 @@ const ms = milliseconds();
 const nonNegative = decimal({ min: 0 });
 const positive = decimal({ positive: true });
 const protocol = oneOf(['http', 'tcp']);
+const share = decimal({ min: 0, max: 1 });
 /** Statuses that counted as ready before the setting existed. */
 export const DEFAULT_HEALTHY_STATUS: StatusRanges = Object.freeze([Object.freeze([200, 200] as const)]);
 
@@ -216,6 +229,7 @@ export function resolveOptions(o: ExtensionOptions = {}, env: Env = process.env)
     removeBasePath: read('LAMBDA_DISPATCH_RemoveBasePath', urlPath),
     readinessProtocol: read('LAMBDA_DISPATCH_ReadinessProtocol', protocol, 'http'),
     healthyStatus: read('LAMBDA_DISPATCH_HealthyStatus', statusList, DEFAULT_HEALTHY_STATUS),
+    accessLogSample: read('LAMBDA_DISPATCH_AccessLogSample', share, 1),
   };
   const opt = <K extends keyof ExtensionOptions, T>(name: K, r: Checker<T>, fallback: T): T => option(`ExtensionOptions.${name}`, o[name], r, fallback);
   return Object.freeze({
@@ -238,6 +252,7 @@ export function resolveOptions(o: ExtensionOptions = {}, env: Env = process.env)
     readinessProtocol: opt('readinessProtocol', protocol, fromEnv.readinessProtocol),
     healthyStatus: opt('healthyStatus', statusList, fromEnv.healthyStatus),
     log: o.log ?? ((m) => console.error(m)),
+    requestLog: new RequestLog(o.logger ?? extensionLogger(env), opt('accessLogSample', share, fromEnv.accessLogSample)),
   });
 }
 

@@ -17,6 +17,8 @@ import { appTarget } from './app/kinds.ts';
 import { appRegistry } from './app/registry.ts';
 import type { AppTarget } from './app/target.ts';
 import { Capacity } from './capacity.ts';
+import type { AppCall } from './app-call.ts';
+import type { RequestLog } from './request-log.ts';
 import { ChannelClient, type ChannelHost } from './channel-client.ts';
 import { resolveOptions, type App, type ExtensionOptions, type ResolvedOptions } from './types.ts';
 
@@ -62,6 +64,7 @@ const STATUS_HINT: Record<number, string> = {
 
 export class Worker implements ChannelHost {
   readonly options: ResolvedOptions;
+  private readonly requestLog: RequestLog;
   readonly workerId: string;
   private readonly channels: (ChannelClient | null)[];
   /** Reconnect pacing, per channel index. */
@@ -95,6 +98,7 @@ export class Worker implements ChannelHost {
     if (!Number.isInteger(this.maxConcurrent) || this.maxConcurrent < 1) throw new RangeError(`lambda-dispatch worker: maxConcurrent must be an integer ≥ 1, got ${this.maxConcurrent}`);
     if (!Number.isInteger(channels) || channels < this.maxConcurrent) throw new RangeError(`lambda-dispatch worker: channels must be an integer ≥ maxConcurrent (${this.maxConcurrent}), got ${channels}`);
     this.workerId = o.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.requestLog = this.options.requestLog.with({ worker: this.workerId });
     this.channels = new Array<ChannelClient | null>(channels).fill(null);
     const initial = o.backoffInitialMs ?? 100;
     const max = o.backoffMaxMs ?? 5000;
@@ -170,6 +174,10 @@ export class Worker implements ChannelHost {
 
   acquire(): boolean {
     return this.capacity.acquire();
+  }
+
+  requestEnded(call: AppCall, error: string | null): void {
+    this.requestLog.write(call, error, call.aborted);
   }
 
   release(): void {

@@ -5,6 +5,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { loadRouterConfig } from '../core/config.ts';
 import { startRouter, type Router } from '../ingress/router.ts';
+import { createLogger } from '../ingress/telemetry/logger.ts';
 import { startLocalLambda, type LocalLambda, type LocalLambdaOptions } from '../infra/local/lambda-service.ts';
 
 export const DEMO_FUNCTION = fileURLToPath(new URL('../demo/function.ts', import.meta.url));
@@ -13,6 +14,8 @@ export interface Stack {
   router: Router;
   lambda: LocalLambda;
   logs: string[];
+  /** The router's JSON log lines (access log, events, EMF), parsed, in order. */
+  json: Record<string, unknown>[];
   close(): Promise<void>;
 }
 
@@ -27,6 +30,9 @@ export async function startStack(
     memoryMb: 512,
     initMs: 0,
     ...opts.lambda,
+    // The extension's per-request lines would flood the test's output; a test that reads them
+    // gives its own handler a logger (test/observability.test.ts).
+    env: { LAMBDA_DISPATCH_AccessLogSample: '0', ...opts.lambda?.env },
   });
   // The dispatcher thread copies process.env when it starts: the SDK finds these there.
   process.env.AWS_ACCESS_KEY_ID = 'local';
@@ -44,9 +50,11 @@ export async function startStack(
     ...opts.routerEnv,
   });
   const logs: string[] = [];
+  const json: Record<string, unknown>[] = [];
+  const logger = createLogger(config.logLevel, { write: (line: string) => void json.push(JSON.parse(line) as Record<string, unknown>) });
   let router: Router;
   try {
-    router = await startRouter({ config, bindHost: opts.bindHost ?? '127.0.0.1', log: (l) => logs.push(l) });
+    router = await startRouter({ config, bindHost: opts.bindHost ?? '127.0.0.1', log: (l) => logs.push(l), logger });
   } catch (err) {
     await lambda.close();
     throw err;
@@ -55,6 +63,7 @@ export async function startStack(
     router,
     lambda,
     logs,
+    json,
     close: async () => {
       await router.close(5000);
       await lambda.close();

@@ -41,7 +41,7 @@ export class AccessLog {
       client: this.forwarded.clientOf(r.req),
       traceId: r.trace?.traceId ?? null,
       amznTraceId: r.trace?.amznTraceId ?? null,
-    });
+    }, `${r.method} ${r.target} ${r.status}`);
   }
 }
 
