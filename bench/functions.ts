@@ -1,5 +1,5 @@
 // The two Lambda functions the bench runs, bundled with esbuild into plain ESM as they would be
-// deployed: the demo app behind lambda-dispatch (demo/function.ts) and the same app as a plain
+// deployed: the demo app behind lambda-dispatch (bench/router-function.ts) and the same app as a plain
 // Function URL handler (bench/direct-function.ts). A bundled module loads in an environment
 // without TypeScript compilation, so a local cold start costs its configured init delay plus
 // module loading, as on Lambda, rather than a TypeScript compile per environment.
@@ -13,7 +13,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BUILD_DIR = fileURLToPath(new URL('../node_modules/.cache/lambda-dispatch-bench/', import.meta.url));
 
 export interface BuiltFunctions {
-  /** demo/function.ts: createHandler(demoApp), for the router. */
+  /** bench/router-function.ts: createHandler(demoApp) (its log to /dev/null), for the router. */
   router: string;
   /** bench/direct-function.ts: urlEventHandler(demoApp), for direct mode. */
   direct: string;
@@ -21,7 +21,7 @@ export interface BuiltFunctions {
 
 export async function buildFunctions(): Promise<BuiltFunctions> {
   mkdirSync(BUILD_DIR, { recursive: true });
-  const entries = { router: 'demo/function.ts', direct: 'bench/direct-function.ts' } as const;
+  const entries = { router: 'bench/router-function.ts', direct: 'bench/direct-function.ts' } as const;
   await build({
     absWorkingDir: ROOT,
     entryPoints: Object.fromEntries(Object.entries(entries).map(([k, v]) => [`${k}-function`, v])),

@@ -92,6 +92,22 @@ function tlsCost(s: ScenarioResults): Section | null {
   };
 }
 
+/** Per-request metrics and the access log (default) against none (router-quiet), from the peak run. */
+function telemetryCost(s: ScenarioResults): Section | null {
+  const peak = s.peak?.targets;
+  if (!peak?.router || !peak['router-quiet']) return null;
+  const a = peak.router;
+  const b = peak['router-quiet'];
+  const on = a.cpuUsPerRequest.router ?? 0;
+  const off = b.cpuUsPerRequest.router ?? 0;
+  return {
+    title: 'observability — per-request metrics and access log on (default) vs off (LAMBDA_DISPATCH_RequestTelemetry=false), same run',
+    head: ['', 'on', 'off', 'router CPU per request, on', 'off', 'on ÷ off'],
+    rows: [['peak', `${int(a.rps)} req/s`, `${int(b.rps)} req/s`, `${int(on)} µs`, `${int(off)} µs`, off > 0 ? f2(on / off) : '–']],
+    notes: ['The target is on ÷ off ≤ 1.05. The access log goes to a pipe the bench drains, as the awslogs driver does.'],
+  };
+}
+
 export function checkTargets(s: ScenarioResults): TargetCheck[] {
   const out: TargetCheck[] = [];
   if (s.burst) {
@@ -277,6 +293,8 @@ function sections(r: BenchReport): Section[] {
   }
   const tls = tlsCost(s);
   if (tls) out.push(tls);
+  const telemetry = telemetryCost(s);
+  if (telemetry) out.push(telemetry);
   if (s.micro) {
     const m = s.micro;
     out.push({

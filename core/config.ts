@@ -66,6 +66,8 @@ export interface RouterConfig {
   tlsCertFile: string | undefined;
   /** PEM private key of tlsCertFile. Only the path is here: the key is read on the dispatcher thread. */
   tlsKeyFile: string | undefined;
+  /** Per-request metrics and the access log; off only to measure what they cost (the bench's `router-quiet`). */
+  requestTelemetry: boolean;
   /** Least level of the router's JSON log lines (pino's levels; 'silent' for none). */
   logLevel: LogLevel;
   /** Share of requests (0–1) that get an access-log line; 5xx responses and client aborts always do. */
@@ -213,6 +215,7 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
     controlTls,
     tlsCertFile,
     tlsKeyFile,
+    requestTelemetry: read('LAMBDA_DISPATCH_RequestTelemetry', boolean, true),
     logLevel: read('LAMBDA_DISPATCH_LogLevel', oneOf(LOG_LEVELS), 'info'),
     accessLogSample: read('LAMBDA_DISPATCH_AccessLogSample', decimal({ min: 0, max: 1 }), 1),
     emfNamespace: read('LAMBDA_DISPATCH_EmfNamespace', text),

@@ -98,7 +98,7 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     accessLog.write(r);
     emf?.observe(r);
   };
-  proxy = new Proxy(writer, config.windowBytes, forwarded, ended);
+  proxy = new Proxy(writer, config.windowBytes, forwarded, config.requestTelemetry ? ended : undefined);
   const p = proxy;
   const eventLoop = new EventLoopStats();
 

@@ -44,6 +44,9 @@ export const WIDE_INSTANCES = {
   LAMBDA_DISPATCH_InstanceCountMultiplier: '1',
 };
 
+/** The `router-quiet` target: per-request metrics and the access log off. */
+export const QUIET = { LAMBDA_DISPATCH_RequestTelemetry: 'false' };
+
 export async function runPeak(ctx: Ctx): Promise<PeakResult> {
   const path = '/ping';
   const concurrency = 64;
@@ -66,11 +69,15 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
     started.push(wide);
     const plain = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...PLAIN_CONTROL });
     started.push(plain);
-    const urls: Record<string, string> = { router: router.url, 'router-plain': plain.url, 'router-32': wide.url, 'node-proxy': proxy.url, direct: demo.url };
+    // The same router with no per-request metrics and no access log: what observability costs.
+    const quiet = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...QUIET });
+    started.push(quiet);
+    const urls: Record<string, string> = { router: router.url, 'router-quiet': quiet.url, 'router-plain': plain.url, 'router-32': wide.url, 'node-proxy': proxy.url, direct: demo.url };
     // Whose CPU each target's requests use (the orchestrator hosts the local Lambda's environments).
     const pids: Record<string, Record<string, number>> = {
       router: { router: router.pid, lambda: process.pid },
       'router-plain': { router: plain.pid, lambda: process.pid },
+      'router-quiet': { router: quiet.pid, lambda: process.pid },
       'router-32': { router: wide.pid, lambda: process.pid },
       'node-proxy': { proxy: proxy.pid, app: demo.pid },
       direct: { app: demo.pid },
@@ -143,7 +150,7 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
     const proxyRps = targets['node-proxy']!.rps;
     return { path, concurrency, roundMs, rounds, targets, routerVsNodeProxy: proxyRps > 0 ? targets.router!.rps / proxyRps : 0,
       wideRouterVsNodeProxy: proxyRps > 0 && targets['router-32'] ? targets['router-32'].rps / proxyRps : 0,
-      notes: [...notes, 'router: control channel over TLS (the default); router-plain: LAMBDA_DISPATCH_ControlTls=false', `router-32: the router with ${Object.entries(WIDE_INSTANCES).map(([k, v]) => `${k}=${v}`).join(', ')}`],
+      notes: [...notes, 'router: control channel over TLS (the default); router-plain: LAMBDA_DISPATCH_ControlTls=false; router-quiet: LAMBDA_DISPATCH_RequestTelemetry=false (no per-request metrics, no access log; stdout is a pipe the bench drains, as awslogs does)', `router-32: the router with ${Object.entries(WIDE_INSTANCES).map(([k, v]) => `${k}=${v}`).join(', ')}`],
     };
   } finally {
     for (const s of started.reverse()) await s.stop();
