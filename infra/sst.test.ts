@@ -119,6 +119,98 @@ function assertControlTlsOn(env: Record<string, string>) {
   assert.ok(v === undefined || ['true', '1', 'yes'].includes(v.toLowerCase()), `LAMBDA_DISPATCH_ControlTls=${v}`);
 }
 
+/** The router's metrics (EMF, infra/sst/observability.ts): the dashboard and the alarms must name each. */
+const ROUTER_METRICS = ['Requests', 'Responses4xx', 'Responses5xx', 'RequestDuration', 'QueueWait', 'AppTime', 'Invokes', 'InvokeFailures', 'InFlight', 'Waiting', 'Instances'];
+const ALARM = 'aws:cloudwatch/metricAlarm:MetricAlarm';
+const DASHBOARD = 'aws:cloudwatch/dashboard:Dashboard';
+
+interface ChartedMetric {
+  widget: string;
+  namespace: string;
+  name: string;
+  dimensions: Record<string, string>;
+  options: { stat?: string; id?: string };
+}
+
+/** The dashboard's widgets, its metrics (namespace, name, dimensions, options) and its metric-math expressions. */
+function dashboard(g: Graph) {
+  const d = g.one(DASHBOARD);
+  const body = JSON.parse(String(d.inputs.dashboardBody)) as {
+    widgets: { type: string; x: number; y: number; width: number; height: number; properties: { title: string; region: string; metrics: unknown[][] } }[];
+  };
+  const metrics: ChartedMetric[] = [];
+  const expressions: { widget: string; expression: string }[] = [];
+  for (const w of body.widgets) {
+    for (const row of w.properties.metrics) {
+      const last = row[row.length - 1];
+      const options = (typeof last === 'object' ? last : {}) as ChartedMetric['options'] & { expression?: string };
+      if (options.expression) {
+        expressions.push({ widget: w.properties.title, expression: options.expression });
+        continue;
+      }
+      const [namespace, name, ...rest] = row.filter((v) => typeof v === 'string') as string[];
+      const dimensions: Record<string, string> = {};
+      for (let i = 0; i + 1 < rest.length; i += 2) dimensions[rest[i]!] = rest[i + 1]!;
+      metrics.push({ widget: w.properties.title, namespace: namespace!, name: name!, dimensions, options });
+    }
+  }
+  return { name: d.inputs.dashboardName, widgets: body.widgets, metrics, expressions };
+}
+
+/** The alarms by name. */
+function alarms(g: Graph): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(g.all(ALARM).map((a) => [String(a.inputs.name), a.inputs]));
+}
+
+/** The query of one metric in a metric-math alarm. */
+function alarmMetric(id: string, namespace: string, service: string, metricName: string, stat: string) {
+  return { id, metric: { namespace, metricName, dimensions: { Service: service }, period: 60, stat } };
+}
+
+/**
+ * The four alarms with their thresholds: one-minute periods, 3 breaching of the last 5, missing data
+ * not breaching; the rate and the percentiles count only minutes with at least 20 requests.
+ */
+function assertAlarms(g: Graph, o: { namespace: string; service: string; errorRate: number; p99: number; queueWait: number; invokeFailures: number; actions: string[] }) {
+  const found = alarms(g);
+  const s = o.service;
+  assert.deepEqual(Object.keys(found).sort(), [`${s}-5xx-rate`, `${s}-invoke-failures`, `${s}-queue-wait-p99`, `${s}-request-duration-p99`]);
+  for (const a of Object.values(found)) {
+    assert.equal(a.comparisonOperator, 'GreaterThanThreshold');
+    assert.equal(a.evaluationPeriods, 5);
+    assert.equal(a.datapointsToAlarm, 3);
+    assert.equal(a.treatMissingData, 'notBreaching');
+    assert.deepEqual(a.alarmActions, o.actions);
+    assert.deepEqual(a.okActions, o.actions);
+  }
+  const rate = found[`${s}-5xx-rate`]!;
+  assert.equal(rate.threshold, o.errorRate);
+  assert.deepEqual(rate.metricQueries, [
+    alarmMetric('requests', o.namespace, s, 'Requests', 'Sum'),
+    alarmMetric('errors', o.namespace, s, 'Responses5xx', 'Sum'),
+    { id: 'rate', expression: 'IF(requests >= 20, 100 * FILL(errors, 0) / requests, 0)', label: '5xx % of requests', returnData: true },
+  ]);
+  for (const [alarm, metricName, threshold] of [
+    ['request-duration-p99', 'RequestDuration', o.p99],
+    ['queue-wait-p99', 'QueueWait', o.queueWait],
+  ] as const) {
+    const a = found[`${s}-${alarm}`]!;
+    assert.equal(a.threshold, threshold, alarm);
+    assert.deepEqual(a.metricQueries, [
+      alarmMetric('requests', o.namespace, s, 'Requests', 'Sum'),
+      alarmMetric('latency', o.namespace, s, metricName, 'p99'),
+      { id: 'guarded', expression: 'IF(requests >= 20, latency, 0)', label: `${metricName} p99 (ms)`, returnData: true },
+    ]);
+    assert.equal(a.metricName, undefined, 'metric math only');
+  }
+  const failures = found[`${s}-invoke-failures`]!;
+  assert.equal(failures.threshold, o.invokeFailures);
+  assert.deepEqual(
+    [failures.namespace, failures.metricName, failures.dimensions, failures.statistic, failures.period],
+    [o.namespace, 'InvokeFailures', { Service: s }, 'Sum', 60],
+  );
+}
+
 before(async () => {
   const install = await sstInstall(ROOT, 'check');
   timings.push(`sst install: ${install.ms} ms`);
@@ -320,6 +412,64 @@ test('deploy, production stage: CPU autoscaling at 50% between 2 and 10 tasks, r
   assert.ok(!g.has('aws:ec2/instance:Instance'));
 });
 
+test('deploy, production stage: the router publishes its metrics (EMF) and a dashboard charts them with the ECS service and the function', async () => {
+  const g = new Graph((await synth('production', false)).resources);
+  const service = 'lambda-dispatch-production-LambdaDispatch';
+  const env = routerEnv(g);
+  assert.equal(env.LAMBDA_DISPATCH_EmfNamespace, 'LambdaDispatch');
+  assert.equal(env.LAMBDA_DISPATCH_EmfService, service, '$app.name-$app.stage-component name');
+  assert.equal(env.LAMBDA_DISPATCH_EmfIntervalMs, undefined, "the router's default, one minute");
+
+  const d = dashboard(g);
+  assert.equal(d.name, `${service}-us-east-1`, 'dashboards are global to the account: the region is in the name');
+  for (const w of d.widgets) {
+    assert.equal(w.properties.region, 'us-east-1', w.properties.title);
+    assert.ok(w.x + w.width <= 24, 'within the grid');
+  }
+  const ours = d.metrics.filter((m) => m.namespace === 'LambdaDispatch');
+  assert.deepEqual([...new Set(ours.map((m) => m.name))].sort(), [...ROUTER_METRICS].sort(), 'every metric of the router');
+  for (const m of ours) assert.deepEqual(m.dimensions, { Service: service }, m.name);
+  const stats = (name: string) => ours.filter((m) => m.name === name).map((m) => m.options.stat);
+  assert.deepEqual(stats('RequestDuration'), ['p50', 'p99']);
+  assert.deepEqual(stats('QueueWait'), ['p50', 'p99']);
+  assert.deepEqual(stats('AppTime'), ['p99']);
+  for (const counter of ['Requests', 'Responses4xx', 'Responses5xx', 'Invokes', 'InvokeFailures']) assert.deepEqual(stats(counter), ['Sum'], counter);
+  for (const gauge of ['InFlight', 'Waiting', 'Instances']) assert.deepEqual(stats(gauge), ['Maximum'], gauge);
+  // The 5xx rate beside the counts is the alarm's expression over the widget's own series.
+  assert.deepEqual(d.expressions, [{ widget: 'Requests and 4xx/5xx per minute', expression: 'IF(requests >= 20, 100 * FILL(r5xx, 0) / requests, 0)' }]);
+  assert.deepEqual(
+    ours.filter((m) => m.options.id).map((m) => [m.options.id, m.name]),
+    [['requests', 'Requests'], ['r4xx', 'Responses4xx'], ['r5xx', 'Responses5xx']],
+  );
+
+  const ecs = { ClusterName: String(g.one('aws:ecs/cluster:Cluster').state.name), ServiceName: String(g.one('aws:ecs/service:Service').state.name) };
+  const aws = (namespace: string) => d.metrics.filter((m) => m.namespace === namespace).map((m) => [m.name, m.dimensions]);
+  assert.deepEqual(aws('AWS/ECS'), [['CPUUtilization', ecs], ['CPUUtilization', ecs], ['MemoryUtilization', ecs], ['MemoryUtilization', ecs]]);
+  assert.deepEqual(
+    d.metrics.filter((m) => m.namespace === 'AWS/ECS').map((m) => m.options.stat),
+    ['Average', 'Maximum', 'Average', 'Maximum'],
+  );
+  const fn = { FunctionName: String(g.one('aws:lambda/function:Function').inputs.name) };
+  assert.deepEqual(aws('AWS/Lambda'), [['Errors', fn], ['Throttles', fn], ['ConcurrentExecutions', fn]]);
+  assert.deepEqual([...new Set(d.metrics.map((m) => m.namespace))].sort(), ['AWS/ECS', 'AWS/Lambda', 'LambdaDispatch']);
+});
+
+test('deploy, production stage: alarms on the 5xx rate, the p99 of request duration and queue wait, and invoke failures', async () => {
+  const g = new Graph((await synth('production', false)).resources);
+  assertAlarms(g, { namespace: 'LambdaDispatch', service: 'lambda-dispatch-production-LambdaDispatch', errorRate: 5, p99: 5000, queueWait: 1000, invokeFailures: 0, actions: [] });
+  // The thresholds are drawn on the dashboard's widgets.
+  const lines = dashboard(g).widgets.flatMap((w) => ((w.properties as { annotations?: { horizontal: { value: number }[] } }).annotations?.horizontal ?? []).map((h) => [w.properties.title, h.value]));
+  assert.deepEqual(lines, [['RequestDuration (ms)', 5000], ['QueueWait and AppTime (ms)', 1000], ['Invokes and failures per minute', 0]]);
+});
+
+test('deploy, another stage: the same metrics, dashboard and alarms, under its own Service value', async () => {
+  const g = new Graph((await synth('pr-42', false)).resources);
+  const service = 'lambda-dispatch-pr-42-LambdaDispatch';
+  assert.equal(routerEnv(g).LAMBDA_DISPATCH_EmfService, service);
+  assert.equal(dashboard(g).name, `${service}-us-east-1`);
+  assertAlarms(g, { namespace: 'LambdaDispatch', service, errorRate: 5, p99: 5000, queueWait: 1000, invokeFailures: 0, actions: [] });
+});
+
 test('deploy, another stage: NAT instances instead of gateways, the router on Fargate Spot', async () => {
   const r = await synth('pr-42', false);
   assert.deepEqual(r.errors, []);
@@ -391,6 +541,14 @@ test('sst dev: the router runs locally as the Service dev command, the function 
   assert.equal(r.outputs.url, 'http://127.0.0.1:5001');
 });
 
+test('sst dev: no metrics, dashboard or alarms (the local router writes to its terminal, no ECS service runs)', async () => {
+  const g = new Graph((await synth('dev', true)).resources);
+  const env = (g.one('sst:sst:DevCommand', /RouterDev$/).inputs._dev as { environment: Record<string, string> }).environment;
+  assert.deepEqual(Object.keys(env).filter((k) => k.startsWith('LAMBDA_DISPATCH_Emf')), []);
+  assert.ok(!g.has(DASHBOARD));
+  assert.ok(!g.has(ALARM));
+});
+
 /** A config that deploys LambdaDispatch with the given arguments (source text), under .sst/check. */
 function variantConfig(file: string, appName: string, args: string, output = '{}'): string {
   const dir = path.join(CHECK, 'variants');
@@ -439,6 +597,88 @@ test('settings the types cannot catch fail synthesis with a message that names t
   ]);
   assert.ok(!new Graph(drain.resources).has('aws:ecs/service:Service'), 'nothing is created');
   assert.deepEqual(sst.errors, ['Unsupported memory: 8 GB. The supported values for memory for a 0.25 vCPU CPU are 0.5 GB, 1 GB, 2 GB']);
+});
+
+/** The observability options: renamed with custom thresholds, dashboard and alarms off, metrics off (and bad values). */
+function observabilityVariants() {
+  const fn = `function: { handler: 'demo/function.handler' }`;
+  const topic = 'arn:aws:sns:us-east-1:123456789012:oncall';
+  return {
+    topic,
+    custom: synth(
+      'staging',
+      false,
+      variantConfig(
+        'obs-custom.config.ts',
+        'shop',
+        `{ ${fn}, metrics: { namespace: 'Shop/Edge' }, alarms: { errorRatePercent: 2.5, p99Ms: 2500, queueWaitP99Ms: 250, invokeFailuresPerMinute: 3, actions: ['${topic}'] } }`,
+      ),
+    ),
+    off: synth('staging', false, variantConfig('obs-off.config.ts', 'shop', `{ ${fn}, dashboard: false, alarms: false }`)),
+    noMetrics: synth('staging', false, variantConfig('obs-no-metrics.config.ts', 'shop', `{ ${fn}, metrics: false, alarms: false }`)),
+    bad: synth(
+      'staging',
+      false,
+      variantConfig(
+        'obs-bad.config.ts',
+        'shop',
+        `{ ${fn}, router: { settings: { LAMBDA_DISPATCH_EmfService: 'mine', LAMBDA_DISPATCH_EmfIntervalMs: '300000' } }, metrics: { namespace: 'AWS/Shop' },
+           alarms: { errorRatePercent: 100, p99Ms: 0, queueWaitP99Ms: Number.NaN, invokeFailuresPerMinute: 1.5, actions: ['oncall', '${topic}', '${topic}', '${topic}', '${topic}', '${topic}'] } }`,
+      ),
+    ),
+    alarmsWithoutMetrics: synth('staging', false, variantConfig('obs-alarms-no-metrics.config.ts', 'shop', `{ ${fn}, metrics: false }`)),
+  };
+}
+
+test('observability options: a namespace, thresholds and SNS actions of your own; dashboard: false and alarms: false remove them; metrics: false', async () => {
+  const v = observabilityVariants();
+  const [custom, off, noMetrics] = await Promise.all([v.custom, v.off, v.noMetrics]);
+  for (const r of [custom, off, noMetrics]) assert.deepEqual(r.errors, []);
+  const service = 'shop-staging-Dispatch';
+
+  let g = new Graph(custom.resources);
+  assert.equal(routerEnv(g).LAMBDA_DISPATCH_EmfNamespace, 'Shop/Edge');
+  assert.equal(routerEnv(g).LAMBDA_DISPATCH_EmfService, service);
+  const d = dashboard(g);
+  assert.equal(d.name, `${service}-us-east-1`);
+  assert.deepEqual([...new Set(d.metrics.filter((m) => !m.namespace.startsWith('AWS/')).map((m) => m.namespace))], ['Shop/Edge']);
+  assert.equal(d.metrics.filter((m) => m.namespace === 'Shop/Edge').length, 13);
+  assertAlarms(g, { namespace: 'Shop/Edge', service, errorRate: 2.5, p99: 2500, queueWait: 250, invokeFailures: 3, actions: [v.topic] });
+
+  // Off: nothing to look at, but the router still publishes its metrics.
+  g = new Graph(off.resources);
+  assert.ok(!g.has(DASHBOARD), 'dashboard: false');
+  assert.ok(!g.has(ALARM), 'alarms: false');
+  assert.equal(routerEnv(g).LAMBDA_DISPATCH_EmfNamespace, 'LambdaDispatch');
+  assert.equal(routerEnv(g).LAMBDA_DISPATCH_EmfService, service);
+
+  // metrics: false: the router writes no EMF lines; the dashboard keeps what AWS publishes itself.
+  g = new Graph(noMetrics.resources);
+  assert.deepEqual(Object.keys(routerEnv(g)).filter((k) => k.startsWith('LAMBDA_DISPATCH_Emf')), []);
+  assert.ok(!g.has(ALARM));
+  assert.deepEqual([...new Set(dashboard(g).metrics.map((m) => m.namespace))], ['AWS/ECS', 'AWS/Lambda']);
+  assert.deepEqual(dashboard(g).expressions, []);
+});
+
+test('observability options the types cannot catch fail synthesis with a message that names them', async () => {
+  const v = observabilityVariants();
+  const [bad, alarmsWithoutMetrics] = await Promise.all([v.bad, v.alarmsWithoutMetrics]);
+  assert.deepEqual(bad.errors, [
+    'LambdaDispatch "Dispatch": ' +
+      [
+        'metrics.namespace must be 1–255 of A-Z a-z 0-9 . - _ / # : and space, not start with ":" or "AWS/", got "AWS/Shop"',
+        "router.settings.LAMBDA_DISPATCH_EmfService cannot be set: the dashboard and the alarms follow the component's (use metrics.namespace, or metrics: false)",
+        'alarms.errorRatePercent must be a percentage above 0 and below 100, got 100',
+        'alarms.p99Ms must be a number of milliseconds above 0, got 0',
+        'alarms.queueWaitP99Ms must be a number of milliseconds above 0, got NaN',
+        'alarms.invokeFailuresPerMinute must be an integer from 0, got 1.5',
+        "alarms.actions may name at most 5 topics (CloudWatch's limit), got 6",
+        'alarms.actions must be SNS topic ARNs, got "oncall"',
+        'router.settings.LAMBDA_DISPATCH_EmfIntervalMs must be 1–60000 (ms) while there are alarms (they count per minute), got "300000"',
+      ].join('; '),
+  ]);
+  assert.ok(!new Graph(bad.resources).has(DASHBOARD), 'nothing is created');
+  assert.deepEqual(alarmsWithoutMetrics.errors, ['LambdaDispatch "Dispatch": alarms watch the router\'s metrics: with metrics: false, set alarms: false too']);
 });
 
 test('bring your own bundle: a function built by npm run build deploys as given', async () => {

@@ -4,7 +4,9 @@
 //
 // It uses SST's globals (`sst`, `aws`, `$app`, `$dev`, ...) like any SST component does, so it is
 // imported dynamically from inside `run()` of sst.config.ts (never at the top of the file, which
-// SST evaluates once without them).
+// SST evaluates once without them). The router's metrics, dashboard and alarms: observability.ts.
+
+import { checkObservability, createObservability, emfEnvironment, type ObservabilityArgs } from './observability.ts';
 
 /** Ports the router listens on inside its task (LAMBDA_DISPATCH_IncomingRequestHTTPPort / _ControlChannelInsecureHTTP2Port). */
 export const ROUTER_HTTP_PORT = 5001;
@@ -39,7 +41,7 @@ type Cluster = InstanceType<typeof sst.aws.Cluster>;
 type FunctionArgs = ConstructorParameters<typeof sst.aws.Function>[1];
 type ServiceArgs = ConstructorParameters<typeof sst.aws.Service>[1];
 
-export interface LambdaDispatchArgs {
+export interface LambdaDispatchArgs extends ObservabilityArgs {
   /**
    * The function the router invokes. `handler` is `path/to/module.export` from the app root: the
    * module's export must be `createHandler(app)` (extension/handler.ts). SST bundles it, or give
@@ -122,6 +124,9 @@ export class LambdaDispatch extends $util.ComponentResource {
   readonly routerSecurityGroup: InstanceType<typeof aws.ec2.SecurityGroup>;
   /** The public URL (in `sst dev`, the local router's). */
   readonly url: $util.Output<string>;
+  /** The CloudWatch dashboard and alarms of observability.ts (none in `sst dev`, or when turned off). */
+  readonly dashboard: InstanceType<typeof aws.cloudwatch.Dashboard> | undefined;
+  readonly alarms: InstanceType<typeof aws.cloudwatch.MetricAlarm>[];
 
   constructor(name: string, args: LambdaDispatchArgs, opts: $util.ComponentResourceOptions = {}) {
     super('lambda-dispatch:aws:LambdaDispatch', name, {}, opts);
@@ -205,6 +210,7 @@ export class LambdaDispatch extends $util.ComponentResource {
     );
 
     const router = settings.router;
+    const region = aws.getRegionOutput({}, parent).region;
     const drain = drainTimings(router.shutdownGraceSeconds);
     // The load balancer's nodes sit in the public subnets and reach the router from addresses
     // there; the router believes x-forwarded-* only from those. Not the VPC's CIDR: that would
@@ -229,7 +235,9 @@ export class LambdaDispatch extends $util.ComponentResource {
           LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: String(ROUTER_CONTROL_PORT),
           LAMBDA_DISPATCH_ShutdownGraceMs: String(drain.shutdownGraceMs),
           ...(trustProxy ? { LAMBDA_DISPATCH_TrustProxy: trustProxy } : {}),
-          AWS_REGION: aws.getRegionOutput({}, parent).region,
+          AWS_REGION: region,
+          // The router's metrics; not in `sst dev`, where its stdout reaches no log group.
+          ...($dev ? {} : emfEnvironment(name, settings.observability)),
           ...args.router?.settings,
         },
         permissions: [{ actions: ['lambda:InvokeFunction'], resources: [this.function.arn] }],
@@ -322,6 +330,11 @@ export class LambdaDispatch extends $util.ComponentResource {
       );
     }
 
+    // The metrics' dashboard and alarms (none in `sst dev`, where no ECS service runs).
+    const observed = createObservability(name, settings.observability, { region, cluster: this.cluster, router: this.router, fn: this.function }, parent);
+    this.dashboard = observed.dashboard;
+    this.alarms = observed.alarms;
+
     this.url = $output(this.router.url);
     this.registerOutputs({ url: this.url });
   }
@@ -367,6 +380,7 @@ function checkArgs(name: string, args: LambdaDispatchArgs, production: boolean) 
   if (typeof tls === 'string' && !['true', '1', 'yes'].includes(tls.trim().toLowerCase())) {
     problems.push(`router.settings.LAMBDA_DISPATCH_ControlTls cannot turn off TLS on the control channel (the function's callbacks cross the VPC), got "${tls}"`);
   }
+  const observability = checkObservability(args, extra, problems);
   if (problems.length > 0) throw new Error(`LambdaDispatch "${name}": ${problems.join('; ')}`);
   return {
     runtime: args.function.runtime ?? 'nodejs24.x',
@@ -381,5 +395,6 @@ function checkArgs(name: string, args: LambdaDispatchArgs, production: boolean) 
       scaling: { min, max, cpuUtilization },
       shutdownGraceSeconds,
     },
+    observability,
   };
 }
