@@ -9,8 +9,10 @@ import { FrameType, frame } from '../frames.ts';
 import type { InvokeOutcome } from './invoker.ts';
 import { Launcher, type Invoke, type InvokeCounts } from './launcher.ts';
 import type { EventSink } from './events.ts';
-import { Scaler, type Decision, type Hold } from './scaler.ts';
-import { Channel, Instance, type InstanceState } from './state.ts';
+import { Decisions } from './decisions.ts';
+import { pingChannels } from './liveness.ts';
+import { Scaler, type Decision } from './scaler.ts';
+import { Channel, Instance } from './state.ts';
 
 export type FleetSettings = Pick<
   RouterConfig,
@@ -55,15 +57,7 @@ export class Fleet {
   /** Instances whose environment said it was new (a cold start). */
   coldStarts = 0;
   /** Scaling decisions that changed the count, or held it against the demand, by kind. */
-  readonly decisions: Record<'scale-out' | 'scale-in' | Hold, number> = {
-    'scale-out': 0,
-    'scale-in': 0,
-    'recent-peak': 0,
-    'scale-out-interval': 0,
-    'requests-waiting': 0,
-    'scale-in-interval': 0,
-  };
-  private lastCounted: Decision | null = null;
+  readonly decisions: Decisions;
 
   constructor(
     private readonly o: FleetSettings,
@@ -74,6 +68,7 @@ export class Fleet {
     private readonly emit: EventSink = () => {},
   ) {
     const t = now();
+    this.decisions = new Decisions(emit);
     this.scaler = new Scaler(
       {
         algorithm: o.scalingAlgorithm,
@@ -97,12 +92,10 @@ export class Fleet {
     return this.scaler.last;
   }
 
-  get invokes(): InvokeCounts {
-    return this.launcher.counts;
-  }
-
-  get consecutiveFailures(): number {
-    return this.launcher.consecutiveFailures;
+  /** Invokes started and failed, and the failures in a row that set the next start's backoff. */
+  get invokes(): InvokeCounts & { consecutiveFailures: number } {
+    const c = this.launcher.counts;
+    return { ...c, failuresByKind: { ...c.failuresByKind }, consecutiveFailures: this.launcher.consecutiveFailures };
   }
 
   get empty(): boolean {
@@ -348,21 +341,9 @@ export class Fleet {
     return false;
   }
 
-  /** WebSocket ping on every channel; one that has not answered since the last ping is dead. */
+  /** Pings every channel; cuts those that did not answer the last one (liveness.ts). */
   ping(): void {
-    for (const inst of this.instances.values()) {
-      for (const ch of inst.channels) {
-        if (ch.paused) continue;
-        if (!ch.alive) {
-          this.log(`channel ${inst.id}/${ch.index} stopped answering pings`);
-          ch.silent = true;
-          ch.ws.terminate();
-          continue;
-        }
-        ch.alive = false;
-        ch.ws.ping();
-      }
-    }
+    pingChannels(this.instances.values(), this.log);
   }
 
   scale(): void {
@@ -373,7 +354,7 @@ export class Fleet {
     let running = 0;
     for (const inst of this.instances.values()) if (inst.kind === 'lambda') running += inst.outstanding;
     const d = this.scaler.decide(now, current, { running, pending: this.demand.pendingCount });
-    this.count(d, current);
+    this.decisions.record(d, current);
     if (d.desired > current) {
       for (let n = d.desired - current; n > 0 && this.launcher.take(now); n--) this.start();
     } else if (d.desired < current) {
@@ -396,24 +377,7 @@ export class Fleet {
     }
   }
 
-  // ── counts and shutdown ────────────────────────────────────────────────────────────────────
-
-  /** A decision is counted (and logged when it changes the count) once, however often the scaler repeats it. */
-  private count(d: Decision, current: number): void {
-    const last = this.lastCounted;
-    this.lastCounted = d;
-    if (last !== null && last.desired === d.desired && last.held === d.held) return;
-    if (d.held !== undefined) this.decisions[d.held]++;
-    if (d.desired === current) return;
-    this.decisions[d.desired > current ? 'scale-out' : 'scale-in']++;
-    this.emit({ event: 'scaled', from: current, to: d.desired, reason: d.reason });
-  }
-
-  countByState(): Record<Exclude<InstanceState, 'closed'>, number> {
-    const instances = { starting: 0, open: 0, draining: 0, closing: 0 };
-    for (const inst of this.instances.values()) if (inst.kind === 'lambda' && inst.state !== 'closed') instances[inst.state]++;
-    return instances;
-  }
+  // ── shutdown ───────────────────────────────────────────────────────────────────────────────
 
   /** Starts nothing more (no scale-out, no replacement, no worker joins); what is open keeps serving. */
   stopStarting(): void {

@@ -3,12 +3,13 @@
 
 import { WebSocket } from 'ws';
 import { FLAG_END, asBuffer, decodeFrame, requestHeadSize, writeRequestHead, type Frame } from '../frames.ts';
-import { CHANNEL_HEADER, CHANNEL_PATH, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../protocol.ts';
+import { CHANNEL_HEADER, CHANNEL_PATH, COLD_START_HEADER, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../protocol.ts';
 import { Rec } from '../records.ts';
 import { RingConsumer, RingProducer, createRingBuffer } from '../ring.ts';
 import { RingWriter } from '../ring-writer.ts';
 import { ChannelServer } from './channel-server.ts';
 import { Dispatcher, type DispatcherSettings } from './dispatcher.ts';
+import type { LifecycleEvent } from './events.ts';
 import type { InvokeOutcome, InvokePayload } from './invoker.ts';
 
 export interface Opened {
@@ -25,7 +26,10 @@ export interface Harness {
   port: number;
   invokes: { payload: InvokePayload; end: (o: InvokeOutcome) => void }[];
   clock: { now: number };
-  connect(instanceId: string, token: string, index?: number): Promise<Opened>;
+  /** The lifecycle events the dispatcher emitted, in order. */
+  events: LifecycleEvent[];
+  /** coldStart: send the handshake's cold-start header. */
+  connect(instanceId: string, token: string, index?: number, coldStart?: boolean): Promise<Opened>;
   connectWorker(secret: string, id?: string, index?: number): Promise<Opened>;
   enqueueGet(slot: number, target?: string): void;
   /** Record types the dispatcher wrote to ingress since the last call. */
@@ -38,13 +42,14 @@ export const WORKER_SECRET = 'a-worker-secret-of-some-length';
 export async function startHarness(overrides: Partial<DispatcherSettings> = {}): Promise<Harness> {
   const clock = { now: 1_000_000 };
   const invokes: Harness['invokes'] = [];
+  const events: LifecycleEvent[] = [];
   const responses = createRingBuffer(1 << 16);
   const consumer = new RingConsumer(responses);
   let d: Dispatcher | undefined;
   const server = new ChannelServer(
     {
       tokenFor: (id) => d!.tokenFor(id),
-      accept: (id, i, ws) => d!.accept(id, i, ws),
+      accept: (id, i, ws, cold) => d!.accept(id, i, ws, cold),
       acceptWorker: (id, i, max, ws) => d!.acceptWorker(id, i, max, ws),
       rejected: () => {},
     },
@@ -75,6 +80,8 @@ export async function startHarness(overrides: Partial<DispatcherSettings> = {}):
     new RingWriter(new RingProducer(responses)),
     (payload) => new Promise((end) => invokes.push({ payload, end })),
     () => clock.now,
+    () => {},
+    (e) => events.push(e),
   );
   const dispatcher = d;
   const sockets: WebSocket[] = [];
@@ -100,8 +107,9 @@ export async function startHarness(overrides: Partial<DispatcherSettings> = {}):
     port,
     invokes,
     clock,
-    connect: (instanceId, token, index = 0) =>
-      open({ authorization: `Bearer ${token}`, [INSTANCE_HEADER]: instanceId, [CHANNEL_HEADER]: String(index) }),
+    events,
+    connect: (instanceId, token, index = 0, coldStart = false) =>
+      open({ authorization: `Bearer ${token}`, [INSTANCE_HEADER]: instanceId, [CHANNEL_HEADER]: String(index), ...(coldStart ? { [COLD_START_HEADER]: '1' } : {}) }),
     connectWorker: (secret, id = 'box-1', index = 0) =>
       open({ authorization: `Bearer ${secret}`, [WORKER_HEADER]: id, [CHANNEL_HEADER]: String(index), [MAX_CONCURRENT_HEADER]: '4' }),
     enqueueGet(slot, target = '/ping') {

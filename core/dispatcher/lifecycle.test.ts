@@ -21,8 +21,8 @@ function answer(ws: WebSocket, id: number): void {
 test('deadline: the old instance serves until its replacement opens, then gets GOAWAY', async () => {
   h.enqueueGet(0);
   const a = h.invokes[0]!.payload;
-  const a0 = await h.connect(a.instanceId, a.token, 0);
-  const a1 = await h.connect(a.instanceId, a.token, 1);
+  const a0 = await h.connect(a.instanceId, a.token, 0, true);
+  const a1 = await h.connect(a.instanceId, a.token, 1, true);
   const f0 = a0.frames;
   const f1 = a1.frames;
   await settle();
@@ -63,6 +63,22 @@ test('deadline: the old instance serves until its replacement opens, then gets G
   assert.deepEqual(s.instances, { starting: 0, open: 1, draining: 0, closing: 0 });
   assert.equal(s.inFlight, 1);
   assert.equal(s.invokes.failed, 0);
+  assert.equal(s.coldStarts, 1, 'A said it was cold; B did not');
+  assert.equal(s.decisions['scale-out'], 1);
+
+  // What the operator's log shows of it, in order.
+  const A = a.instanceId.slice(0, 8);
+  const B = b.instanceId.slice(0, 8);
+  assert.deepEqual(
+    h.events.map((e) => `${e.event} ${'instance' in e ? e.instance : ''}`.trim()),
+    ['scaled', `instance-started ${A}`, `instance-opened ${A}`, `instance-started ${B}`, `instance-opened ${B}`, `instance-draining ${A}`, `instance-closed ${A}`],
+  );
+  assert.deepEqual(h.events[0], { event: 'scaled', from: 0, to: 1, reason: 'simple running=0 pending=1' });
+  assert.deepEqual(h.events[3], { event: 'instance-started', instance: B, replaces: A });
+  const opened = h.events.filter((e) => e.event === 'instance-opened');
+  assert.deepEqual(opened.map((e) => e.event === 'instance-opened' && e.coldStart), [true, false]);
+  const closed = h.events.at(-1)!;
+  assert.ok(closed.event === 'instance-closed' && /replaced before its deadline/.test(closed.reason), JSON.stringify(closed));
 });
 
 test('deadline: without a replacement in time the old instance is drained anyway', async () => {

@@ -2,11 +2,12 @@
 // state at the moment it is asked for, never kept as running totals that could drift from it.
 
 import type { RingWriter } from '../ring-writer.ts';
+import type { DecisionKind } from './decisions.ts';
 import type { Fleet } from './fleet.ts';
 import type { InvokeCounts } from './launcher.ts';
 import type { FramingCounts, RequestCounts, Relay } from './relay.ts';
 import type { Decision } from './scaler.ts';
-import type { InstanceState } from './state.ts';
+import type { Instance, InstanceState } from './state.ts';
 
 export interface StatusSnapshot {
   instances: Record<Exclude<InstanceState, 'closed'>, number>;
@@ -24,7 +25,7 @@ export interface StatusSnapshot {
   /** Instances whose environment reported a cold start. */
   coldStarts: number;
   /** Scaling decisions that changed the count or held it against the demand (scaler.ts Hold). */
-  decisions: Fleet['decisions'];
+  decisions: Record<DecisionKind, number>;
   /**
    * Backpressure: channels paused for a slow client (responseWindow), and the response ring's fill
    * and the times it was full (every response waited).
@@ -46,7 +47,7 @@ export function statusOf(fleet: Fleet, relay: Relay, ring: RingWriter): StatusSn
     busy += inst.outstanding;
   }
   return {
-    instances: fleet.countByState(),
+    instances: countByState(fleet.all()),
     workers,
     desired: fleet.lastDecision.desired,
     lastDecision: fleet.lastDecision,
@@ -54,12 +55,19 @@ export function statusOf(fleet: Fleet, relay: Relay, ring: RingWriter): StatusSn
     // A request is in flight exactly while it holds a channel.
     inFlight: busy,
     channels: { open, busy, abortTimeouts: fleet.abortTimeouts },
-    invokes: { ...fleet.invokes, failuresByKind: { ...fleet.invokes.failuresByKind }, consecutiveFailures: fleet.consecutiveFailures },
+    invokes: fleet.invokes,
     requests: { ...relay.counts },
     framingViolations: { ...relay.framing },
     coldStarts: fleet.coldStarts,
-    decisions: { ...fleet.decisions },
+    decisions: { ...fleet.decisions.counts },
     stalls: { responseWindow: relay.windowStalls, responseRingFull: ring.fullEvents },
     responseRing: ring.fill,
   };
+}
+
+/** Lambda instances by state (container workers are counted apart). */
+function countByState(all: Iterable<Instance>): Record<Exclude<InstanceState, 'closed'>, number> {
+  const instances = { starting: 0, open: 0, draining: 0, closing: 0 };
+  for (const inst of all) if (inst.kind === 'lambda' && inst.state !== 'closed') instances[inst.state]++;
+  return instances;
 }
