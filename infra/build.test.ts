@@ -90,13 +90,20 @@ test('npm run build writes the router and function bundles with source maps', as
   assert.ok(ms < 60_000, `build took ${ms} ms`);
 });
 
-test('the router bundle starts with node alone, answers its health check and exits 0 on SIGTERM', async () => {
+test('the router bundle starts with node alone, answers its health check, serves the dashboard and exits 0 on SIGTERM', async () => {
   await built;
   const router = await startRouterBundle(routerEnv({}));
   try {
     const res = await fetch(`${router.url}/_lambda_dispatch/health`);
     assert.equal(res.status, 200);
     assert.equal((await res.text()).trim(), 'ok');
+    // The dashboard's files come from dist/router/dashboard/, not from the sources or node_modules.
+    const admin = /admin (http:\/\/[^\s,]+)/.exec(router.output())![1];
+    for (const file of ['', '/uplot.js', '/uplot.css', '/quantiles.js', '/live.json']) {
+      const r = await fetch(`${admin}/_lambda_dispatch/dashboard${file}`);
+      const body = await r.text();
+      assert.equal(r.status, 200, `dashboard${file}: ${body}`);
+    }
   } finally {
     const code = await stop(router);
     assert.equal(code, 0, router.output());

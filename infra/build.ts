@@ -1,16 +1,18 @@
 // `npm run build`: the two artifacts a deployment runs, bundled with esbuild so that they start
 // with `node` alone (no tsx, no node_modules):
 //   dist/router/main.js + dispatcher-thread.js   the router (what infra/router.Dockerfile copies)
+//   dist/router/dashboard/                       the admin listener's dashboard page and uPlot
 //   dist/lambda/index.mjs                        the function, exporting `handler`
 //   dist/cli.mjs                                 `lambda-dispatch worker` (the package's bin)
 // Your own function: `npm run build -- --lambda path/to/your-function.ts` (a module whose
 // `handler` export is createHandler(app)); `--outdir DIR` writes somewhere other than dist/.
 
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
+import { ASSETS } from '../ingress/dashboard/dashboard.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -75,6 +77,9 @@ export async function build(o: BuildOptions = {}): Promise<BuildResult> {
   // .js files are ESM only under a package.json that says so; the image copies this directory alone.
   mkdirSync(routerDir, { recursive: true });
   writeFileSync(path.join(routerDir, 'package.json'), JSON.stringify({ type: 'module' }) + '\n');
+  // The dashboard's files are read at run time, not bundled: dashboard.ts looks in dashboard/ beside main.js.
+  mkdirSync(path.join(routerDir, 'dashboard'), { recursive: true });
+  for (const asset of ASSETS.values()) copyFileSync(asset.source(), path.join(routerDir, 'dashboard', asset.bundled));
   return {
     routerMain: path.join(routerDir, 'main.js'),
     routerThread: path.join(routerDir, 'dispatcher-thread.js'),

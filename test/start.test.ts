@@ -101,6 +101,16 @@ test('npm start serves /ping from a local Lambda and Ctrl-C leaves no process be
     assert.equal(await res.text(), 'pong');
     const who = (await (await fetch(`${url}/whoami`)).json()) as { env: string };
     assert.match(who.env, /\$LATEST/, 'served by a local Lambda environment');
+    // The admin URLs it prints answer: the dashboard page and the Prometheus text.
+    const dashboard = /^dashboard\s+(http:\/\/\S+)/m.exec(out)?.[1];
+    const metrics = /^metrics\s+curl (http:\/\/\S+)/m.exec(out)?.[1];
+    assert.ok(dashboard && metrics, `npm start prints the dashboard and metrics URLs:\n${out}`);
+    const page = await fetch(dashboard);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /uplot\.js/);
+    const prom = await fetch(metrics);
+    assert.equal(prom.status, 200);
+    assert.match(await prom.text(), /^lambda_dispatch_requests_total/m);
   } finally {
     process.kill(-child.pid!, 'SIGINT');
   }

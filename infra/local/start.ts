@@ -52,6 +52,8 @@ console.log(`router        ${router.url}  (control port ${router.controlPort})`)
 console.log(`admin         ${router.adminUrl}  (the router's status; not on the client port)`);
 console.log(`try           curl ${router.url}/ping`);
 console.log(`status        curl ${router.adminUrl}/_lambda_dispatch/status`);
+console.log(`metrics       curl ${router.adminUrl}/metrics  (Prometheus text)`);
+console.log(`dashboard     ${router.adminUrl}/_lambda_dispatch/dashboard  (live charts; open it in a browser)`);
 
 // The router's own drain (LAMBDA_DISPATCH_ShutdownGraceMs), then the local Lambda; Ctrl-C twice: now.
 drainOnSignals(router, config.shutdownGraceMs, (line) => console.log(`stopping: ${line}`), () => lambda.close());
