@@ -2,16 +2,18 @@
 //
 // Two sources, neither with a lock or a message on the request path:
 // - per request, on the main thread when the request ends (`observe`): counts by method and
-//   status class, and the latency histograms, fed by ingress's own record of the request and the
-//   dispatcher's report that rode on its terminal record;
+//   status class, and the latency histograms (hot-histogram.ts), fed by ingress's own record of
+//   the request and the dispatcher's report that rode on its terminal record; plain additions,
+//   copied into the exposition at scrape time;
 // - everything else is state the dispatcher already keeps, read once per scrape from a status
 //   snapshot (one message to the dispatcher thread) and copied into gauges and counters, never
 //   counted twice.
 // docs/ARCHITECTURE.md, "Observability", lists every name.
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { NEVER } from '../../core/records.ts';
 import type { RouterStatus } from '../admin.ts';
+import { HotHistogram, type HistogramSnapshot } from './hot-histogram.ts';
 import type { RequestRecord } from './request-record.ts';
 
 /** Histogram buckets in seconds, 0.5 ms to 60 s (the function timeout's usual scale). */
@@ -19,56 +21,89 @@ export const SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 
 const PREFIX = 'lambda_dispatch_';
 /** Methods get their own label value; anything else is 'other', so a client cannot grow the series. */
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
+const METHOD_LABELS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'other'] as const;
+const METHOD_INDEX = new Map<string, number>(METHOD_LABELS.map((m, i) => [m, i]));
+const OTHER_METHOD = METHOD_LABELS.length - 1;
 const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
-
-type Child = { inc(value?: number): void };
 
 export class RouterMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'method' | 'status_class'>;
-  private readonly requestChildren = new Map<string, Child>();
-  private readonly duration: Histogram;
-  private readonly queueWait: Histogram;
-  private readonly firstByte: Histogram;
-  private readonly upstream: Histogram;
-  private readonly bytesIn: Child;
-  private readonly bytesOut: Child;
-  private readonly aborts: Counter;
-  private readonly routerAnswers: Counter<'code'>;
+  /** Requests by method (METHOD_LABELS index) × status class (STATUS_CLASSES index). */
+  private readonly requests = new Float64Array(METHOD_LABELS.length * STATUS_CLASSES.length);
+  private readonly duration: HotHistogram;
+  private readonly queueWait: HotHistogram;
+  private readonly firstByte: HotHistogram;
+  private readonly upstream: HotHistogram;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private aborts = 0;
+  private readonly routerAnswers = new Map<string, number>();
   private readonly fromStatus: ((s: RouterStatus) => void)[] = [];
 
   constructor(o: { processMetrics?: boolean } = {}) {
     const r = this.registry;
     if (o.processMetrics ?? true) collectDefaultMetrics({ register: r });
-    this.requests = new Counter({ name: `${PREFIX}requests_total`, help: 'Client requests ended, by method and status class (none: the client got no response head)', labelNames: ['method', 'status_class'], registers: [r] });
-    const histogram = (name: string, help: string) => new Histogram({ name: `${PREFIX}${name}`, help, buckets: SECONDS_BUCKETS, registers: [r] });
+    // The request path only adds to plain numbers; each scrape copies them into the exposition.
+    const requests = this.requests;
+    new Counter({
+      name: `${PREFIX}requests_total`,
+      help: 'Client requests ended, by method and status class (none: the client got no response head)',
+      labelNames: ['method', 'status_class'],
+      registers: [r],
+      collect() {
+        this.reset();
+        METHOD_LABELS.forEach((method, m) => STATUS_CLASSES.forEach((cls, c) => this.labels(method, cls).inc(requests[m * STATUS_CLASSES.length + c]!)));
+      },
+    });
+    const histogram = (name: string, help: string) => new HotHistogram(`${PREFIX}${name}`, help, SECONDS_BUCKETS, r);
     this.duration = histogram('request_duration_seconds', 'From the request head arriving to the response ending, as the client saw it');
     this.queueWait = histogram('queue_wait_seconds', 'Time a request waited for a free channel');
     this.firstByte = histogram('upstream_first_byte_seconds', "From the request reaching its channel to the app's response head");
     this.upstream = histogram('upstream_duration_seconds', "From the request reaching its channel to the app's response end: the app's time plus the channel's round trip");
-    const bytes = new Counter({ name: `${PREFIX}body_bytes_total`, help: 'Body bytes read from clients (in) and written to them (out)', labelNames: ['direction'], registers: [r] });
-    this.bytesIn = bytes.labels('in');
-    this.bytesOut = bytes.labels('out');
-    this.aborts = new Counter({ name: `${PREFIX}client_aborts_total`, help: 'Requests whose client went away before the response ended', registers: [r] });
-    this.routerAnswers = new Counter({ name: `${PREFIX}router_responses_total`, help: "Responses the router made in the function's place, by error code (README: errors)", labelNames: ['code'], registers: [r] });
-    for (const method of [...METHODS, 'other']) for (const c of STATUS_CLASSES) this.requests.labels(method, c).inc(0);
+    const self = this;
+    new Counter({
+      name: `${PREFIX}body_bytes_total`,
+      help: 'Body bytes read from clients (in) and written to them (out)',
+      labelNames: ['direction'],
+      registers: [r],
+      collect() {
+        this.reset();
+        this.labels('in').inc(self.bytesIn);
+        this.labels('out').inc(self.bytesOut);
+      },
+    });
+    new Counter({
+      name: `${PREFIX}client_aborts_total`,
+      help: 'Requests whose client went away before the response ended',
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(self.aborts);
+      },
+    });
+    new Counter({
+      name: `${PREFIX}router_responses_total`,
+      help: "Responses the router made in the function's place, by error code (docs/ARCHITECTURE.md: the router's own answers)",
+      labelNames: ['code'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const [code, n] of self.routerAnswers) this.labels(code).inc(n);
+      },
+    });
     this.stateMetrics();
   }
 
-  /** One ended request: the hot path's whole cost, a handful of additions. */
+  /** One ended request: the request path's whole cost of metrics, a few additions. */
   observe(r: RequestRecord): void {
-    const method = METHODS.has(r.method) ? r.method : 'other';
-    const cls = r.status === 0 ? 'none' : STATUS_CLASSES[Math.min(5, Math.floor(r.status / 100))]!;
-    const key = method + cls;
-    let child = this.requestChildren.get(key);
-    if (child === undefined) this.requestChildren.set(key, (child = this.requests.labels(method, cls)));
-    child.inc();
+    const m = METHOD_INDEX.get(r.method) ?? OTHER_METHOD;
+    const c = r.status === 0 ? 0 : Math.min(5, Math.floor(r.status / 100));
+    this.requests[m * STATUS_CLASSES.length + c]!++;
     this.duration.observe(r.durationMs / 1000);
-    if (r.bytesIn > 0) this.bytesIn.inc(r.bytesIn);
-    if (r.bytesOut > 0) this.bytesOut.inc(r.bytesOut);
-    if (r.aborted) this.aborts.inc();
-    if (r.routerError !== null) this.routerAnswers.labels(r.routerError).inc();
+    this.bytesIn += r.bytesIn;
+    this.bytesOut += r.bytesOut;
+    if (r.aborted) this.aborts++;
+    if (r.routerError !== null) this.routerAnswers.set(r.routerError, (this.routerAnswers.get(r.routerError) ?? 0) + 1);
     const rep = r.report;
     if (rep === null) return;
     this.queueWait.observe(rep.queueUs / 1e6);
@@ -87,21 +122,8 @@ export class RouterMetrics {
   }
 
   /** The request histogram's cumulative bucket counts (the dashboard's percentiles come from these). */
-  async durationBuckets(): Promise<{ le: number[]; counts: number[]; count: number; sum: number }> {
-    const m = await this.duration.get();
-    const le: number[] = [];
-    const counts: number[] = [];
-    let count = 0;
-    let sum = 0;
-    for (const v of m.values) {
-      if (v.metricName?.endsWith('_bucket')) {
-        const bound = v.labels.le;
-        le.push(bound === '+Inf' ? Infinity : Number(bound));
-        counts.push(v.value);
-      } else if (v.metricName?.endsWith('_count')) count = v.value;
-      else if (v.metricName?.endsWith('_sum')) sum = v.value;
-    }
-    return { le, counts, count, sum };
+  async durationBuckets(): Promise<HistogramSnapshot> {
+    return this.duration.snapshot();
   }
 
   // ── metrics read from the status snapshot at scrape time ──────────────────────────────────
