@@ -56,14 +56,19 @@ async function startNodeService(file: string, env: Record<string, string>, ready
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`${what} did not start within 30 s: ${out}${err}`)), 30_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    // Only until the ready line: after it the router writes an access line per request, which
+    // the pipe must keep draining but nobody needs to read (or re-scan: that was quadratic).
+    const onData = (d: Buffer) => {
       out += d.toString();
       const m = ready.exec(out);
       if (m) {
         clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        out = '';
         resolve(m[1]!);
       }
-    });
+    };
+    child.stdout!.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${what} exited with ${code}: ${out}${err}`));

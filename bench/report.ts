@@ -9,9 +9,10 @@ import type { MicroResult } from './scenarios/micro.ts';
 import type { PeakResult } from './scenarios/peak.ts';
 import type { SteadyResult } from './scenarios/steady.ts';
 import type { StreamScenarioResult } from './scenarios/stream.ts';
+import type { TelemetryResult } from './scenarios/telemetry.ts';
 import { scatterSvg, thin, type Point } from './svg.ts';
 
-export const SCENARIOS = ['steady', 'burst', 'peak', 'stream', 'micro'] as const;
+export const SCENARIOS = ['steady', 'burst', 'peak', 'stream', 'telemetry', 'micro'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface RunInfo {
@@ -27,6 +28,7 @@ export interface ScenarioResults {
   burst?: Omit<BurstResult, 'points'>;
   peak?: PeakResult;
   stream?: StreamScenarioResult;
+  telemetry?: TelemetryResult;
   micro?: MicroResult;
 }
 
@@ -92,24 +94,32 @@ function tlsCost(s: ScenarioResults): Section | null {
   };
 }
 
-/** Per-request metrics and the access log (default) against none (router-quiet), from the peak run. */
+/** Per-request metrics and the access log (default) against neither, from the telemetry run. */
 function telemetryCost(s: ScenarioResults): Section | null {
-  const peak = s.peak?.targets;
-  if (!peak?.router || !peak['router-quiet']) return null;
-  const a = peak.router;
-  const b = peak['router-quiet'];
-  const on = a.cpuUsPerRequest.router ?? 0;
-  const off = b.cpuUsPerRequest.router ?? 0;
+  const t = s.telemetry;
+  if (!t) return null;
   return {
-    title: 'observability — per-request metrics and access log on (default) vs off (LAMBDA_DISPATCH_RequestTelemetry=false), same run',
-    head: ['', 'on', 'off', 'router CPU per request, on', 'off', 'on ÷ off'],
-    rows: [['peak', `${int(a.rps)} req/s`, `${int(b.rps)} req/s`, `${int(on)} µs`, `${int(off)} µs`, off > 0 ? f2(on / off) : '–']],
-    notes: ['The target is on ÷ off ≤ 1.05. The access log goes to a pipe the bench drains, as the awslogs driver does.'],
+    title: `telemetry — router CPU per request with per-request metrics and the access log (on, the default) and without (off: LAMBDA_DISPATCH_RequestTelemetry=false), /ping at ${int(t.rate)} req/s open loop, ${t.rounds} alternating rounds of ${t.roundMs / 1000} s`,
+    head: ['', 'median', 'rounds'],
+    rows: [
+      ['on', `${f1(t.medianOnUs)} µs`, t.onUs.map(f1).join(' / ')],
+      ['off', `${f1(t.medianOffUs)} µs`, t.offUs.map(f1).join(' / ')],
+    ],
+    notes: [`on ÷ off = ${f2(t.ratio)}; the largest difference between two rounds of one router is ${pct(t.spread)} of its median (noise alone); ${t.errors} errors. The access log goes to a pipe the bench drains, as awslogs does.`],
   };
 }
 
 export function checkTargets(s: ScenarioResults): TargetCheck[] {
   const out: TargetCheck[] = [];
+  if (s.telemetry) {
+    const t = s.telemetry;
+    out.push({
+      scenario: 'telemetry',
+      target: 'telemetry: router CPU per request with metrics and access log ≤ 1.05 × without',
+      met: t.ratio <= 1.05,
+      measured: `${f2(t.ratio)} × (${f1(t.medianOnUs)} vs ${f1(t.medianOffUs)} µs; round-to-round spread ${pct(t.spread)})`,
+    });
+  }
   if (s.burst) {
     const b = s.burst;
     out.push({

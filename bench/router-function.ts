@@ -8,4 +8,4 @@ import { demoApp } from '../demo/app.ts';
 import { createHandler } from '../extension/handler.ts';
 import { createExtensionLogger } from '../extension/request-log.ts';
 
-export const handler = createHandler(demoApp, { logger: createExtensionLogger(process.env, destination({ dest: '/dev/null', sync: false })) });
+export const handler = createHandler(demoApp, { logger: createExtensionLogger(process.env, destination({ dest: '/dev/null', sync: false, minLength: 4096, periodicFlush: 1000 })) });

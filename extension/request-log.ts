@@ -21,7 +21,8 @@ export function extensionLogger(env: Env = process.env): Logger {
   return (shared ??= createExtensionLogger(env));
 }
 
-export function createExtensionLogger(env: Env, dest = destination({ dest: 1, sync: false })): Logger {
+/** Batched as the router's log is (4 KiB or a second); the handler flushes before it returns. */
+export function createExtensionLogger(env: Env, dest = destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 1000 })): Logger {
   const lambdaJson = env.AWS_LAMBDA_LOG_FORMAT === 'JSON';
   const level = LAMBDA_LEVELS[(env.AWS_LAMBDA_LOG_LEVEL ?? '').toUpperCase()] ?? 'info';
   return pino(

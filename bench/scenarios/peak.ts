@@ -44,8 +44,12 @@ export const WIDE_INSTANCES = {
   LAMBDA_DISPATCH_InstanceCountMultiplier: '1',
 };
 
-/** The `router-quiet` target: per-request metrics and the access log off. */
-export const QUIET = { LAMBDA_DISPATCH_RequestTelemetry: 'false' };
+/**
+ * Every router target keeps the instances the first round's lead-in scaled to: between its rounds
+ * a target sits idle while the others run (about half a minute), which the default scale-in
+ * would answer by releasing them, so that each round measured cold starts instead of the router.
+ */
+const SETTLED = { LAMBDA_DISPATCH_ScaleInIntervalMs: '600000' };
 
 export async function runPeak(ctx: Ctx): Promise<PeakResult> {
   const path = '/ping';
@@ -56,7 +60,7 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
   const lambda = await routerLambda(ctx);
   const started: Service[] = [];
   try {
-    const router = await startRouterProcess(lambda.url, ROUTER_ENV);
+    const router = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...SETTLED });
     started.push(router);
     const demo = await startDemoProcess();
     started.push(demo);
@@ -65,19 +69,15 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
     // The same router with fewer, larger instances: on one machine every environment is a thread
     // on the same two cores, so a CPU-light app is served best by few instances (on AWS each
     // environment has its own CPU and the default is right).
-    const wide = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...WIDE_INSTANCES });
+    const wide = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...SETTLED, ...WIDE_INSTANCES });
     started.push(wide);
-    const plain = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...PLAIN_CONTROL });
+    const plain = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...SETTLED, ...PLAIN_CONTROL });
     started.push(plain);
-    // The same router with no per-request metrics and no access log: what observability costs.
-    const quiet = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...QUIET });
-    started.push(quiet);
-    const urls: Record<string, string> = { router: router.url, 'router-quiet': quiet.url, 'router-plain': plain.url, 'router-32': wide.url, 'node-proxy': proxy.url, direct: demo.url };
+    const urls: Record<string, string> = { router: router.url, 'router-plain': plain.url, 'router-32': wide.url, 'node-proxy': proxy.url, direct: demo.url };
     // Whose CPU each target's requests use (the orchestrator hosts the local Lambda's environments).
     const pids: Record<string, Record<string, number>> = {
       router: { router: router.pid, lambda: process.pid },
       'router-plain': { router: plain.pid, lambda: process.pid },
-      'router-quiet': { router: quiet.pid, lambda: process.pid },
       'router-32': { router: wide.pid, lambda: process.pid },
       'node-proxy': { proxy: proxy.pid, app: demo.pid },
       direct: { app: demo.pid },
@@ -150,7 +150,7 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
     const proxyRps = targets['node-proxy']!.rps;
     return { path, concurrency, roundMs, rounds, targets, routerVsNodeProxy: proxyRps > 0 ? targets.router!.rps / proxyRps : 0,
       wideRouterVsNodeProxy: proxyRps > 0 && targets['router-32'] ? targets['router-32'].rps / proxyRps : 0,
-      notes: [...notes, 'router: control channel over TLS (the default); router-plain: LAMBDA_DISPATCH_ControlTls=false; router-quiet: LAMBDA_DISPATCH_RequestTelemetry=false (no per-request metrics, no access log; stdout is a pipe the bench drains, as awslogs does)', `router-32: the router with ${Object.entries(WIDE_INSTANCES).map(([k, v]) => `${k}=${v}`).join(', ')}`],
+      notes: [...notes, 'router: control channel over TLS (the default); router-plain: LAMBDA_DISPATCH_ControlTls=false', 'every router target: LAMBDA_DISPATCH_ScaleInIntervalMs=600000, so the fleet the first lead-in scaled to is still there for later rounds', `router-32: the router with ${Object.entries(WIDE_INSTANCES).map(([k, v]) => `${k}=${v}`).join(', ')}`],
     };
   } finally {
     for (const s of started.reverse()) await s.stop();
