@@ -11,7 +11,7 @@ import type { AppCall } from './app-call.ts';
 import type { AppTarget } from './app/target.ts';
 import { Capacity } from './capacity.ts';
 import { ChannelClient, type ChannelHost } from './channel-client.ts';
-import type { RequestLog } from './request-log.ts';
+import { RequestLog } from './request-log.ts';
 import type { ExitReason, InvocationResult, LambdaContext, ParsedPayload, ResolvedOptions } from './types.ts';
 
 export class Invocation implements ChannelHost {
@@ -43,7 +43,7 @@ export class Invocation implements ChannelHost {
     private readonly coldStart = false,
   ) {
     this.capacity = new Capacity(payload.maxConcurrent);
-    this.requestLog = options.requestLog.with({ requestId: context.awsRequestId ?? '', instance: payload.instanceId.slice(0, 8) });
+    this.requestLog = new RequestLog(options.logger, options.accessLogSample).with({ requestId: context.awsRequestId ?? '', instance: payload.instanceId.slice(0, 8) });
   }
 
   requestEnded(call: AppCall, error: string | null): void {

@@ -6,7 +6,7 @@ import type { RequestListener } from 'node:http';
 export type { ExitReason, InvocationResult, InvokePayload } from '../core/protocol.ts';
 import type { InvocationResult, InvokePayload } from '../core/protocol.ts';
 import { CERT_SHA256_TEXT } from '../core/cert-pin.ts';
-import { RequestLog, extensionLogger, type Logger } from './request-log.ts';
+import { extensionLogger, type Logger } from './request-log.ts';
 import { boolean, decimal, envReader, milliseconds, oneOf, option, port, statusList, urlPath, type Checker, type StatusRanges } from '../core/settings/env.ts';
 
 export interface LambdaContext {
@@ -185,7 +185,9 @@ export interface ResolvedOptions {
   readinessProtocol: 'http' | 'tcp';
   healthyStatus: StatusRanges;
   log: (message: string) => void;
-  requestLog: RequestLog;
+  /** Where per-request lines go (request-log.ts), and the share of requests that get one. */
+  logger: Logger;
+  accessLogSample: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -252,7 +254,8 @@ export function resolveOptions(o: ExtensionOptions = {}, env: Env = process.env)
     readinessProtocol: opt('readinessProtocol', protocol, fromEnv.readinessProtocol),
     healthyStatus: opt('healthyStatus', statusList, fromEnv.healthyStatus),
     log: o.log ?? ((m) => console.error(m)),
-    requestLog: new RequestLog(o.logger ?? extensionLogger(env), opt('accessLogSample', share, fromEnv.accessLogSample)),
+    logger: o.logger ?? extensionLogger(env),
+    accessLogSample: opt('accessLogSample', share, fromEnv.accessLogSample),
   });
 }
 

@@ -18,7 +18,7 @@ import { appRegistry } from './app/registry.ts';
 import type { AppTarget } from './app/target.ts';
 import { Capacity } from './capacity.ts';
 import type { AppCall } from './app-call.ts';
-import type { RequestLog } from './request-log.ts';
+import { RequestLog } from './request-log.ts';
 import { ChannelClient, type ChannelHost } from './channel-client.ts';
 import { resolveOptions, type App, type ExtensionOptions, type ResolvedOptions } from './types.ts';
 
@@ -98,7 +98,7 @@ export class Worker implements ChannelHost {
     if (!Number.isInteger(this.maxConcurrent) || this.maxConcurrent < 1) throw new RangeError(`lambda-dispatch worker: maxConcurrent must be an integer ≥ 1, got ${this.maxConcurrent}`);
     if (!Number.isInteger(channels) || channels < this.maxConcurrent) throw new RangeError(`lambda-dispatch worker: channels must be an integer ≥ maxConcurrent (${this.maxConcurrent}), got ${channels}`);
     this.workerId = o.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    this.requestLog = this.options.requestLog.with({ worker: this.workerId });
+    this.requestLog = new RequestLog(this.options.logger, this.options.accessLogSample).with({ worker: this.workerId });
     this.channels = new Array<ChannelClient | null>(channels).fill(null);
     const initial = o.backoffInitialMs ?? 100;
     const max = o.backoffMaxMs ?? 5000;
