@@ -46,20 +46,23 @@ test('headroom: target per instance is the limit over InstanceCountMultiplier (1
   assert.equal(hold(s, 10_100, 30_000, obs({ open: 2, inFlight: 20 })), 4, 'then 20 → 4');
 });
 
-test('waiting requests: what they need beyond the instances already starting', () => {
-  // 3 open instances of 10, all full, 30 waiting: at most 3 more; none while 3 are starting.
-  assert.equal(forWaiting({ open: 3, starting: 0, waiting: 30 }, 10), 6);
-  assert.equal(forWaiting({ open: 3, starting: 3, waiting: 30 }, 10), 6);
-  assert.equal(forWaiting({ open: 3, starting: 5, waiting: 30 }, 10), 8, 'more starting than needed: no more');
-  assert.equal(forWaiting({ open: 3, starting: 0, waiting: 0 }, 10), 0);
+test('waiting requests: on the average, what they need beyond the instances already starting', () => {
+  // 3 open instances of 10, 30 waiting: at most 3 more; none while 3 are starting.
+  assert.equal(forWaiting({ open: 3, starting: 0 }, 30, 10), 6);
+  assert.equal(forWaiting({ open: 3, starting: 3 }, 30, 10), 6);
+  assert.equal(forWaiting({ open: 3, starting: 5 }, 30, 10), 8, 'more starting than needed: no more');
+  assert.equal(forWaiting({ open: 3, starting: 0 }, 0, 10), 3);
   const s = new Scaler({ ...settings, instanceCountMultiplier: 1 }, 0);
   hold(s, 0, 10_000, obs({ open: 3, inFlight: 25 }));
+  // One tick of 30 waiting moves the 1 s average to ~3: one more instance, not three.
   const d = s.decide(10_100, obs({ open: 3, inFlight: 30, waiting: 30 }));
-  assert.equal(d.desired, 6, 'a hiccup of 30 waiting on 3 × 10 starts at most 3');
-  // The next tick, with those 3 starting (and the interval passed), starts none.
-  const later = s.decide(12_200, obs({ open: 3, starting: 3, inFlight: 30, waiting: 30 }));
+  assert.equal(d.desired, 4);
+  // A queue of 30 that stays: 3 more in all, and none while they start.
+  const later = s.decide(12_100, obs({ open: 3, starting: 1, inFlight: 30, waiting: 30 }));
   assert.equal(later.desired, 6);
-  assert.equal(later.held, 'instances-starting');
+  const after = s.decide(14_100, obs({ open: 3, starting: 3, inFlight: 30, waiting: 30 }));
+  assert.equal(after.desired, 6);
+  assert.equal(after.held, 'instances-starting');
 });
 
 test('capacity per instance comes from the open instances, not the setting', () => {
@@ -71,7 +74,7 @@ test('capacity per instance comes from the open instances, not the setting', () 
   const withStarting = s.decide(20_100, obs({ open: 2, per: 32, starting: 2, inFlight: 60 }));
   assert.equal(withStarting.capacity, 128, 'starting instances counted at the open ones’ mean');
   // With none open, the setting stands in.
-  assert.equal(new Scaler(settings, 0).decide(0, obs({ waiting: 25 })).desired, 3);
+  assert.equal(new Scaler(settings, 0).decide(10_000, obs({ waiting: 25 })).desired, 3);
 });
 
 test('status: the decision carries the smoothed demand and the capacity counted', () => {
@@ -90,9 +93,11 @@ test('the first request starts one instance at once; the scale-out interval coun
   assert.equal(s.first(0, false, 0), null, 'nothing waits');
   assert.equal(s.first(0, true, 5), null, 'something is open or starting');
   assert.equal(s.first(0, false, 1)?.desired, 1);
-  // A burst onto nothing: the ticks within the interval start no more, then what still waits
-  // needs beyond the one starting (100 at 10 each: 10, a step of 5 at most).
-  assert.equal(s.decide(100, obs({ starting: 1, waiting: 100 })).held, 'scale-out-interval');
+  // A burst onto nothing: a tick of 100 waiting averages to ~10, which the one starting serves;
+  // within the interval no more start however many wait; then what still waits on the average
+  // needs beyond the one starting (~87 at 10 each: 9, a step of 5 at most).
+  assert.equal(s.decide(100, obs({ starting: 1, waiting: 100 })).held, 'instances-starting');
+  assert.equal(s.decide(1000, obs({ starting: 1, waiting: 100 })).held, 'scale-out-interval');
   assert.equal(s.decide(2000, obs({ starting: 1, waiting: 100 })).desired, 6);
 });
 
@@ -100,17 +105,17 @@ test('step limit: at most max(5, 33%) per step', () => {
   assert.equal(maxStep(0), 5);
   assert.equal(maxStep(30), 10);
   const s = new Scaler(settings, 0);
-  assert.equal(s.decide(0, obs({ waiting: 1000 })).desired, 5);
+  assert.equal(s.decide(100, obs({ waiting: 1000 })).desired, 5, '1000 waiting: ~95 on the average after a tick, wants 10');
 });
 
 test('scale-out interval; no scale-in while requests wait; scale-in after the hold, a step per interval', () => {
   const s = new Scaler({ ...settings, idleReleaseMs: 600_000 }, 0);
-  assert.equal(s.decide(0, obs({ waiting: 30 })).desired, 3);
-  assert.equal(s.decide(1000, obs({ open: 3, waiting: 40, inFlight: 30 })).desired, 3, 'within 2 s of the last scale-out');
+  assert.equal(s.decide(100, obs({ waiting: 300 })).desired, 3, '300 waiting, ~29 on the average after a tick');
+  assert.equal(s.decide(1000, obs({ open: 3, waiting: 400, inFlight: 30 })).desired, 3, 'within 2 s of the last scale-out');
   assert.equal(s.last.held, 'scale-out-interval');
-  assert.equal(s.decide(2000, obs({ open: 3, waiting: 40, inFlight: 30 })).desired, 7);
-  // 20 s of 40 in flight on 10: the smoothed demand wants 8 (40 / 5).
-  let current = hold(s, 2100, 22_000, obs({ open: 7, inFlight: 40 }));
+  assert.equal(s.decide(2100, obs({ open: 3, waiting: 400, inFlight: 30 })).desired, 8, 'a step of 5');
+  // 20 s of 40 in flight: the smoothed demand wants 8 (40 / 5).
+  let current = hold(s, 2200, 22_000, obs({ open: 8, inFlight: 40 }));
   assert.equal(current, 8);
   // Demand falls to 10 (2 instances' worth) and 4 instances have been idle long past
   // IdleReleaseMs, but one request waits (a lost request held until its instance's outcome is
@@ -275,7 +280,7 @@ const maxCount = (rows: Row[]) => Math.max(...rows.map((r) => r.count));
 const firstAt = (rows: Row[], ok: (r: Row) => boolean) => rows.find(ok)?.t ?? Infinity;
 const scaleIns = (rows: Row[]) => rows.filter((r, i) => i > 0 && r.count < rows[i - 1]!.count).length;
 
-test('replay (a), a hiccup at steady load: 25 on 3 × 10, 300 ms where 30 wait → never above 6, back to ≤ 4 within 11 s, to 3 within 16 s', () => {
+test('replay (a), a hiccup at steady load: 25 on 3 × 10, 300 ms where 30 wait → one more instance at most (never above 4), back to 3 within 11 s', () => {
   // Multiplier 1 so that 3 instances are the steady state for 25, as in the measured run.
   const rows = replay(
     trace(60_000, (t) => (t >= 30_000 && t < 30_300 ? 60 : 25)),
@@ -285,23 +290,21 @@ test('replay (a), a hiccup at steady load: 25 on 3 × 10, 300 ms where 30 wait �
   assert.ok(before.every((r) => r.count === 3 && r.waiting === 0), 'steady: 3 instances, nothing waits');
   const spike = rows.find((r) => r.t === 30_000)!;
   assert.equal(spike.waiting, 30);
-  assert.ok(maxCount(rows) <= 6, `at most ${maxCount(rows)}`);
-  const after = rows.filter((r) => r.t >= 30_300);
-  const backTo4 = firstAt(after, (r) => r.count <= 4);
-  const backTo3 = firstAt(after, (r) => r.count <= 3);
-  assert.ok(backTo4 <= 41_000, `≤ 4 at ${backTo4} ms`);
-  assert.ok(backTo3 <= 46_000, `3 at ${backTo3} ms`);
+  const after = rows.filter((r) => r.t >= 30_000);
+  assert.ok(maxCount(after) <= 4, `at most ${maxCount(after)}`);
+  const backTo3 = firstAt(after.filter((r) => r.t > 30_300), (r) => r.count <= 3);
+  assert.ok(backTo3 - 30_300 <= 11_000, `3 again ${backTo3 - 30_300} ms after the hiccup`);
   assert.ok(rows.filter((r) => r.t > backTo3).every((r) => r.count === 3), 'and stays there');
 });
 
-test('replay (b), a burst 10 → 100 at once: ≥ 10 instances within 2.5 s, nothing waits after 4.5 s (one cold start and one scale-out interval), never above 15 (1.5 × 10)', () => {
+test('replay (b), a burst 10 → 100 at once: ≥ 10 instances within 4.5 s, nothing waits after 6.5 s (the 1 s average, two scale-out intervals, a cold start), never above 15 (1.5 × 10)', () => {
   const rows = replay(trace(50_000, (t) => (t < 20_000 ? 10 : 100)));
   assert.ok(rows.filter((r) => r.t >= 10_000 && r.t < 20_000).every((r) => r.count === 2), 'before: 2 (10 at 8 per instance)');
   const burst = rows.filter((r) => r.t >= 20_000);
   const ten = firstAt(burst, (r) => r.count >= 10);
   const served = firstAt(burst, (r) => r.waiting === 0 && r.open >= 10);
-  assert.ok(ten - 20_000 <= 2500, `≥ 10 after ${ten - 20_000} ms`);
-  assert.ok(served - 20_000 <= 4500, `all served after ${served - 20_000} ms`);
+  assert.ok(ten - 20_000 <= 4500, `≥ 10 after ${ten - 20_000} ms`);
+  assert.ok(served - 20_000 <= 6500, `all served after ${served - 20_000} ms`);
   assert.ok(burst.filter((r) => r.t >= served).every((r) => r.waiting === 0), 'and nothing waits again');
   assert.ok(maxCount(rows) <= 15, `at most ${maxCount(rows)}`);
   assert.equal(rows.at(-1)!.count, 13, 'settles at 100 / 8 per instance');

@@ -62,9 +62,13 @@ export function instancesFor(demand: number, target: number): number {
   return demand <= 0 ? 0 : Math.ceil(demand / target - 1e-6);
 }
 
-/** What the waiting requests need: the open instances, plus theirs beyond those already starting. */
-export function forWaiting(o: Pick<Observation, 'waiting' | 'open' | 'starting'>, perInstance: number): number {
-  return o.waiting > 0 ? o.open + Math.max(o.starting, Math.ceil(o.waiting / perInstance)) : 0;
+/**
+ * What `waiting` requests need: the open instances, plus theirs beyond those already starting.
+ * The scaler passes the smoothed count: a queue that the open instances clear within a moment
+ * (a hiccup, a stall of the host) needs no cold start, one that stays does.
+ */
+export function forWaiting(o: Pick<Observation, 'open' | 'starting'>, waiting: number, perInstance: number): number {
+  return o.open + Math.max(o.starting, instancesFor(waiting, perInstance));
 }
 
 /** 5 s exponentially weighted averages of arrival rate and duration (the ewma algorithm). */
@@ -200,10 +204,10 @@ export class Scaler {
     const per = o.open > 0 ? o.capacity / o.open : s.maxConcurrent;
     const target = targetPerInstance(per, s.instanceCountMultiplier);
     const capacity = o.capacity + o.starting * per;
-    // Headroom for what runs, on the average; for what waits, no more than it needs beyond the
-    // starting instances, which will serve it once open (their cold starts are already paid for).
+    // Headroom for what runs, on the average; for what waits (on the average, and only while some
+    // does), no more than it needs beyond the starting instances, which will serve it once open.
     const forRun = instancesFor(running, target);
-    const forWait = forWaiting(o, per);
+    const forWait = o.waiting > 0 ? forWaiting(o, this.waiting, per) : 0;
     const out = Math.max(forRun, forWait, s.minInstances);
     const want = Math.max(out, instancesFor(demand, target));
     this.recent.push({ t: now, v: want });
