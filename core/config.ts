@@ -36,6 +36,17 @@ export interface RouterConfig {
   maxHeaderBytes: number;
   scaleOutIntervalMs: number;
   scaleInIntervalMs: number;
+  /**
+   * An open instance that has served no request for this long is released, one scale-in step per
+   * tick, whatever the scale-in interval (MinInstances still holds). Default 5000 ms: Lambda bills
+   * an instance for every ms its invocation is held, busy or not, so an idle one costs its full
+   * rate; getting it back costs a new invoke, at most a cold start (~0.2–2 s, billed, plus the
+   * wait of the requests behind it) and usually less, because Lambda keeps a returned environment
+   * warm for minutes. Holding for a couple of cold starts' worth bounds the waste at about twice
+   * what re-invoking would cost (the ski-rental rule), and outlasts the scale-out interval (2 s),
+   * so a load that pauses for a breath finds its instances still there.
+   */
+  idleReleaseMs: number;
   /** An instance that asked to leave keeps serving at most this long while its replacement starts. */
   replacementWaitMs: number;
   /** Invoke the function once with initOnly at start so an environment is initialised before it is needed. */
@@ -201,6 +212,7 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
     maxHeaderBytes: read('LAMBDA_DISPATCH_MaxHeaderBytes', integer({ min: 1024, max: 1024 * 1024 }), 16 * 1024),
     scaleOutIntervalMs: read('LAMBDA_DISPATCH_ScaleOutIntervalMs', milliseconds({ whole: true, max: 600_000 }), 2000),
     scaleInIntervalMs: read('LAMBDA_DISPATCH_ScaleInIntervalMs', milliseconds({ whole: true, max: 3_600_000 }), 5000),
+    idleReleaseMs: read('LAMBDA_DISPATCH_IdleReleaseMs', milliseconds({ whole: true, min: 100, max: 3_600_000 }), 5000),
     replacementWaitMs: read('LAMBDA_DISPATCH_ReplacementWaitMs', milliseconds({ whole: true, max: 600_000 }), 2000),
     prewarmOnStart: read('LAMBDA_DISPATCH_PrewarmOnStart', boolean, false),
     workerSecret: read('LAMBDA_DISPATCH_WorkerSecret', secret({ minLength: WORKER_SECRET_MIN_LENGTH })),

@@ -49,7 +49,7 @@ export const WIDE_INSTANCES = {
  * a target sits idle while the others run (about half a minute), which the default scale-in
  * would answer by releasing them, so that each round measured cold starts instead of the router.
  */
-const SETTLED = { LAMBDA_DISPATCH_ScaleInIntervalMs: '600000' };
+const SETTLED = { LAMBDA_DISPATCH_ScaleInIntervalMs: '600000', LAMBDA_DISPATCH_IdleReleaseMs: '600000' };
 
 export async function runPeak(ctx: Ctx): Promise<PeakResult> {
   const path = '/ping';
@@ -150,7 +150,7 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
     const proxyRps = targets['node-proxy']!.rps;
     return { path, concurrency, roundMs, rounds, targets, routerVsNodeProxy: proxyRps > 0 ? targets.router!.rps / proxyRps : 0,
       wideRouterVsNodeProxy: proxyRps > 0 && targets['router-32'] ? targets['router-32'].rps / proxyRps : 0,
-      notes: [...notes, 'router: control channel over TLS (the default); router-plain: LAMBDA_DISPATCH_ControlTls=false', 'every router target: LAMBDA_DISPATCH_ScaleInIntervalMs=600000, so the fleet the first lead-in scaled to is still there for later rounds', `router-32: the router with ${Object.entries(WIDE_INSTANCES).map(([k, v]) => `${k}=${v}`).join(', ')}`],
+      notes: [...notes, 'router: control channel over TLS (the default); router-plain: LAMBDA_DISPATCH_ControlTls=false', 'every router target: LAMBDA_DISPATCH_ScaleInIntervalMs=600000 and IdleReleaseMs=600000, so the fleet the first lead-in scaled to is still there for later rounds', `router-32: the router with ${Object.entries(WIDE_INSTANCES).map(([k, v]) => `${k}=${v}`).join(', ')}`],
     };
   } finally {
     for (const s of started.reverse()) await s.stop();

@@ -32,6 +32,7 @@ const FLEET = {
   LAMBDA_DISPATCH_InstanceCountMultiplier: '1',
   LAMBDA_DISPATCH_MinInstances: '2',
   LAMBDA_DISPATCH_ScaleInIntervalMs: '600000',
+  LAMBDA_DISPATCH_IdleReleaseMs: '600000',
 };
 
 export async function runTelemetry(ctx: Ctx): Promise<TelemetryResult> {

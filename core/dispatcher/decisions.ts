@@ -1,7 +1,7 @@
 // The scaler's decisions as the operator sees them: counted by kind for the metrics, and a
-// lifecycle event when one changes the instance count. The scaler is asked on every tick and
-// whenever requests wait, and mostly repeats itself; a decision is counted once, when it differs
-// from the last one.
+// lifecycle event when one changes the instance count. The scaler is asked on every tick (and for
+// the first start when nothing is open or starting) and mostly repeats itself; a decision is
+// counted once, when it differs from the last one.
 
 import type { EventSink } from './events.ts';
 import type { Decision, Hold } from './scaler.ts';
@@ -14,8 +14,8 @@ export class Decisions {
     'scale-in': 0,
     'recent-peak': 0,
     'scale-out-interval': 0,
-    'requests-waiting': 0,
     'scale-in-interval': 0,
+    'instances-starting': 0,
   };
   private last: Decision | null = null;
 

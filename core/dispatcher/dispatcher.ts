@@ -39,7 +39,7 @@ export class Dispatcher implements ChannelAuthority {
       ring,
       {
         pick: (avoid) => this.fleet.pick(avoid),
-        starved: () => this.fleet.scale(),
+        starved: () => this.fleet.starved(),
         arrived: () => this.fleet.arrived(),
         completed: (ms) => this.fleet.completed(ms),
         closeRequested: (inst, reason) => this.fleet.closeRequested(inst, reason),

@@ -11,6 +11,7 @@ import { Launcher, type Invoke, type InvokeCounts } from './launcher.ts';
 import type { EventSink } from './events.ts';
 import { Decisions } from './decisions.ts';
 import { pingChannels } from './liveness.ts';
+import { activeCount, anyActive, observe, scaleInOrder } from './observe.ts';
 import { Scaler, type Decision } from './scaler.ts';
 import { Channel, Instance } from './state.ts';
 
@@ -24,6 +25,7 @@ export type FleetSettings = Pick<
   | 'maxInstances'
   | 'scaleOutIntervalMs'
   | 'scaleInIntervalMs'
+  | 'idleReleaseMs'
   | 'replacementWaitMs'
   | 'abortAckMs'
 > & {
@@ -41,6 +43,8 @@ export type FleetSettings = Pick<
 export interface Demand {
   /** Requests waiting for a channel. */
   readonly pendingCount: number;
+  /** Of those, the ones in the queue (the rest wait to learn whether they may go again). */
+  readonly queuedCount: number;
   /** New channels are free: hand them waiting requests. */
   pump(): void;
   /** An invoke ended: requests lost with its instance can be decided now. */
@@ -78,6 +82,7 @@ export class Fleet {
         maxInstances: o.maxInstances,
         scaleOutIntervalMs: o.scaleOutIntervalMs,
         scaleInIntervalMs: o.scaleInIntervalMs,
+        idleReleaseMs: o.idleReleaseMs,
       },
       t,
     );
@@ -222,18 +227,12 @@ export class Fleet {
     const now = this.now();
     inst.leavingSince = now;
     inst.closeReason = `close-request: ${reason}`;
-    const needed = inst.outstanding > 0 || this.demand.pendingCount > 0 || this.activeCount() < this.scaler.last.desired;
+    const needed = inst.outstanding > 0 || this.demand.pendingCount > 0 || activeCount(this.instances.values()) < this.scaler.last.desired;
     if (needed && !this.stopping && this.launcher.allows(now)) {
       this.start(inst);
     } else {
       this.drain(inst, inst.closeReason);
     }
-  }
-
-  private activeCount(): number {
-    let n = 0;
-    for (const inst of this.instances.values()) if (inst.active) n++;
-    return n;
   }
 
   private start(replaces: Instance | null = null): Instance {
@@ -346,35 +345,33 @@ export class Fleet {
     pingChannels(this.instances.values(), this.log);
   }
 
+  /** Every tick: the scaler decides on what it is told; the fleet starts or drains to match. */
   scale(): void {
     if (this.stopping) return;
     const now = this.now();
-    const current = this.activeCount();
-    // Requests on container workers need no Lambda: the scaler sees only what Lambdas carry.
-    let running = 0;
-    for (const inst of this.instances.values()) if (inst.kind === 'lambda') running += inst.outstanding;
-    const d = this.scaler.decide(now, current, { running, pending: this.demand.pendingCount });
+    const o = observe(this.instances.values(), this.demand.queuedCount, now);
+    const current = o.open + o.starting;
+    const d = this.scaler.decide(now, o);
     this.decisions.record(d, current);
     if (d.desired > current) {
       for (let n = d.desired - current; n > 0 && this.launcher.take(now); n--) this.start();
     } else if (d.desired < current) {
-      let excess = current - d.desired;
-      // Leave the longest-idle instances first; a busy one keeps serving.
-      const idle = [...this.instances.values()]
-        .filter(
-          (i) =>
-            i.kind === 'lambda' &&
-            i.state === 'open' &&
-            i.outstanding === 0 &&
-            i.leavingSince === 0 &&
-            now - i.lastBusyAt >= Math.min(this.o.scaleInIntervalMs, 5000),
-        )
-        .sort((a, b) => a.lastBusyAt - b.lastBusyAt);
-      for (const inst of idle) {
-        if (excess-- <= 0) break;
-        this.drain(inst, `scale-in: ${d.reason}`);
-      }
+      for (const inst of scaleInOrder(this.instances.values()).slice(0, current - d.desired)) this.drain(inst, `scale-in: ${d.reason}`);
     }
+  }
+
+  /**
+   * A request has to wait. Called per arriving request while requests wait, so it does not run the
+   * scaler (the tick does): it only starts one instance when none is open or starting.
+   */
+  starved(): void {
+    const now = this.now();
+    // While backoff holds starts back, the tick decides (and rejects what cannot wait that long).
+    if (this.stopping || !this.launcher.allows(now)) return;
+    const d = this.scaler.first(now, anyActive(this.instances.values()), this.demand.queuedCount);
+    if (d === null || !this.launcher.take(now)) return;
+    this.decisions.record(d, 0);
+    this.start();
   }
 
   // ── shutdown ───────────────────────────────────────────────────────────────────────────────

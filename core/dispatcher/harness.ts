@@ -68,6 +68,7 @@ export async function startHarness(overrides: Partial<DispatcherSettings> = {}):
       maxInstances: 10,
       scaleOutIntervalMs: 2000,
       scaleInIntervalMs: 5000,
+      idleReleaseMs: 5000,
       incomingRequestTimeoutMs: 10_000,
       maxPendingRequests: 100,
       windowBytes: 1 << 16,

@@ -73,7 +73,7 @@ test('deadline: the old instance serves until its replacement opens, then gets G
     h.events.map((e) => `${e.event} ${'instance' in e ? e.instance : ''}`.trim()),
     ['scaled', `instance-started ${A}`, `instance-opened ${A}`, `instance-started ${B}`, `instance-opened ${B}`, `instance-draining ${A}`, `instance-closed ${A}`],
   );
-  assert.deepEqual(h.events[0], { event: 'scaled', from: 0, to: 1, reason: 'simple running=0 pending=1' });
+  assert.deepEqual(h.events[0], { event: 'scaled', from: 0, to: 1, reason: 'a request waits and no instance is open or starting' });
   assert.deepEqual(h.events[3], { event: 'instance-started', instance: B, replaces: A });
   const opened = h.events.filter((e) => e.event === 'instance-opened');
   assert.deepEqual(opened.map((e) => e.event === 'instance-opened' && e.coldStart), [true, false]);
@@ -257,4 +257,30 @@ test('a request lost with a channel whose invoke runs on goes again after the bo
   // Its only other channel is on the same instance: better there than nowhere.
   assert.equal(kept.frames[0]?.type, 'req-head');
   assert.equal(h.dispatcher.status().requests.retried, 1);
+});
+
+test('waiting requests start one instance at once; the tick starts the rest, no more than they need', async () => {
+  // Nothing open: the first request starts an instance now (not a tick later), and the nine after
+  // it start nothing themselves, since the scaler runs on the tick, not per arriving request.
+  for (let slot = 0; slot < 10; slot++) h.enqueueGet(slot);
+  assert.equal(h.invokes.length, 1);
+  assert.equal(h.dispatcher.status().decisions['scale-out'], 1);
+  h.clock.now += 100;
+  h.dispatcher.tick();
+  assert.equal(h.invokes.length, 1, 'within the scale-out interval of that start');
+  // Past it: 10 waiting at 2 per instance need 5; one is starting, so 4 more.
+  h.clock.now += 2000;
+  h.dispatcher.tick();
+  assert.equal(h.invokes.length, 5);
+  const s = h.dispatcher.status();
+  assert.equal(s.instances.starting, 5);
+  assert.equal(s.lastDecision.capacity, 2, 'decided on the one starting instance of 2');
+  assert.ok(s.lastDecision.demand > 0 && s.lastDecision.demand < 10, `smoothed, not the instant: ${s.lastDecision.demand}`);
+  // While they start, more ticks (past the scale-out interval) start none: they will serve these.
+  h.clock.now += 2500;
+  h.dispatcher.tick();
+  assert.equal(h.invokes.length, 5);
+  const later = h.dispatcher.status().lastDecision;
+  assert.equal(later.held, 'instances-starting');
+  assert.equal(later.capacity, 10, 'five starting instances of 2');
 });

@@ -27,7 +27,10 @@ export interface RelaySettings {
 export interface Capacity {
   /** The instance that should take the next request, none of `avoid`. */
   pick(avoid: ReadonlySet<Instance>): Instance | undefined;
-  /** Requests wait and no channel is free: the fleet may have to grow. */
+  /**
+   * A request arrived to wait (no channel free). Called per such request, so it must be cheap: the
+   * fleet grows on its tick, and here at most starts the first instance when none is coming.
+   */
   starved(): void;
   /** A request reached the router, or finished after `ms` on its channel (the scaler's inputs). */
   arrived(): void;
@@ -80,6 +83,14 @@ export class Relay {
 
   get pendingCount(): number {
     return this.pending.size + this.replays.size;
+  }
+
+  /**
+   * Requests in the queue, without those held until their lost instance's outcome is known (at
+   * most 1 s): a held one may never go again (its environment crashed), so it starts nothing.
+   */
+  get queuedCount(): number {
+    return this.pending.size;
   }
 
   // ── records from ingress ───────────────────────────────────────────────────────────────────

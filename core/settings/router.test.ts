@@ -37,6 +37,7 @@ const ROWS: Row[] = [
   { variable: 'LAMBDA_DISPATCH_MaxHeaderBytes', field: 'maxHeaderBytes', fallback: 16 * 1024, good: [['4096', 4096]], bad: ['1023', String(1024 * 1024 + 1)] },
   { variable: 'LAMBDA_DISPATCH_ScaleOutIntervalMs', field: 'scaleOutIntervalMs', fallback: 2000, good: [['0', 0]], bad: ['-1', '600001'] },
   { variable: 'LAMBDA_DISPATCH_ScaleInIntervalMs', field: 'scaleInIntervalMs', fallback: 5000, good: [['500', 500]], bad: ['-1', '3600001'] },
+  { variable: 'LAMBDA_DISPATCH_IdleReleaseMs', field: 'idleReleaseMs', fallback: 5000, good: [['10000', 10_000], ['100', 100]], bad: ['99', '3600001', '1.5', 'soon'] },
   { variable: 'LAMBDA_DISPATCH_ReplacementWaitMs', field: 'replacementWaitMs', fallback: 2000, good: [['0', 0]], bad: ['-5', '600001'] },
   { variable: 'LAMBDA_DISPATCH_PrewarmOnStart', field: 'prewarmOnStart', fallback: false, good: [['true', true], ['yes', true], ['0', false]], bad: ['sometimes'] },
   { variable: 'LAMBDA_DISPATCH_WorkerSecret', field: 'workerSecret', fallback: undefined, good: [[SECRET, SECRET]], bad: ['short', ` ${SECRET}`, `${SECRET} `, `${SECRET}\n`, '                    '] },
