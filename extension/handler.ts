@@ -72,7 +72,7 @@ export function createHandler(app: App, options: ExtensionOptions = {}): Dispatc
       return await new Invocation(parsePayload(event), context, invocationTarget, resolved, coldStart).run();
     } finally {
       // Lambda may freeze the environment as soon as the handler returns.
-      resolved.logger.flush();
+      resolved.logger().flush();
     }
   }) as DispatchHandler;
 

@@ -44,7 +44,7 @@ export class Invocation implements ChannelHost {
     private readonly coldStart = false,
   ) {
     this.capacity = new Capacity(payload.maxConcurrent);
-    this.requestLog = new RequestLog(options.logger, options.accessLogSample).with({ requestId: context.awsRequestId ?? '', instance: payload.instanceId.slice(0, 8) });
+    this.requestLog = new RequestLog(options.logger(), options.accessLogSample).with({ requestId: context.awsRequestId ?? '', instance: payload.instanceId.slice(0, 8) });
   }
 
   requestEnded(call: AppCall, error: string | null): void {

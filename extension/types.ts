@@ -185,8 +185,12 @@ export interface ResolvedOptions {
   readinessProtocol: 'http' | 'tcp';
   healthyStatus: StatusRanges;
   log: (message: string) => void;
-  /** Where per-request lines go (request-log.ts), and the share of requests that get one. */
-  logger: Logger;
+  /**
+   * Where per-request lines go (request-log.ts), and the share of requests that get one. A getter:
+   * the default logger (and the exit hook its writer installs) is made on first use, not when the
+   * extension is imported.
+   */
+  logger: () => Logger;
   accessLogSample: number;
 }
 
@@ -233,6 +237,7 @@ export function resolveOptions(o: ExtensionOptions = {}, env: Env = process.env)
     healthyStatus: read('LAMBDA_DISPATCH_HealthyStatus', statusList, DEFAULT_HEALTHY_STATUS),
     accessLogSample: read('LAMBDA_DISPATCH_AccessLogSample', share, 1),
   };
+  const given = o.logger;
   const opt = <K extends keyof ExtensionOptions, T>(name: K, r: Checker<T>, fallback: T): T => option(`ExtensionOptions.${name}`, o[name], r, fallback);
   return Object.freeze({
     deadlineMarginMs: opt('deadlineMarginMs', nonNegative, fromEnv.deadlineMarginMs),
@@ -254,7 +259,7 @@ export function resolveOptions(o: ExtensionOptions = {}, env: Env = process.env)
     readinessProtocol: opt('readinessProtocol', protocol, fromEnv.readinessProtocol),
     healthyStatus: opt('healthyStatus', statusList, fromEnv.healthyStatus),
     log: o.log ?? ((m) => console.error(m)),
-    logger: o.logger ?? extensionLogger(env),
+    logger: given !== undefined ? () => given : () => extensionLogger(env),
     accessLogSample: opt('accessLogSample', share, fromEnv.accessLogSample),
   });
 }

@@ -98,7 +98,7 @@ export class Worker implements ChannelHost {
     if (!Number.isInteger(this.maxConcurrent) || this.maxConcurrent < 1) throw new RangeError(`lambda-dispatch worker: maxConcurrent must be an integer ≥ 1, got ${this.maxConcurrent}`);
     if (!Number.isInteger(channels) || channels < this.maxConcurrent) throw new RangeError(`lambda-dispatch worker: channels must be an integer ≥ maxConcurrent (${this.maxConcurrent}), got ${channels}`);
     this.workerId = o.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    this.requestLog = new RequestLog(this.options.logger, this.options.accessLogSample).with({ worker: this.workerId });
+    this.requestLog = new RequestLog(this.options.logger(), this.options.accessLogSample).with({ worker: this.workerId });
     this.channels = new Array<ChannelClient | null>(channels).fill(null);
     const initial = o.backoffInitialMs ?? 100;
     const max = o.backoffMaxMs ?? 5000;

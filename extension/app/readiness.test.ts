@@ -79,10 +79,11 @@ describe('readiness', () => {
       // The wait: a 404 passes with the list, and the message names the list when nothing does.
       await waitUntilReady(readinessProbe('127.0.0.1', port, '/404', { readinessProtocol: 'http', healthyStatus: healthy }), wait({ path: '/404' }));
       const err = await waitUntilReady(readinessProbe('127.0.0.1', port, '/503', { readinessProtocol: 'http', healthyStatus: healthy }), wait({
-        path: '/503', timeoutMs: 40, readiness: { readinessProtocol: 'http', healthyStatus: healthy },
+        path: '/503', timeoutMs: 400, readiness: { readinessProtocol: 'http', healthyStatus: healthy },
       })).catch((e: unknown) => e);
       assert.ok(err instanceof AppNotReadyError);
-      assert.match(err.message, /did not answer GET \/503 with 200-399,404 within 40 ms \(last: status 503\)$/);
+      // The last probe may be cut short by the deadline on a busy machine; the list is named either way.
+      assert.match(err.message, /did not answer GET \/503 with 200-399,404 within 400 ms \(last: (status 503|no answer in \d+ ms)\)$/);
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }

@@ -171,7 +171,8 @@ function conformanceSuite(app: ConformanceApp): void {
           const replies = await Promise.all(Array.from({ length: 8 }, (_, i) => call(target.base, `/hold?at=${barrier.port}&i=${i}`)));
           const statuses = replies.map((r) => r.status);
           assert.deepEqual(statuses, Array(8).fill(200), `every request served: ${replies.map((r) => `${r.status} ${r.body.toString().slice(0, 80)}`).join(' · ')}`);
-          assert.equal(barrier.reached(), 8, 'all 8 were held at once');
+          // More than 8 when a request lost with a stalled environment was sent again (a GET may be).
+          assert.ok(barrier.reached() >= 8, `all 8 were held at once (${barrier.reached()} arrivals)`);
           const servedBy = new Set(replies.map((r) => r.body.toString()));
           assert.ok(servedBy.size >= 3, `served by ${servedBy.size} app processes (${[...servedBy].join(', ')}); app processes started: ${pids().length}`);
         } finally {
