@@ -101,6 +101,8 @@ export interface RouterStatus {
   invokes: { started: number; failed: number };
   requests: { served: number; failed: number; timedOut: number; rejected: number };
   ingress: { memory: { rssBytes: number; heapUsedBytes: number; arrayBuffersBytes: number } };
+  /** Each open instance's learned limit and last load report (core/dispatcher/status.ts). */
+  concurrency: { instance: string; limit: number; busy: number; elu: number | null; reason: string }[];
 }
 
 /** The router in its own process, exactly as the container runs it, invoking `lambdaUrl`. */

@@ -5,6 +5,7 @@
 // a Markdown report, the JSON of every figure, and the burst chart.
 
 import type { BurstResult } from './scenarios/burst.ts';
+import type { ConcurrencyResult } from './scenarios/concurrency.ts';
 import type { MicroResult } from './scenarios/micro.ts';
 import type { PeakResult } from './scenarios/peak.ts';
 import type { SteadyResult } from './scenarios/steady.ts';
@@ -12,7 +13,7 @@ import type { StreamScenarioResult } from './scenarios/stream.ts';
 import type { TelemetryResult } from './scenarios/telemetry.ts';
 import { scatterSvg, thin, type Point } from './svg.ts';
 
-export const SCENARIOS = ['steady', 'burst', 'peak', 'stream', 'telemetry', 'micro'] as const;
+export const SCENARIOS = ['steady', 'burst', 'peak', 'stream', 'telemetry', 'concurrency', 'micro'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface RunInfo {
@@ -29,6 +30,7 @@ export interface ScenarioResults {
   peak?: PeakResult;
   stream?: StreamScenarioResult;
   telemetry?: TelemetryResult;
+  concurrency?: ConcurrencyResult;
   micro?: MicroResult;
 }
 
@@ -305,6 +307,15 @@ function sections(r: BenchReport): Section[] {
   if (tls) out.push(tls);
   const telemetry = telemetryCost(s);
   if (telemetry) out.push(telemetry);
+  if (s.concurrency) {
+    const c = s.concurrency;
+    out.push({
+      title: `concurrency — limits learned per instance (default: 1 … 32, from 10) vs fixed at 10, closed loop, ${c.learnMs / 1000} s to learn then ${c.measureMs / 1000} s measured`,
+      head: ['route', 'clients', 'router', 'req/s', 'p99 ms', 'instances', 'limits at the end', 'errors'],
+      rows: c.runs.map((r) => [r.path, String(r.clients), r.router, int(r.rps), f2(r.latency.p99), String(r.instances), r.limits.join(' '), String(r.errors)]),
+      notes: ['Each run starts a fresh local Lambda and router. On this machine every environment shares the same two cores, so a CPU-heavy route saturates any environment: the learned limit falls where the fixed one would queue work inside the app.'],
+    });
+  }
   if (s.micro) {
     const m = s.micro;
     out.push({

@@ -11,7 +11,11 @@ export interface RouterConfig {
   functionName: string;
   /** WebSocket channels each instance opens; extra ones beyond maxConcurrent are spares. */
   channelCount: number;
-  /** Requests one instance serves at once. */
+  /**
+   * Bounds of the requests one instance is given at once, learned between them from its load
+   * (core/dispatcher/concurrency.ts); equal, the limit is fixed.
+   */
+  minConcurrentCount: number;
   maxConcurrentCount: number;
   instanceCountMultiplier: number;
   incomingPort: number;
@@ -128,10 +132,28 @@ export function configuredCallbackHost(env: Env): { host: string; source: Callba
   return undefined;
 }
 
+/**
+ * The most requests an instance may be given at once, by default: a CPU-light app learns its way
+ * up to it (one environment of a small Express route served 64 at once at three times the rate of
+ * twelve environments held to 10), a CPU-heavy one down from INITIAL_CONCURRENT.
+ */
+export const DEFAULT_MAX_CONCURRENT = 32;
+/** Where a new instance's learned limit starts (the old fixed default), within the bounds. */
+export const INITIAL_CONCURRENT = 10;
+
 /** Validated once at start and frozen: the dispatcher thread and the ingress read the same values. */
 export function loadRouterConfig(env: Env = process.env): RouterConfig {
   const read = envReader(env);
-  const maxConcurrentCount = read('LAMBDA_DISPATCH_MaxConcurrentCount', integer({ min: 1, max: 1000 }), 10);
+  const maxConcurrentCount = read('LAMBDA_DISPATCH_MaxConcurrentCount', integer({ min: 1, max: 1000 }), DEFAULT_MAX_CONCURRENT);
+  const minConcurrentCount = read('LAMBDA_DISPATCH_MinConcurrentCount', integer({ min: 1, max: 1000 }), Math.min(1, maxConcurrentCount));
+  if (minConcurrentCount > maxConcurrentCount) {
+    throw new SettingError(
+      'LAMBDA_DISPATCH_MinConcurrentCount',
+      env.LAMBDA_DISPATCH_MinConcurrentCount,
+      `at most LAMBDA_DISPATCH_MaxConcurrentCount (${maxConcurrentCount})`,
+      `LAMBDA_DISPATCH_MinConcurrentCount (${minConcurrentCount}) exceeds LAMBDA_DISPATCH_MaxConcurrentCount (${maxConcurrentCount})`,
+    );
+  }
   const channelCount = read('LAMBDA_DISPATCH_ChannelCount', integer({ min: 1, max: 1000 }), Math.max(20, maxConcurrentCount));
   if (channelCount < maxConcurrentCount) {
     throw new SettingError(
@@ -188,6 +210,7 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
   return Object.freeze({
     functionName: read('LAMBDA_DISPATCH_FunctionName', text, 'lambda-dispatch-demo'),
     channelCount,
+    minConcurrentCount,
     maxConcurrentCount,
     instanceCountMultiplier: read('LAMBDA_DISPATCH_InstanceCountMultiplier', decimal({ min: 1, max: 100 }), 2),
     incomingPort,

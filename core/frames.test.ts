@@ -281,8 +281,18 @@ describe('frames: wire layout', () => {
   test('frame type codes are the documented ones', () => {
     assert.deepEqual(FrameType, {
       REQ_HEAD: 1, REQ_BODY: 2, REQ_END: 3, REQ_ABORT: 4, RES_HEAD: 5,
-      RES_BODY: 6, RES_END: 7, RES_ERROR: 8, CLOSE_REQUEST: 9, GOAWAY: 10, RES_INFO: 12,
+      RES_BODY: 6, RES_END: 7, RES_ERROR: 8, CLOSE_REQUEST: 9, GOAWAY: 10, RES_INFO: 12, LOAD: 13,
     });
+  });
+
+  test('LOAD: [elu u16][cpu u16][requests u32][intervalMs u32], shares in thousandths, id 0', () => {
+    const f = encodeFrame({ type: 'load', load: { elu: 0.4567, cpu: 1.25, requests: 1234, intervalMs: 1003 } });
+    assert.deepEqual([...f], [FrameType.LOAD, 0, 0, 0, 0, 0, 0x01, 0xc9, 0x04, 0xe2, 0, 0, 0x04, 0xd2, 0, 0, 0x03, 0xeb]);
+    assert.deepEqual(decodeFrame(f), { type: 'load', load: { elu: 0.457, cpu: 1.25, requests: 1234, intervalMs: 1003 } });
+    // Out-of-range figures are clamped, never wrapped.
+    const wild = decodeFrame(encodeFrame({ type: 'load', load: { elu: -1, cpu: 1e9, requests: -5, intervalMs: 2 ** 40 } }));
+    assert.deepEqual(wild, { type: 'load', load: { elu: 0, cpu: 65.535, requests: 0, intervalMs: 0xffffffff } });
+    assert.throws(() => decodeFrame(Uint8Array.of(FrameType.LOAD, 0, 0, 0, 0, 0, 1, 2, 3)), isFrameError('ERR_FRAME_INVALID'));
   });
 });
 
@@ -437,6 +447,7 @@ describe('frames: peekFrame', () => {
       [{ type: 'res-error', id: 10, message: 'm' }, FrameType.RES_ERROR, 0, 10],
       [{ type: 'close-request', reason: 'r' }, FrameType.CLOSE_REQUEST, 0, 0],
       [{ type: 'goaway' }, FrameType.GOAWAY, 0, 0],
+      [{ type: 'load', load: { elu: 0.5, cpu: 0.5, requests: 1, intervalMs: 1000 } }, FrameType.LOAD, 0, 0],
     ];
     for (const [f, type, flags, id] of frames) assert.deepEqual(peekFrame(encodeFrame(f)), { type, flags, id }, f.type);
   });
@@ -461,7 +472,7 @@ describe('frames: peekFrame', () => {
     for (let n = 0; n < FRAME_HEADER_BYTES; n++) {
       assert.throws(() => peekFrame(new Uint8Array(n).fill(FrameType.REQ_END)), isFrameError('ERR_FRAME_TRUNCATED', `${n} bytes`));
     }
-    for (const type of [0, 11, 13, 100, 200, 255]) {
+    for (const type of [0, 11, 14, 100, 200, 255]) {
       assert.throws(() => peekFrame(Uint8Array.of(type, 0, 0, 0, 0, 1)), isFrameError('ERR_FRAME_UNKNOWN_TYPE', `type ${type}`));
     }
   });
@@ -620,6 +631,7 @@ function corpus(): Buffer[] {
     { type: 'res-info', id: 11, head: { status: 103, headers: ['link', '</a.css>; rel=preload'] } },
     { type: 'res-info', id: 12, head: { status: 199, reason: 'Odd', headers: [] } },
     { type: 'res-end', id: 13, trailers: ['x-checksum', 'abc', 'x-n', ''] },
+    { type: 'load', load: { elu: 0.25, cpu: 0.125, requests: 77, intervalMs: 1000 } },
   ];
   return frames.map((f) => encodeFrame(f));
 }

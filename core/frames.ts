@@ -21,6 +21,7 @@ export const FrameType = {
   CLOSE_REQUEST: M.CLOSE_REQUEST,
   GOAWAY: M.GOAWAY,
   RES_INFO: M.RES_INFO,
+  LOAD: M.LOAD,
 } as const;
 export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
 
@@ -63,7 +64,23 @@ export type Frame =
   | { type: 'res-info'; id: number; head: ResponseHead }
   | { type: 'res-error'; id: number; message: string }
   | { type: 'close-request'; reason: string }
-  | { type: 'goaway' };
+  | { type: 'goaway' }
+  | { type: 'load'; load: LoadReport };
+
+/**
+ * An environment's load over the interval it covers (LOAD's body: `[elu u16][cpu u16][requests
+ * u32][intervalMs u32]`, the two shares in thousandths). `elu`: the share of the interval the
+ * event loop ran callbacks (saturation: near 1 whatever CPU the environment is given); `cpu`: CPU
+ * time over wall time (may exceed 1 with threads, and is capped by the environment's CPU share).
+ */
+export interface LoadReport {
+  elu: number;
+  cpu: number;
+  requests: number;
+  intervalMs: number;
+}
+
+const LOAD_BODY_BYTES = 12;
 
 export class FrameError extends Error {
   override name = 'FrameError';
@@ -303,7 +320,24 @@ export function encodeFrame(f: Frame): Buffer {
       return withText(FrameType.CLOSE_REQUEST, 0, f.reason);
     case 'goaway':
       return frame(FrameType.GOAWAY, 0, 0);
+    case 'load': {
+      const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + LOAD_BODY_BYTES);
+      header(buf, FrameType.LOAD, 0, 0);
+      const share = (v: number) => Math.max(0, Math.min(MAX_U16, Math.round(v * 1000)));
+      buf.writeUInt16BE(share(f.load.elu), FRAME_HEADER_BYTES);
+      buf.writeUInt16BE(share(f.load.cpu), FRAME_HEADER_BYTES + 2);
+      buf.writeUInt32BE(Math.max(0, Math.min(0xffffffff, Math.round(f.load.requests))), FRAME_HEADER_BYTES + 4);
+      buf.writeUInt32BE(Math.max(0, Math.min(0xffffffff, Math.round(f.load.intervalMs))), FRAME_HEADER_BYTES + 8);
+      return buf;
+    }
   }
+}
+
+/** LOAD's body (the frame minus its header). */
+export function readLoad(payload: Uint8Array): LoadReport {
+  if (payload.byteLength !== LOAD_BODY_BYTES) throw new FrameError('ERR_FRAME_INVALID', `LOAD body of ${payload.byteLength} bytes, not ${LOAD_BODY_BYTES}`);
+  const b = asBuffer(payload);
+  return { elu: b.readUInt16BE(0) / 1000, cpu: b.readUInt16BE(2) / 1000, requests: b.readUInt32BE(4), intervalMs: b.readUInt32BE(8) };
 }
 
 
@@ -313,7 +347,7 @@ export function peekFrame(data: Uint8Array): { type: number; flags: number; id: 
     throw new FrameError('ERR_FRAME_TRUNCATED', `frame of ${data.byteLength} bytes is shorter than its ${FRAME_HEADER_BYTES}-byte header`);
   }
   const type = data[0]!;
-  if (type < FrameType.REQ_HEAD || (type > FrameType.GOAWAY && type !== FrameType.RES_INFO)) throw new FrameError('ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${type}`);
+  if (type < FrameType.REQ_HEAD || (type > FrameType.GOAWAY && type !== FrameType.RES_INFO && type !== FrameType.LOAD)) throw new FrameError('ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${type}`);
   return { type, flags: data[1]!, id: ((data[2]! << 24) | (data[3]! << 16) | (data[4]! << 8) | data[5]!) >>> 0 };
 }
 
@@ -358,6 +392,8 @@ export function decodeFrame(data: Uint8Array): Frame {
       return { type: 'close-request', reason: payload.toString('utf8') };
     case FrameType.GOAWAY:
       return { type: 'goaway' };
+    case FrameType.LOAD:
+      return { type: 'load', load: readLoad(payload) };
     default:
       throw new FrameError('ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${type}`);
   }

@@ -24,6 +24,12 @@ export const MessageType = {
    * a router that announced the `info` feature in its handshake answer (core/protocol.ts).
    */
   RES_INFO: 12,
+  /**
+   * channel only: the extension's report of its environment's load (event-loop utilisation, CPU,
+   * requests served) over the last interval, from which the router learns the instance's
+   * concurrency. Sent only to a router that announced the `load` feature.
+   */
+  LOAD: 13,
 } as const;
 
 export type MessageTypeName = keyof typeof MessageType;

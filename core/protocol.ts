@@ -24,10 +24,12 @@ export type ChannelFeature =
   /** RES_END with a trailer header list */
   | 'trailers'
   /** RES_HEAD / RES_INFO with FLAG_REASON: the app's reason phrase */
-  | 'reason';
+  | 'reason'
+  /** LOAD frames: the environment's load, once a second */
+  | 'load';
 
 /** Every feature this code understands: what the router announces. */
-export const CHANNEL_FEATURES: readonly ChannelFeature[] = ['info', 'trailers', 'reason'];
+export const CHANNEL_FEATURES: readonly ChannelFeature[] = ['info', 'trailers', 'reason', 'load'];
 
 /** The features named in a FEATURES_HEADER value (unknown names are ignored). */
 export function parseFeatures(value: string | string[] | undefined): Set<ChannelFeature> {

@@ -83,6 +83,20 @@ describe('demo app', () => {
     assert.equal((await call('/delay')).status, 400);
   });
 
+  test('GET /cpu?ms=N keeps the event loop busy N ms; a bad N is 400', async () => {
+    // The app runs in this process: its busy loop shows as this thread's event-loop utilisation.
+    const elu0 = performance.eventLoopUtilization();
+    const t = performance.now();
+    const r = await call('/cpu?ms=60');
+    const elu = performance.eventLoopUtilization(elu0);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'burned 60 ms');
+    assert.ok(performance.now() - t >= 60);
+    assert.ok(elu.active >= 60, `the loop was busy ${elu.active} ms`);
+    assert.equal((await call('/cpu?ms=1001')).status, 400);
+    assert.equal((await call('/cpu')).status, 400);
+  });
+
   test('GET /bytes?n=N streams N bytes with content-length', async () => {
     const r = await call('/bytes?n=1000001');
     assert.equal(r.status, 200);

@@ -4,6 +4,8 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 
+/** The most CPU one /cpu request may burn: enough to saturate an environment, not to freeze it. */
+const MAX_CPU_MS = 1000;
 const MAX_DELAY_MS = 900_000;
 const CHUNK = 64 * 1024;
 /** Printable filler for /bytes, so that `type=text/plain` bodies are readable text. */
@@ -83,6 +85,16 @@ export const demoApp: RequestListener = (req, res) => {
       const ms = intParam(q, 'ms', MAX_DELAY_MS);
       if (ms === null || ms === undefined) return text(res, 400, `ms must be an integer in 0..${MAX_DELAY_MS}\n`);
       return after(req, res, ms, () => text(res, 200, `delayed ${ms}`));
+    }
+    case '/cpu': {
+      // A CPU-heavy route: the event loop is busy for `ms` per request, as a template render or a
+      // JSON transform would keep it. What the router's concurrency learning must narrow for.
+      if (!isGet) break;
+      const ms = intParam(q, 'ms', MAX_CPU_MS);
+      if (ms === null || ms === undefined) return text(res, 400, `ms must be an integer in 0..${MAX_CPU_MS}\n`);
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+      return text(res, 200, `burned ${ms} ms`);
     }
     case '/bytes': {
       if (!isGet) break;

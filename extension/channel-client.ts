@@ -37,7 +37,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import WebSocket from 'ws';
-import { decodeFrame, encodeFrame, headerListSize, type Frame, type HeaderList, type RequestHead, type ResponseHead } from '../core/frames.ts';
+import { decodeFrame, encodeFrame, headerListSize, type Frame, type HeaderList, type LoadReport, type RequestHead, type ResponseHead } from '../core/frames.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
 import { CERT_PIN_MISMATCH } from '../core/cert-pin.ts';
 import { CHANNEL_PATH, FEATURES_HEADER, parseFeatures, type ChannelFeature } from '../core/protocol.ts';
@@ -165,6 +165,13 @@ export class ChannelClient {
   /** Asks the router to stop sending this instance requests (it answers GOAWAY when it is ready). */
   sendCloseRequest(reason: string): void {
     if (this.sendable) this.ws.send(encodeFrame({ type: 'close-request', reason }));
+  }
+
+  /** A LOAD report, when this channel is open and its router takes them; false otherwise. */
+  sendLoad(load: LoadReport): boolean {
+    if (!this.sendable || !this.features.has('load')) return false;
+    this.ws.send(encodeFrame({ type: 'load', load }));
+    return true;
   }
 
   /** Closes the channel once its current request (if any) has finished. */

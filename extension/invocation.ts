@@ -11,6 +11,7 @@ import type { AppCall } from './app-call.ts';
 import type { AppTarget } from './app/target.ts';
 import { Capacity } from './capacity.ts';
 import { ChannelClient, type ChannelHost } from './channel-client.ts';
+import { LoadReporter } from './load-reporter.ts';
 import { RequestLog } from './request-log.ts';
 import type { ExitReason, InvocationResult, LambdaContext, ParsedPayload, ResolvedOptions } from './types.ts';
 
@@ -95,7 +96,10 @@ export class Invocation implements ChannelHost {
     this.hardStopAt = Date.now() + Math.max(0, hardStopIn - elapsed());
     const { routerUrl, instanceId } = this.payload;
     for (let i = 0; i < this.payload.channels; i++) this.channels.push(this.connect(i));
+    // The router learns this instance's concurrency from these (on the first channel that takes one).
+    const reporter = new LoadReporter((load) => this.channels.some((ch) => ch.sendLoad(load)), () => this.capacity.requests);
     const exitReason = await ended;
+    reporter.stop();
     clearTimeout(softTimer);
     clearTimeout(hardTimer);
     for (const t of this.reconnectTimers) clearTimeout(t);

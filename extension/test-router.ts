@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { decodeFrame, encodeFrame, type Frame, type HeaderList, type ResponseHead } from '../core/frames.ts';
+import { decodeFrame, encodeFrame, type Frame, type HeaderList, type LoadReport, type ResponseHead } from '../core/frames.ts';
 import { generateControlTls, type ControlTls } from '../core/dispatcher/control-tls.ts';
 import { CHANNEL_FEATURES, CHANNEL_HEADER, CHANNEL_PATH, FEATURES_HEADER, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../core/protocol.ts';
 import type { InvokePayload, LambdaContext } from './types.ts';
@@ -64,6 +64,8 @@ export class TestChannel {
   readonly frames = new AsyncQueue<Frame>();
   /** CLOSE_REQUEST reasons seen while waiting for responses. */
   readonly closeRequests: string[] = [];
+  /** LOAD reports, kept apart: they come once a second whatever else the test is looking at. */
+  readonly loads: LoadReport[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
 
   /** For container workers: the worker id and capacity the channel announced. */
@@ -74,7 +76,11 @@ export class TestChannel {
     readonly ws: WebSocket,
     readonly index: number,
   ) {
-    ws.on('message', (data: Buffer) => this.frames.push(decodeFrame(data)));
+    ws.on('message', (data: Buffer) => {
+      const f = decodeFrame(data);
+      if (f.type === 'load') this.loads.push(f.load);
+      else this.frames.push(f);
+    });
     this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
 

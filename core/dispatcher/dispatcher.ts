@@ -43,6 +43,7 @@ export class Dispatcher implements ChannelAuthority {
         arrived: () => this.fleet.arrived(),
         completed: (ms) => this.fleet.completed(ms),
         closeRequested: (inst, reason) => this.fleet.closeRequested(inst, reason),
+        loadReported: (inst, load) => this.fleet.loadReported(inst, load),
         retire: (ch) => this.fleet.retire(ch),
         protocolError: (ch, why) => this.fleet.protocolError(ch, why),
       },

@@ -10,6 +10,7 @@ export type LifecycleEvent =
   | { event: 'instance-draining'; instance: string; reason: string }
   | { event: 'instance-closed'; instance: string; kind: InstanceKind; reason: string; lifeMs: number }
   | { event: 'scaled'; from: number; to: number; reason: string }
+  | { event: 'limit'; instance: string; from: number; to: number; reason: string }
   | { event: 'invoke-failed'; instance: string; failure: string; detail: string; nextStartInMs: number };
 
 export type EventSink = (e: LifecycleEvent) => void;
@@ -27,6 +28,8 @@ export function describeEvent(e: LifecycleEvent): string {
       return `instance ${e.instance} closed after ${Math.round(e.lifeMs / 1000)} s: ${e.reason}`;
     case 'scaled':
       return `scaling ${e.from} → ${e.to}: ${e.reason}`;
+    case 'limit':
+      return `instance ${e.instance} takes ${e.to} at once (was ${e.from}): ${e.reason}`;
     case 'invoke-failed':
       return `instance ${e.instance} failed (${e.failure}: ${e.detail}); next start in ≥ ${Math.round(e.nextStartInMs)} ms`;
   }

@@ -1,11 +1,16 @@
 // The fleet: the instances serving this router and their channels. It starts instances (through
 // the launcher), opens their channels, drains, replaces and closes them, pings their channels, and
-// grows or shrinks the Lambda part to what the scaler asks. Container workers join and leave on their own and are counted apart. It never
-// touches a request: which request goes where is the relay's business (relay.ts).
+// grows or shrinks the Lambda part to what the scaler asks, and moves each instance's concurrency
+// limit on its load reports. Container workers join and leave on their own and are counted apart.
+// It never touches a request: which request goes where is the relay's business (relay.ts).
+// Long because every transition of an instance (start, open, report, drain, replace, leave,
+// remove), with its event and its timeout, reads and changes the same instance map and launcher:
+// split, each part would reach into the other's private state.
 
 import type { WebSocket } from 'ws';
 import type { RouterConfig } from '../config.ts';
-import { FrameType, frame } from '../frames.ts';
+import { INITIAL_CONCURRENT } from '../config.ts';
+import { FrameType, frame, type LoadReport } from '../frames.ts';
 import type { InvokeOutcome } from './invoker.ts';
 import { Launcher, type Invoke, type InvokeCounts } from './launcher.ts';
 import type { EventSink } from './events.ts';
@@ -18,6 +23,7 @@ import { Channel, Instance } from './state.ts';
 export type FleetSettings = Pick<
   RouterConfig,
   | 'channelCount'
+  | 'minConcurrentCount'
   | 'maxConcurrentCount'
   | 'instanceCountMultiplier'
   | 'scalingAlgorithm'
@@ -76,7 +82,8 @@ export class Fleet {
     this.scaler = new Scaler(
       {
         algorithm: o.scalingAlgorithm,
-        maxConcurrent: o.maxConcurrentCount,
+        // Capacity a new instance brings until it has learned its own.
+        maxConcurrent: initialLimit(o),
         instanceCountMultiplier: o.instanceCountMultiplier,
         minInstances: o.minInstances,
         maxInstances: o.maxInstances,
@@ -175,6 +182,16 @@ export class Fleet {
     return this.open(id, index, ws);
   }
 
+  /** An instance's load report: its limit moves (concurrency.ts); a raise may let waiting requests in. */
+  loadReported(inst: Instance, load: LoadReport): void {
+    const from = inst.concurrency.limit;
+    const { limit, reason } = inst.concurrency.report(load, inst.peakBusy, this.now());
+    inst.peakBusy = inst.busy;
+    if (limit === from) return;
+    this.emit({ event: 'limit', instance: inst.shortId, from, to: limit, reason });
+    if (limit > from) this.demand.pump();
+  }
+
   protocolError(ch: Channel, why: string): void {
     this.log(`channel ${ch.instance.id}/${ch.index}: protocol error: ${why}`);
     // Closing takes a handshake: until it ends, no request may be given to this channel.
@@ -237,7 +254,11 @@ export class Fleet {
 
   private start(replaces: Instance | null = null): Instance {
     const { id, token, ended } = this.launcher.launch();
-    const inst = new Instance(id, Buffer.from(token), this.o.maxConcurrentCount, this.now());
+    const inst = new Instance(id, Buffer.from(token), this.o.maxConcurrentCount, this.now(), 'lambda', {
+      min: this.o.minConcurrentCount,
+      max: this.o.maxConcurrentCount,
+      initial: initialLimit(this.o),
+    });
     inst.replaces = replaces;
     this.instances.set(id, inst);
     this.emit({ event: 'instance-started', instance: inst.shortId, replaces: replaces?.shortId ?? null });
@@ -394,4 +415,9 @@ export class Fleet {
   terminateAll(): void {
     for (const inst of this.instances.values()) for (const ch of inst.channels) ch.ws.terminate();
   }
+}
+
+/** Where a new Lambda instance's limit starts: the old fixed default, within the bounds. */
+function initialLimit(o: Pick<FleetSettings, 'minConcurrentCount' | 'maxConcurrentCount'>): number {
+  return Math.max(o.minConcurrentCount, Math.min(o.maxConcurrentCount, INITIAL_CONCURRENT));
 }

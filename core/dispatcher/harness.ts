@@ -61,6 +61,7 @@ export async function startHarness(overrides: Partial<DispatcherSettings> = {}):
     {
       routerUrl: `ws://127.0.0.1:${port}`,
       channelCount: 2,
+      minConcurrentCount: 2,
       maxConcurrentCount: 2,
       instanceCountMultiplier: 1,
       scalingAlgorithm: 'simple',

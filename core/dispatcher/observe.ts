@@ -20,7 +20,8 @@ export function observe(instances: Iterable<Instance>, waiting: number, now: num
       continue;
     }
     open++;
-    capacity += inst.maxConcurrent;
+    // What it has learned to take at once (concurrency.ts), not its maximum.
+    capacity += inst.concurrency.limit;
     // Its cold start is not idleness: an instance that just opened has had no chance to serve.
     if (inst.outstanding === 0) idleMs.push(now - Math.max(inst.lastBusyAt, inst.openedAt));
   }

@@ -9,7 +9,7 @@
 // exchange's state across files.
 
 import type { RouterErrorCode } from '../errors.ts';
-import { FLAG_END, FRAME_HEADER_BYTES, FrameError, FrameType, asBuffer, frame, peekFrame, readHeaderList, readResponseHead } from '../frames.ts';
+import { FLAG_END, FRAME_HEADER_BYTES, FrameError, FrameType, asBuffer, frame, peekFrame, readHeaderList, readLoad, readResponseHead, type LoadReport } from '../frames.ts';
 import { Rec, decodeCredit, encodeCredit, reportSize, toMicros, writeReport, type RequestReport } from '../records.ts';
 import type { RingWriter } from '../ring-writer.ts';
 import { FRAMING_VIOLATIONS, checkInformational, checkResponseHead, overrun, shortfall, type FramingViolation } from './framing.ts';
@@ -37,6 +37,8 @@ export interface Capacity {
   completed(ms: number): void;
   /** The extension asks its instance to leave (its deadline nears). */
   closeRequested(inst: Instance, reason: string): void;
+  /** The extension reported its environment's load (LOAD). */
+  loadReported(inst: Instance, load: LoadReport): void;
   /** A channel that may not take another request now: tell it GOAWAY. */
   retire(ch: Channel): void;
   /** A peer broke the protocol: that channel is closed, nothing else is. */
@@ -189,6 +191,7 @@ export class Relay {
       return this.capacity.protocolError(ch, (err as FrameError).message);
     }
     if (type === FrameType.CLOSE_REQUEST) return this.capacity.closeRequested(ch.instance, data.toString('utf8', FRAME_HEADER_BYTES));
+    if (type === FrameType.LOAD) return this.capacity.loadReported(ch.instance, readLoad(data.subarray(FRAME_HEADER_BYTES)));
     const ex = ch.exchange;
     // Frames for a request that is no longer this channel's (e.g. after an abort) are stale.
     if (ex === null || ex.id !== id) return;

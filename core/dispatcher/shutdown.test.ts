@@ -11,7 +11,7 @@ import { settle, startHarness, type Harness } from './harness.ts';
 
 let h: Harness;
 beforeEach(async () => {
-  h = await startHarness({ maxConcurrentCount: 1, channelCount: 1 });
+  h = await startHarness({ minConcurrentCount: 1, maxConcurrentCount: 1, channelCount: 1 });
 });
 afterEach(() => h.close());
 

@@ -5,6 +5,7 @@
 
 import type { WebSocket } from 'ws';
 import type { BodyLength } from './framing.ts';
+import { ConcurrencyLimit, type LimitSettings } from './concurrency.ts';
 import type { InvokeOutcome } from './invoker.ts';
 
 /** starting → open → draining → closing → closed. */
@@ -51,7 +52,8 @@ export class Channel {
   attach(ex: Exchange): void {
     this.current = ex;
     ex.channel = this;
-    this.instance.busy++;
+    const inst = this.instance;
+    if (++inst.busy > inst.peakBusy) inst.peakBusy = inst.busy;
   }
 
   detach(): Exchange | null {
@@ -71,6 +73,10 @@ export class Instance {
   readonly idle: Channel[] = [];
   /** Busy channels; changed by Channel.attach/detach only. */
   busy = 0;
+  /** The most it had busy since its last load report (what a raise of its limit is earned by). */
+  peakBusy = 0;
+  /** How many requests it is given at once, learned from its load reports (concurrency.ts). */
+  readonly concurrency: ConcurrencyLimit;
   invokeEnded = false;
   /** How its invoke ended, once it has (a container worker has none). */
   outcome: InvokeOutcome | null = null;
@@ -93,8 +99,11 @@ export class Instance {
     readonly maxConcurrent: number,
     readonly startedAt: number,
     readonly kind: InstanceKind = 'lambda',
+    /** Bounds of its learned limit; absent, fixed at maxConcurrent (a container worker says its own). */
+    limits: LimitSettings = { min: maxConcurrent, max: maxConcurrent, initial: maxConcurrent },
   ) {
     this.lastBusyAt = startedAt;
+    this.concurrency = new ConcurrencyLimit(limits);
     this.shortId = kind === 'lambda' ? id.slice(0, 8) : id;
   }
 
@@ -105,7 +114,7 @@ export class Instance {
 
   /** Can take one more request now. */
   get available(): boolean {
-    return this.state === 'open' && this.busy < this.maxConcurrent && this.idle.length > 0;
+    return this.state === 'open' && this.busy < this.concurrency.limit && this.idle.length > 0;
   }
 
   /** Counts as capacity: a Lambda starting or open, and not on its way out. */

@@ -32,6 +32,21 @@ export interface StatusSnapshot {
    */
   stalls: { responseWindow: number; responseRingFull: number };
   responseRing: { usedBytes: number; sizeBytes: number };
+  /**
+   * Each open instance's concurrency: its learned limit, what it serves now, its last load report
+   * (null before the first) and why the limit is what it is (core/dispatcher/concurrency.ts).
+   */
+  concurrency: InstanceConcurrency[];
+}
+
+export interface InstanceConcurrency {
+  instance: string;
+  kind: 'lambda' | 'worker';
+  limit: number;
+  busy: number;
+  elu: number | null;
+  cpu: number | null;
+  reason: string;
 }
 
 export function statusOf(fleet: Fleet, relay: Relay, ring: RingWriter): StatusSnapshot {
@@ -62,6 +77,7 @@ export function statusOf(fleet: Fleet, relay: Relay, ring: RingWriter): StatusSn
     decisions: { ...fleet.decisions.counts },
     stalls: { responseWindow: relay.windowStalls, responseRingFull: ring.fullEvents },
     responseRing: ring.fill,
+    concurrency: concurrencyOf(fleet.all()),
   };
 }
 
@@ -70,4 +86,14 @@ function countByState(all: Iterable<Instance>): Record<Exclude<InstanceState, 'c
   const instances = { starting: 0, open: 0, draining: 0, closing: 0 };
   for (const inst of all) if (inst.kind === 'lambda' && inst.state !== 'closed') instances[inst.state]++;
   return instances;
+}
+
+function concurrencyOf(all: Iterable<Instance>): InstanceConcurrency[] {
+  const out: InstanceConcurrency[] = [];
+  for (const inst of all) {
+    if (inst.state !== 'open') continue;
+    const c = inst.concurrency;
+    out.push({ instance: inst.shortId, kind: inst.kind, limit: c.limit, busy: inst.busy, elu: c.elu, cpu: c.cpu, reason: c.reason });
+  }
+  return out;
 }

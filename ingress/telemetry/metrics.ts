@@ -160,6 +160,12 @@ export class RouterMetrics {
       g.labels('busy').set(s.channels.busy);
     });
     gauge('instances', 'Lambda instances by state', ['state'], (g, s) => each(s.instances, (k, v) => g.labels(k).set(v)));
+    gauge('instance_concurrency_limit', "Each open instance's learned limit of requests at once (MinConcurrentCount … MaxConcurrentCount)", ['instance'], (g, s) => {
+      for (const c of s.concurrency) g.labels(c.instance).set(c.limit);
+    });
+    gauge('instance_event_loop_utilization', "Each open instance's event-loop utilisation in its last load report (0-1)", ['instance'], (g, s) => {
+      for (const c of s.concurrency) if (c.elu !== null) g.labels(c.instance).set(c.elu);
+    });
     gauge('desired_instances', "The scaler's target instance count", [], (g, s) => g.set(s.desired));
     gauge('container_workers', 'Container workers connected', [], (g, s) => g.set(s.workers.connected));
     gauge('container_worker_requests', 'Requests being served by container workers now', [], (g, s) => g.set(s.workers.busy));
