@@ -1,7 +1,7 @@
 // concurrency: what the per-instance limits learn, against today's fixed 10. Two routers on one
 // local Lambda, the default (learned between 1 and 32, starting at 10) and one fixed at 10
 // (MinConcurrentCount = MaxConcurrentCount = 10), each given the same closed-loop load on a
-// CPU-light route (/ping) and then on a CPU-heavy one (/cpu?ms=5: 5 ms of busy loop a request),
+// CPU-light route (/delay?ms=50, and /ping) and then on a CPU-heavy one (/cpu?ms=5: 5 ms of busy loop a request),
 // each for long enough to learn (the limit moves once a second). Reported: the limits each
 // instance ended with, the instance count, req/s and p99 of the last part of each run.
 
@@ -27,7 +27,12 @@ export interface ConcurrencyResult {
 }
 
 const FIXED_10 = { LAMBDA_DISPATCH_MinConcurrentCount: '10', LAMBDA_DISPATCH_MaxConcurrentCount: '10', LAMBDA_DISPATCH_ChannelCount: '20' };
+/**
+ * /delay?ms=50: CPU-light (it waits, as on a database); /ping: light per request, but 64 clients
+ * in a closed loop keep every core here busy; /cpu?ms=5: CPU-heavy.
+ */
 const ROUTES = [
+  { path: '/delay?ms=50', clients: 64 },
   { path: '/ping', clients: 64 },
   { path: '/cpu?ms=5', clients: 24 },
 ];
