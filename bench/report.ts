@@ -113,6 +113,22 @@ function telemetryCost(s: ScenarioResults): Section | null {
 
 export function checkTargets(s: ScenarioResults): TargetCheck[] {
   const out: TargetCheck[] = [];
+  for (const p of s.steady?.paths ?? []) {
+    if (!p.instances) continue;
+    const worst = Math.max(...p.instances.atEnd);
+    out.push({
+      scenario: 'steady',
+      target: `steady: ${p.path} at 1,000 req/s: no round ends above 1.5 × the instances the load needs`,
+      met: worst <= Math.ceil(1.5 * p.instances.need),
+      measured: `ends ${p.instances.atEnd.join(' / ')}; needs ${p.instances.need} (mean learned limit ${p.instances.meanLimit})`,
+    });
+    out.push({
+      scenario: 'steady',
+      target: `steady: ${p.path}: p99 of the worst round ≤ 3 × the best`,
+      met: p.p99WorstOverBest <= 3,
+      measured: `${f2(p.p99WorstOverBest)} × (${p.router.rounds.map((l) => f2(l.p99)).join(' / ')} ms)`,
+    });
+  }
   if (s.telemetry) {
     const t = s.telemetry;
     out.push({
@@ -230,7 +246,9 @@ function sections(r: BenchReport): Section[] {
       title: `steady — open loop at ${int(st.rate)} req/s, ${st.rounds} × ${st.roundMs / 1000} s per target (latency from the intended send time, ms)`,
       head: ['path / target', 'p50', 'p90', 'p99', 'p99.9', 'max', 'req/s', 'errors'],
       rows,
-      notes: [],
+      notes: st.paths
+        .filter((p) => p.instances)
+        .map((p) => `${p.path}: router instances every 500 ms of each round: ${p.instances.timeline.map((t) => t.join(' ')).join(' | ')}; the load needs ${p.instances.need}; p99 worst ÷ best round ${f2(p.p99WorstOverBest)}`),
     });
   }
   if (s.burst) {
@@ -282,10 +300,10 @@ function sections(r: BenchReport): Section[] {
       Object.entries(t.cpuUsPerRequest)
         .map(([k, v]) => `${k} ${int(v)}`)
         .join(', ');
-    const rows = Object.entries(p.targets).map(([name, t]) => [name, int(t.rps), t.rounds.map(int).join(' / '), f2(t.latency.p50), f2(t.latency.p99), String(t.errors), cpu(t)]);
+    const rows = Object.entries(p.targets).map(([name, t]) => [name, int(t.rps), t.rounds.map(int).join(' / '), f2(t.latency.p50), f2(t.latency.p99), String(t.errors), cpu(t), t.invokesWhileMeasured === undefined ? '' : String(t.invokesWhileMeasured)]);
     out.push({
       title: `peak — closed loop, ${p.concurrency} clients on ${p.path}, ${p.rounds} × ${p.roundMs / 1000} s per target (median req/s over rounds)`,
-      head: ['target', 'req/s', 'rounds', 'p50 ms', 'p99 ms', 'errors', 'CPU µs per request'],
+      head: ['target', 'req/s', 'rounds', 'p50 ms', 'p99 ms', 'errors', 'CPU µs per request', 'invokes while measured'],
       rows,
       notes: [
         `router ÷ node-proxy = ${f2(p.routerVsNodeProxy)} (default settings); router-32 ÷ node-proxy = ${f2(p.wideRouterVsNodeProxy ?? 0)}`,

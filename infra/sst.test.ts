@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { EMF_METRICS } from '../ingress/telemetry/emf.ts';
 import { Graph } from './sst-check/graph.ts';
 import { sstInstall } from './sst-check/sst-cli.ts';
 import { synthesize, type SynthResult } from './sst-check/synth.ts';
@@ -120,7 +121,8 @@ function assertControlTlsOn(env: Record<string, string>) {
 }
 
 /** The router's metrics (EMF, infra/sst/observability.ts): the dashboard and the alarms must name each. */
-const ROUTER_METRICS = ['Requests', 'Responses4xx', 'Responses5xx', 'RequestDuration', 'QueueWait', 'AppTime', 'Invokes', 'InvokeFailures', 'InFlight', 'Waiting', 'Instances'];
+/** What the router emits (ingress/telemetry/emf.ts): the dashboard and alarms must name exactly these. */
+const ROUTER_METRICS = Object.keys(EMF_METRICS);
 const ALARM = 'aws:cloudwatch/metricAlarm:MetricAlarm';
 const DASHBOARD = 'aws:cloudwatch/dashboard:Dashboard';
 

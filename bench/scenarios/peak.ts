@@ -5,7 +5,7 @@
 // for what TLS costs per request.
 
 import { mergeEncoded, median, summarize, type LatencySummary } from '../hist.ts';
-import { nginxAvailable, processCpuMs, runLoadgen, startDemoProcess, startNginx, startNodeProxy, startRouterProcess, type Service } from '../procs.ts';
+import { nginxAvailable, processCpuMs, runLoadgen, startDemoProcess, startNginx, startNodeProxy, startRouterProcess, type RouterProcess, type Service } from '../procs.ts';
 import { ROUTER_ENV, routerLambda, rotation, type Ctx } from './common.ts';
 import { PLAIN_CONTROL } from './stream.ts';
 
@@ -22,6 +22,8 @@ export interface PeakTarget {
    * environments), `proxy`, `app` (demo/serve.ts), `loadgen`. nginx's workers are not read.
    */
   cpuUsPerRequest: Record<string, number>;
+  /** Router targets: invokes started during the measured phases (0: the fleet had settled). */
+  invokesWhileMeasured?: number;
 }
 
 export interface PeakResult {
@@ -73,6 +75,7 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
     started.push(wide);
     const plain = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...SETTLED, ...PLAIN_CONTROL });
     started.push(plain);
+    const routers: Record<string, RouterProcess> = { router, 'router-plain': plain, 'router-32': wide };
     const urls: Record<string, string> = { router: router.url, 'router-plain': plain.url, 'router-32': wide.url, 'node-proxy': proxy.url, direct: demo.url };
     // Whose CPU each target's requests use (the orchestrator hosts the local Lambda's environments).
     const pids: Record<string, Record<string, number>> = {
@@ -93,7 +96,7 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
     } else notes.push('nginx not installed: skipped (apt-get install -y nginx to include it)');
 
     const names = Object.keys(urls);
-    const perTarget: Record<string, { rps: number[]; hist: string[]; errors: number; cpu: number; ok: number; components: Record<string, number> }> = {};
+    const perTarget: Record<string, { rps: number[]; hist: string[]; errors: number; cpu: number; ok: number; components: Record<string, number>; invokesWhileMeasured?: number }> = {};
     for (const n of names) perTarget[n] = { rps: [], hist: [], errors: 0, cpu: 0, ok: 0, components: {} };
     const cpuOf = (name: string): Record<string, number> => {
       const out: Record<string, number> = {};
@@ -114,6 +117,10 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
         // CPU is read around the whole run (lead-in included) and charged to the measured requests
         // scaled by the lead-in's share of time, which is close enough for a per-request figure.
         const cpu0 = cpuOf(name);
+        // Invokes started while measuring: a round that scaled is not a settled one (checked, printed).
+        const rp = routers[name];
+        let invokesAtMeasure: Promise<number | undefined> = Promise.resolve(undefined);
+        const timer = rp ? setTimeout(() => (invokesAtMeasure = rp.status().then((st) => st.invokes.started, () => undefined)), leadMs) : undefined;
         const res = await runLoadgen({
           kind: 'closed',
           url: urls[name]!,
@@ -125,8 +132,14 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
           ],
         });
         const cpu1 = cpuOf(name);
+        clearTimeout(timer);
         const m = res.phases[1]!;
         const t = perTarget[name]!;
+        if (rp) {
+          const before = await invokesAtMeasure;
+          const after = await rp.status().then((st) => st.invokes.started, () => undefined);
+          if (before !== undefined && after !== undefined) t.invokesWhileMeasured = (t.invokesWhileMeasured ?? 0) + (after - before);
+        }
         const share = roundMs / (roundMs + leadMs);
         for (const [k, v] of Object.entries(cpu1)) t.components[k] = (t.components[k] ?? 0) + (v - (cpu0[k] ?? v)) * share;
         t.components.loadgen = (t.components.loadgen ?? 0) + res.loadgenCpuMs * share;
@@ -144,7 +157,15 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
       const h = mergeEncoded(t.hist);
       const cpuUsPerRequest: Record<string, number> = {};
       for (const [k, v] of Object.entries(t.components)) cpuUsPerRequest[k] = t.ok > 0 ? Math.round((v * 1000) / t.ok) : 0;
-      targets[n] = { rps: median(t.rps), rounds: t.rps, latency: summarize(h), errors: t.errors, loadgenCpuMs: t.cpu, cpuUsPerRequest };
+      targets[n] = {
+        rps: median(t.rps),
+        rounds: t.rps,
+        latency: summarize(h),
+        errors: t.errors,
+        loadgenCpuMs: t.cpu,
+        cpuUsPerRequest,
+        ...(t.invokesWhileMeasured !== undefined ? { invokesWhileMeasured: t.invokesWhileMeasured } : {}),
+      };
       h.destroy();
     }
     const proxyRps = targets['node-proxy']!.rps;

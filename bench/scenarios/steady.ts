@@ -4,7 +4,7 @@
 
 import { mergeEncoded, summarize, type LatencySummary } from '../hist.ts';
 import type { LoadResult } from '../loadgen.ts';
-import { runLoadgen, startDemoProcess, startRouterProcess } from '../procs.ts';
+import { runLoadgen, startDemoProcess, startRouterProcess, type RouterProcess } from '../procs.ts';
 import { ROUTER_ENV, routerLambda, rotation, type Ctx } from './common.ts';
 
 export interface SteadyTarget {
@@ -26,6 +26,14 @@ export interface SteadyPath {
   router: SteadyTarget;
   /** router − direct, ms. */
   added: { p50: number; p90: number; p99: number; p999: number };
+  /** The router's worst round p99 ÷ its best (a run-to-run excursion shows here). */
+  p99WorstOverBest: number;
+  /**
+   * The router's instances (open + starting) sampled every 500 ms of each measured round, and
+   * what the load needed: ceil(requests in flight ÷ the instances' mean learned limit), in flight
+   * by Little's law (rate × the router's median latency).
+   */
+  instances: { timeline: number[][]; atEnd: number[]; need: number; meanLimit: number };
 }
 
 export interface SteadyResult {
@@ -72,6 +80,8 @@ export async function runSteady(ctx: Ctx): Promise<SteadyResult> {
   try {
     for (const path of ['/ping', '/delay?ms=50']) {
       const results: Record<Name, LoadResult[]> = { direct: [], router: [] };
+      const timelines: number[][] = [];
+      let lastLimits: number[] = [];
       for (let r = 0; r < rounds; r++) {
         for (const name of rotation<Name>(['direct', 'router'], r)) {
           if (r === 0) {
@@ -89,6 +99,7 @@ export async function runSteady(ctx: Ctx): Promise<SteadyResult> {
           }
           // A lead-in at the same rate, not recorded: the generator's connections open.
           const leadMs = 1000;
+          const sampling = name === 'router' ? sampleInstances(router, leadMs) : null;
           const res = await runLoadgen({
             kind: 'open',
             url: urls[name],
@@ -100,6 +111,11 @@ export async function runSteady(ctx: Ctx): Promise<SteadyResult> {
             ],
           });
           results[name].push(res);
+          if (sampling !== null) {
+            const { timeline, limits } = await sampling.stop();
+            timelines.push(timeline);
+            lastLimits = limits;
+          }
           const m = res.phases[1]!;
           ctx.log(`steady ${path} ${name} round ${r + 1}: p50 ${m.latency.p50} p99 ${m.latency.p99} p99.9 ${m.latency.p999} ms, ${m.errors} errors`);
         }
@@ -107,7 +123,17 @@ export async function runSteady(ctx: Ctx): Promise<SteadyResult> {
       const direct = combine(results.direct);
       const routed = combine(results.router);
       const d = (k: 'p50' | 'p90' | 'p99' | 'p999') => Math.round((routed.latency[k] - direct.latency[k]) * 1000) / 1000;
-      paths.push({ path, direct, router: routed, added: { p50: d('p50'), p90: d('p90'), p99: d('p99'), p999: d('p999') } });
+      const p99s = routed.rounds.map((l) => l.p99);
+      const meanLimit = lastLimits.length > 0 ? lastLimits.reduce((a, b) => a + b, 0) / lastLimits.length : 10;
+      const need = Math.max(1, Math.ceil((rate * routed.latency.p50) / 1000 / meanLimit));
+      paths.push({
+        path,
+        direct,
+        router: routed,
+        added: { p50: d('p50'), p90: d('p90'), p99: d('p99'), p999: d('p999') },
+        p99WorstOverBest: Math.round((Math.max(...p99s) / Math.max(0.001, Math.min(...p99s))) * 100) / 100,
+        instances: { timeline: timelines, atEnd: timelines.map((t) => t.at(-1) ?? 0), need, meanLimit: Math.round(meanLimit * 10) / 10 },
+      });
     }
     routerInstances = await router.status().then(
       (s) => s.instances.open,
@@ -119,4 +145,30 @@ export async function runSteady(ctx: Ctx): Promise<SteadyResult> {
     await lambda.close();
   }
   return { rate, roundMs, rounds, paths, routerInstances };
+}
+
+/** Polls the router's instance count every 500 ms from `afterMs` on, until stopped; then its learned limits. */
+function sampleInstances(router: RouterProcess, afterMs: number): { stop(): Promise<{ timeline: number[]; limits: number[] }> } {
+  const timeline: number[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    await new Promise((r) => setTimeout(r, afterMs));
+    while (!stopped) {
+      try {
+        const s = await router.status();
+        timeline.push(s.instances.open + s.instances.starting);
+      } catch {
+        timeline.push(-1);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      const limits = await router.status().then((s) => s.concurrency.map((c) => c.limit), () => []);
+      return { timeline, limits };
+    },
+  };
 }
