@@ -72,7 +72,10 @@ export async function runSteady(ctx: Ctx): Promise<SteadyResult> {
   const roundMs = ctx.quick ? 2000 : 6000;
   const rounds = ctx.quick ? 1 : ctx.repeats;
   const lambda = await routerLambda(ctx);
-  const router = await startRouterProcess(lambda.url, ROUTER_ENV);
+  // The rotation leaves the router idle while the direct rounds run (7 s and more): a steady load has
+  // no such gaps, and the default IdleReleaseMs would release the fleet in them, so that every round
+  // began with cold starts. The instance count the load settles on is what is measured.
+  const router = await startRouterProcess(lambda.url, { ...ROUTER_ENV, LAMBDA_DISPATCH_IdleReleaseMs: '600000', LAMBDA_DISPATCH_ScaleInIntervalMs: '600000' });
   const demo = await startDemoProcess();
   const urls: Record<Name, string> = { direct: demo.url, router: router.url };
   const paths: SteadyPath[] = [];
