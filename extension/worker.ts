@@ -18,6 +18,7 @@ import { appRegistry } from './app/registry.ts';
 import type { AppTarget } from './app/target.ts';
 import { Capacity } from './capacity.ts';
 import type { AppCall } from './app-call.ts';
+import { LoadReporter } from './load-reporter.ts';
 import { RequestLog } from './request-log.ts';
 import { ChannelClient, type ChannelHost } from './channel-client.ts';
 import { resolveOptions, type App, type ExtensionOptions, type ResolvedOptions } from './types.ts';
@@ -65,6 +66,7 @@ const STATUS_HINT: Record<number, string> = {
 export class Worker implements ChannelHost {
   readonly options: ResolvedOptions;
   private readonly requestLog: RequestLog;
+  private reporter: LoadReporter | undefined;
   readonly workerId: string;
   private readonly channels: (ChannelClient | null)[];
   /** Reconnect pacing, per channel index. */
@@ -118,6 +120,8 @@ export class Worker implements ChannelHost {
       w.resolveAppExited(why);
     });
     for (let i = 0; i < w.channels.length; i++) w.connect(i);
+    // As an invocation does: the router learns how many requests this worker takes at once.
+    w.reporter = new LoadReporter((load) => w.channels.some((ch) => ch?.sendLoad(load) ?? false), () => w.capacity.requests);
     return w;
   }
 
@@ -138,6 +142,7 @@ export class Worker implements ChannelHost {
   async stop(graceMs = 20_000): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
+      this.reporter?.stop();
       this.stopWatchingApp();
       for (const t of this.timers) clearTimeout(t);
       this.timers.clear();

@@ -168,7 +168,12 @@ export class Fleet {
     const id = `worker:${workerId}`;
     let inst = this.instances.get(id);
     if (inst === undefined || inst.state === 'closed') {
-      inst = new Instance(id, Buffer.alloc(0), maxConcurrent, this.now(), 'worker');
+      // It learns as a Lambda instance does, from what it announced down to MinConcurrentCount.
+      inst = new Instance(id, Buffer.alloc(0), maxConcurrent, this.now(), 'worker', {
+        min: Math.min(this.o.minConcurrentCount, maxConcurrent),
+        max: maxConcurrent,
+        initial: maxConcurrent,
+      });
       inst.state = 'open';
       inst.openedAt = this.now();
       inst.invokeEnded = true; // nothing to wait for once its channels are gone

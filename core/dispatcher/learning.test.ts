@@ -1,0 +1,57 @@
+// The fleet's side of learned concurrency, with a fake clock and real channels: a LOAD frame from
+// an instance's channel moves that instance's limit (Lambda or container worker), the new limit
+// decides whether it takes another request, and the change is a status figure and an event.
+
+import assert from 'node:assert/strict';
+import { afterEach, test } from 'node:test';
+import { encodeFrame } from '../frames.ts';
+import { WORKER_SECRET, settle, startHarness, type Harness } from './harness.ts';
+
+let h: Harness;
+afterEach(() => h.close());
+
+const load = (elu: number) => encodeFrame({ type: 'load', load: { elu, cpu: elu, requests: 10, intervalMs: 1000 } });
+
+test('a saturated Lambda instance is given fewer requests at once; the status and an event say why', async () => {
+  h = await startHarness({ minConcurrentCount: 1, maxConcurrentCount: 8, channelCount: 8 });
+  h.enqueueGet(0);
+  const a = h.invokes[0]!.payload;
+  const c0 = await h.connect(a.instanceId, a.token, 0);
+  await settle();
+  assert.deepEqual(h.dispatcher.status().concurrency.map((c) => c.limit), [8], 'starts at min(max, 10)');
+  c0.ws!.send(load(0.95));
+  await settle();
+  const [c] = h.dispatcher.status().concurrency;
+  assert.equal(c!.limit, 6);
+  assert.equal(c!.elu, 0.95);
+  assert.match(c!.reason, /^saturated \(elu 0\.95\)$/);
+  const e = h.events.find((x) => x.event === 'limit');
+  assert.deepEqual(e, { event: 'limit', instance: a.instanceId.slice(0, 8), from: 8, to: 6, reason: 'saturated (elu 0.95)' });
+});
+
+test('a container worker learns down from what it announced', async () => {
+  h = await startHarness({ minConcurrentCount: 1, maxConcurrentCount: 8, channelCount: 8 });
+  const w = await h.connectWorker(WORKER_SECRET, 'box-1', 0);
+  await settle();
+  assert.deepEqual(h.dispatcher.status().concurrency.map((c) => [c.kind, c.limit]), [['worker', 4]]);
+  w.ws!.send(load(0.99));
+  await settle();
+  assert.deepEqual(h.dispatcher.status().concurrency.map((c) => [c.kind, c.limit]), [['worker', 3]]);
+});
+
+test('a limit at the busy count stops new requests until one finishes', async () => {
+  h = await startHarness({ minConcurrentCount: 1, maxConcurrentCount: 2, channelCount: 2 });
+  h.enqueueGet(0);
+  const a = h.invokes[0]!.payload;
+  const c0 = await h.connect(a.instanceId, a.token, 0);
+  await h.connect(a.instanceId, a.token, 1);
+  await settle();
+  assert.equal(h.dispatcher.status().inFlight, 1);
+  c0.ws!.send(load(0.99)); // 2 → 1: the request it has is its whole limit now
+  await settle();
+  h.enqueueGet(1);
+  await settle();
+  const s = h.dispatcher.status();
+  assert.equal(s.concurrency[0]!.limit, 1);
+  assert.deepEqual([s.inFlight, s.pending], [1, 1], 'the second request waits though a channel is free');
+});
