@@ -11,6 +11,7 @@ import type { PeakResult } from './scenarios/peak.ts';
 import type { SteadyResult } from './scenarios/steady.ts';
 import type { StreamScenarioResult } from './scenarios/stream.ts';
 import type { TelemetryResult } from './scenarios/telemetry.ts';
+import { f1, f2, int, pct, usd } from './format.ts';
 import { scatterSvg, thin, type Point } from './svg.ts';
 
 export const SCENARIOS = ['steady', 'burst', 'peak', 'stream', 'telemetry', 'concurrency', 'micro'] as const;
@@ -67,11 +68,6 @@ export interface BenchReport {
   targets: TargetCheck[];
 }
 
-const f1 = (n: number) => (Math.round(n * 10) / 10).toLocaleString('en-US');
-const f2 = (n: number) => (Math.round(n * 100) / 100).toString();
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
-const pct = (n: number) => `${(Math.round(n * 10000) / 100).toString()}%`;
-const usd = (n: number) => `$${n < 1 ? n.toFixed(4) : n.toFixed(2)}`;
 
 /** The control channel over TLS (default) against plain ws://, from the peak and stream runs. */
 function tlsCost(s: ScenarioResults): Section | null {
@@ -103,10 +99,7 @@ function telemetryCost(s: ScenarioResults): Section | null {
   return {
     title: `telemetry — router CPU per request with per-request metrics and the access log (on, the default) and without (off: LAMBDA_DISPATCH_RequestTelemetry=false), /ping at ${int(t.rate)} req/s open loop, ${t.rounds} alternating rounds of ${t.roundMs / 1000} s`,
     head: ['', 'median', 'rounds'],
-    rows: [
-      ['on', `${f1(t.medianOnUs)} µs`, t.onUs.map(f1).join(' / ')],
-      ['off', `${f1(t.medianOffUs)} µs`, t.offUs.map(f1).join(' / ')],
-    ],
+    rows: (['on', 'off'] as const).map((k) => [k, `${f1(k === 'on' ? t.medianOnUs : t.medianOffUs)} µs`, (k === 'on' ? t.onUs : t.offUs).map(f1).join(' / ')]),
     notes: [`on ÷ off = ${f2(t.ratio)}; the largest difference between two rounds of one router is ${pct(t.spread)} of its median (noise alone); ${t.errors} errors. The access log goes to a pipe the bench drains, as awslogs does.`],
   };
 }
