@@ -112,6 +112,8 @@ test('/metrics, parsed as Prometheus text, counts exactly the requests sent', as
   assert.equal(value(m, 'lambda_dispatch_invoke_consecutive_failures'), 0);
   assert.ok(value(m, 'lambda_dispatch_instances', { state: 'open' }) >= 1);
   assert.ok(value(m, 'lambda_dispatch_channels', { state: 'open' }) >= 1);
+  assert.ok(value(m, 'lambda_dispatch_scaler_capacity') >= 1, 'the open instance counts as capacity');
+  assert.equal(m.get('lambda_dispatch_instance_concurrency_limit')!.metrics.length, value(m, 'lambda_dispatch_instances', { state: 'open' }), 'a limit per open instance');
   // Nothing in flight once the load stops: every gauge of work returns to zero.
   for (const name of ['lambda_dispatch_in_flight', 'lambda_dispatch_waiting', 'lambda_dispatch_active_client_requests']) assert.equal(value(m, name), 0, name);
   assert.equal(value(m, 'lambda_dispatch_channels', { state: 'busy' }), 0);

@@ -167,6 +167,8 @@ export class RouterMetrics {
       for (const c of s.concurrency) if (c.elu !== null) g.labels(c.instance).set(c.elu);
     });
     gauge('desired_instances', "The scaler's target instance count", [], (g, s) => g.set(s.desired));
+    gauge('scaler_demand', 'What the scaler decided on: requests in flight plus waiting, averaged over about a second', [], (g, s) => g.set(s.lastDecision.demand));
+    gauge('scaler_capacity', 'Requests at once the instances it counted serve (open ones at their learned limits, starting ones to come)', [], (g, s) => g.set(s.lastDecision.capacity));
     gauge('container_workers', 'Container workers connected', [], (g, s) => g.set(s.workers.connected));
     gauge('container_worker_requests', 'Requests being served by container workers now', [], (g, s) => g.set(s.workers.busy));
     gauge('invoke_consecutive_failures', 'Invoke failures in a row (the backoff of the next start grows with it; 0: healthy)', [], (g, s) => g.set(s.invokes.consecutiveFailures));
