@@ -308,7 +308,8 @@ describe('backpressure', () => {
       // Kernel socket buffers on both loopback hops plus the extension's high-water mark.
       assert.ok(stalledAt < 64 * 1024 * 1024, `${stalledAt} bytes written before the stall`);
       ch!.ws.resume();
-      await new Promise((r) => setTimeout(r, 100));
+      // Within a bounded wait: on a busy machine the first drain can take longer than a moment.
+      for (const until = Date.now() + 5000; written === stalledAt && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
       assert.ok(written > stalledAt, 'reading again resumes the app');
       ch!.send({ type: 'req-abort', id: 1 });
       for (let f = await ch!.next(); f.type !== 'res-end'; f = await ch!.next());
