@@ -10,7 +10,7 @@
 
 import type { RouterErrorCode } from '../errors.ts';
 import { FLAG_END, FRAME_HEADER_BYTES, FrameError, FrameType, asBuffer, frame, peekFrame, readHeaderList, readLoad, readResponseHead, type LoadReport } from '../frames.ts';
-import { Rec, decodeCredit, encodeCredit, reportSize, toMicros, writeReport, type RequestReport } from '../records.ts';
+import { Rec, decodeCredit, encodeCredit, encodeResponseError, reportSize, writeReport } from '../records.ts';
 import type { RingWriter } from '../ring-writer.ts';
 import { FRAMING_VIOLATIONS, checkInformational, checkResponseHead, overrun, shortfall, type FramingViolation } from './framing.ts';
 import { PendingQueue } from './pending-queue.ts';
@@ -376,25 +376,13 @@ export class Relay {
     ex.detached = true;
     ex.state = ex.channel === null ? 'done' : ex.state;
     this.bySlot.delete(ex.slot);
-    const report = this.reportOf(ex);
-    const tail = error !== null ? Buffer.from(error, 'latin1') : trailers;
+    const report = ex.report(this.now());
+    const tail = error !== null ? encodeResponseError(error) : trailers;
     const length = reportSize(report) + (tail?.byteLength ?? 0);
     this.ring.writeWith(error !== null ? Rec.RES_ERROR : Rec.RES_END, ex.slot, length, (dst) => {
       const at = writeReport(dst, report);
       if (tail !== undefined) dst.set(tail, at);
     });
-  }
-
-  private reportOf(ex: Exchange): RequestReport {
-    const now = this.now();
-    const assigned = ex.assignedAt > 0;
-    return {
-      queueUs: toMicros((assigned ? ex.assignedAt : now) - ex.arrivedAt),
-      firstByteUs: toMicros(assigned && ex.firstByteAt > 0 ? ex.firstByteAt - ex.assignedAt : undefined),
-      upstreamUs: toMicros(assigned ? now - ex.assignedAt : undefined),
-      retries: ex.retries,
-      instance: ex.servedBy,
-    };
   }
 
   /** Answers a request that never reached a channel. */

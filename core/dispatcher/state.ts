@@ -7,6 +7,7 @@ import type { WebSocket } from 'ws';
 import type { BodyLength } from './framing.ts';
 import { ConcurrencyLimit, type LimitSettings } from './concurrency.ts';
 import type { InvokeOutcome } from './invoker.ts';
+import { toMicros, type RequestReport } from '../records.ts';
 
 /** starting → open → draining → closing → closed. */
 export type InstanceState = 'starting' | 'open' | 'draining' | 'closing' | 'closed';
@@ -182,5 +183,17 @@ export class Exchange {
   ) {
     this.requestEnded = hasNoBody;
     this.retryable = hasNoBody && IDEMPOTENT.has(method);
+  }
+
+  /** What ingress is told of it with its terminal record (metrics, access log), at `now`. */
+  report(now: number): RequestReport {
+    const assigned = this.assignedAt > 0;
+    return {
+      queueUs: toMicros((assigned ? this.assignedAt : now) - this.arrivedAt),
+      firstByteUs: toMicros(assigned && this.firstByteAt > 0 ? this.firstByteAt - this.assignedAt : undefined),
+      upstreamUs: toMicros(assigned ? now - this.assignedAt : undefined),
+      retries: this.retries,
+      instance: this.servedBy,
+    };
   }
 }
