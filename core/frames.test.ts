@@ -281,8 +281,16 @@ describe('frames: wire layout', () => {
   test('frame type codes are the documented ones', () => {
     assert.deepEqual(FrameType, {
       REQ_HEAD: 1, REQ_BODY: 2, REQ_END: 3, REQ_ABORT: 4, RES_HEAD: 5,
-      RES_BODY: 6, RES_END: 7, RES_ERROR: 8, CLOSE_REQUEST: 9, GOAWAY: 10, RES_INFO: 12, LOAD: 13,
+      RES_BODY: 6, RES_END: 7, RES_ERROR: 8, CLOSE_REQUEST: 9, GOAWAY: 10, RES_INFO: 12, LOAD: 13, CHANNELS: 14,
     });
+  });
+
+  test('CHANNELS: [count u16], id 0; a count of 0 or a body of another length is invalid', () => {
+    const f = encodeFrame({ type: 'channels', count: 300 });
+    assert.deepEqual([...f], [FrameType.CHANNELS, 0, 0, 0, 0, 0, 0x01, 0x2c]);
+    assert.deepEqual(decodeFrame(f), { type: 'channels', count: 300 });
+    assert.throws(() => decodeFrame(Uint8Array.of(FrameType.CHANNELS, 0, 0, 0, 0, 0, 0, 0)), isFrameError('ERR_FRAME_INVALID'));
+    assert.throws(() => decodeFrame(Uint8Array.of(FrameType.CHANNELS, 0, 0, 0, 0, 0, 1)), isFrameError('ERR_FRAME_INVALID'));
   });
 
   test('LOAD: [elu u16][cpu u16][requests u32][intervalMs u32], shares in thousandths, id 0', () => {
@@ -472,7 +480,7 @@ describe('frames: peekFrame', () => {
     for (let n = 0; n < FRAME_HEADER_BYTES; n++) {
       assert.throws(() => peekFrame(new Uint8Array(n).fill(FrameType.REQ_END)), isFrameError('ERR_FRAME_TRUNCATED', `${n} bytes`));
     }
-    for (const type of [0, 11, 14, 100, 200, 255]) {
+    for (const type of [0, 11, 15, 100, 200, 255]) {
       assert.throws(() => peekFrame(Uint8Array.of(type, 0, 0, 0, 0, 1)), isFrameError('ERR_FRAME_UNKNOWN_TYPE', `type ${type}`));
     }
   });

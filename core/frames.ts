@@ -22,6 +22,7 @@ export const FrameType = {
   GOAWAY: M.GOAWAY,
   RES_INFO: M.RES_INFO,
   LOAD: M.LOAD,
+  CHANNELS: M.CHANNELS,
 } as const;
 export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
 
@@ -65,7 +66,9 @@ export type Frame =
   | { type: 'res-error'; id: number; message: string }
   | { type: 'close-request'; reason: string }
   | { type: 'goaway' }
-  | { type: 'load'; load: LoadReport };
+  | { type: 'load'; load: LoadReport }
+  /** Hold channels 0 … count − 1: open those missing, close the others once idle. */
+  | { type: 'channels'; count: number };
 
 /**
  * An environment's load over the interval it covers (LOAD's body: `[elu u16][cpu u16][requests
@@ -330,6 +333,12 @@ export function encodeFrame(f: Frame): Buffer {
       buf.writeUInt32BE(Math.max(0, Math.min(0xffffffff, Math.round(f.load.intervalMs))), FRAME_HEADER_BYTES + 8);
       return buf;
     }
+    case 'channels': {
+      const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 2);
+      header(buf, FrameType.CHANNELS, 0, 0);
+      buf.writeUInt16BE(Math.max(1, Math.min(MAX_U16, Math.round(f.count))), FRAME_HEADER_BYTES);
+      return buf;
+    }
   }
 }
 
@@ -341,13 +350,16 @@ export function readLoad(payload: Uint8Array): LoadReport {
 }
 
 
+/** The one message number that travels on the rings only (a channel frame of this type is unknown). */
+const CREDIT = M.CREDIT;
+
 /** The type byte and request id of a frame without decoding the rest (the relay's fast path). */
 export function peekFrame(data: Uint8Array): { type: number; flags: number; id: number } {
   if (data.byteLength < FRAME_HEADER_BYTES) {
     throw new FrameError('ERR_FRAME_TRUNCATED', `frame of ${data.byteLength} bytes is shorter than its ${FRAME_HEADER_BYTES}-byte header`);
   }
   const type = data[0]!;
-  if (type < FrameType.REQ_HEAD || (type > FrameType.GOAWAY && type !== FrameType.RES_INFO && type !== FrameType.LOAD)) throw new FrameError('ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${type}`);
+  if (type < FrameType.REQ_HEAD || type > FrameType.CHANNELS || type === CREDIT) throw new FrameError('ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${type}`);
   return { type, flags: data[1]!, id: ((data[2]! << 24) | (data[3]! << 16) | (data[4]! << 8) | data[5]!) >>> 0 };
 }
 
@@ -394,6 +406,12 @@ export function decodeFrame(data: Uint8Array): Frame {
       return { type: 'goaway' };
     case FrameType.LOAD:
       return { type: 'load', load: readLoad(payload) };
+    case FrameType.CHANNELS: {
+      if (payload.length !== 2) throw new FrameError('ERR_FRAME_INVALID', `CHANNELS body of ${payload.length} bytes, not 2`);
+      const count = payload.readUInt16BE(0);
+      if (count === 0) throw new FrameError('ERR_FRAME_INVALID', 'CHANNELS of 0: an instance holds at least one channel');
+      return { type: 'channels', count };
+    }
     default:
       throw new FrameError('ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${type}`);
   }

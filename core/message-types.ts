@@ -30,6 +30,12 @@ export const MessageType = {
    * concurrency. Sent only to a router that announced the `load` feature.
    */
   LOAD: 13,
+  /**
+   * channel only: the router tells an instance how many channels to hold, following its learned
+   * limit (more open as it rises, those numbered beyond close once idle as it falls). Sent only to
+   * an extension that named the `channels` feature in its upgrade request.
+   */
+  CHANNELS: 14,
 } as const;
 
 export type MessageTypeName = keyof typeof MessageType;

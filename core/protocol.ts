@@ -31,13 +31,24 @@ export type ChannelFeature =
 /** Every feature this code understands: what the router announces. */
 export const CHANNEL_FEATURES: readonly ChannelFeature[] = ['info', 'trailers', 'reason', 'load'];
 
-/** The features named in a FEATURES_HEADER value (unknown names are ignored). */
-export function parseFeatures(value: string | string[] | undefined): Set<ChannelFeature> {
-  const out = new Set<ChannelFeature>();
+/**
+ * What an extension names in the same header of its upgrade request: the router → extension
+ * frames it understands. The router sends such a frame only to an extension that named it.
+ */
+export type ExtensionFeature =
+  /** CHANNELS frames: hold as many channels as the router says (they follow the learned limit) */
+  'channels';
+
+/** Every extension feature this code understands: what the extension announces. */
+export const EXTENSION_FEATURES: readonly ExtensionFeature[] = ['channels'];
+
+/** The features named in a FEATURES_HEADER value that are among `known` (others are ignored). */
+export function parseFeatures<F extends string>(value: string | string[] | undefined, known: readonly F[]): Set<F> {
+  const out = new Set<F>();
   const joined = Array.isArray(value) ? value.join(',') : (value ?? '');
   for (const token of joined.split(',')) {
     const t = token.trim().toLowerCase();
-    if ((CHANNEL_FEATURES as readonly string[]).includes(t)) out.add(t as ChannelFeature);
+    if ((known as readonly string[]).includes(t)) out.add(t as F);
   }
   return out;
 }
@@ -54,8 +65,13 @@ export interface InvokePayload {
   certSha256?: string;
   instanceId: string;
   token: string;
-  /** WebSocket channels to open (one request at a time each). */
+  /** WebSocket channels the instance may hold at most (one request at a time each). */
   channels: number;
+  /**
+   * Channels to open at first, 1 … channels; the router asks for more or fewer as it learns the
+   * instance's limit (CHANNELS frames). Absent: open all `channels` and keep them.
+   */
+  openChannels?: number;
   /** Requests served at once across all channels. */
   maxConcurrent: number;
   /** Get the app ready, open no channel, return at once (pre-warming). */

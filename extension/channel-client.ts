@@ -22,6 +22,7 @@
 //   REQ_ABORT for the current request       → app request destroyed, RES_END
 //   any frame for another id                → ignored (stale: the request already ended)
 //   GOAWAY                                  → the current request finishes, then the channel closes
+//   CHANNELS n                              → the invocation holds channels 0 … n − 1 (invocation.ts)
 // Responses are gzipped on the way when compression is on and the request and response allow it
 // (compression.ts); a compressed body is never sent inline with the head.
 // Memory per request is bounded both ways: the app's response is paused while the channel has more
@@ -40,7 +41,7 @@ import WebSocket from 'ws';
 import { decodeFrame, encodeFrame, headerListSize, type Frame, type HeaderList, type LoadReport, type RequestHead, type ResponseHead } from '../core/frames.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
 import { CERT_PIN_MISMATCH } from '../core/cert-pin.ts';
-import { CHANNEL_PATH, FEATURES_HEADER, parseFeatures, type ChannelFeature } from '../core/protocol.ts';
+import { CHANNEL_FEATURES, CHANNEL_PATH, FEATURES_HEADER, parseFeatures, type ChannelFeature } from '../core/protocol.ts';
 import { AppCall, takeInline, whyIncomplete } from './app-call.ts';
 import { appHeaders } from './app-headers.ts';
 import { openChannelSocket } from './channel-socket.ts';
@@ -62,6 +63,8 @@ export interface ChannelHost {
   appGone(err: Error): void;
   /** GOAWAY arrived on this channel. */
   goaway?(ch: ChannelClient): void;
+  /** The router asked for this many channels (CHANNELS; only to a host that announced `channels`). */
+  holdChannels?(count: number): void;
   /** A request ended (its access-log line): `error` when it failed. */
   requestEnded?(call: AppCall, error: string | null): void;
 }
@@ -140,7 +143,7 @@ export class ChannelClient {
       });
     });
     ws.on('upgrade', (res) => {
-      this.features = parseFeatures(res.headers[FEATURES_HEADER]);
+      this.features = parseFeatures(res.headers[FEATURES_HEADER], CHANNEL_FEATURES);
     });
     ws.on('open', () => {
       this.state = 'open';
@@ -225,6 +228,9 @@ export class ChannelClient {
         this.host.goaway?.(this);
         if (this.current === null) this.close();
         return;
+      case 'channels':
+        if (this.host.holdChannels === undefined) return this.protocolError('CHANNELS frame to a host that did not announce `channels`');
+        return this.host.holdChannels(f.count);
       default:
         return this.protocolError(`unexpected ${f.type} frame from the router`);
     }

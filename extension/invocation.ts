@@ -6,23 +6,25 @@
 // no longer knows the instance (409) or is gone for longer ends the invocation with `router-lost`.
 // An app process that exits ends it with `app-failed`.
 
-import { CHANNEL_HEADER, COLD_START_HEADER, INSTANCE_HEADER } from '../core/protocol.ts';
+import { CHANNEL_HEADER, COLD_START_HEADER, EXTENSION_FEATURES, FEATURES_HEADER, INSTANCE_HEADER } from '../core/protocol.ts';
 import type { AppCall } from './app-call.ts';
 import type { AppTarget } from './app/target.ts';
 import { Capacity } from './capacity.ts';
 import { ChannelClient, type ChannelHost } from './channel-client.ts';
+import type { LoadReport } from '../core/frames.ts';
 import { LoadReporter } from './load-reporter.ts';
 import { RequestLog } from './request-log.ts';
 import type { ExitReason, InvocationResult, LambdaContext, ParsedPayload, ResolvedOptions } from './types.ts';
 
 export class Invocation implements ChannelHost {
-  /** The live channel of each index (a reconnect replaces it). */
-  private readonly channels: ChannelClient[] = [];
+  /** The live channel of each index (a reconnect replaces it); an index closed for good leaves. */
+  private readonly channels = new Map<number, ChannelClient>();
+  /** Indices 0 … wanted − 1 are held open: what the router asked for last (CHANNELS), at most `channels`. */
+  private wanted: number;
   private readonly reconnectTimers = new Set<NodeJS.Timeout>();
   /** When each index was first lost, while it is being reopened. */
   private readonly lostSince = new Map<number, number>();
   private readonly capacity: Capacity;
-  private closedChannels = 0;
   private everOpened = false;
   private sawGoaway = false;
   private firstConnectError: string | null = null;
@@ -44,6 +46,7 @@ export class Invocation implements ChannelHost {
     private readonly coldStart = false,
   ) {
     this.capacity = new Capacity(payload.maxConcurrent);
+    this.wanted = payload.openChannels ?? payload.channels;
     this.requestLog = new RequestLog(options.logger(), options.accessLogSample).with({ requestId: context.awsRequestId ?? '', instance: payload.instanceId.slice(0, 8) });
   }
 
@@ -95,9 +98,13 @@ export class Invocation implements ChannelHost {
     hardTimer = setTimeout(() => this.hardStop(), Math.max(0, hardStopIn - elapsed()));
     this.hardStopAt = Date.now() + Math.max(0, hardStopIn - elapsed());
     const { routerUrl, instanceId } = this.payload;
-    for (let i = 0; i < this.payload.channels; i++) this.channels.push(this.connect(i));
+    for (let i = 0; i < this.wanted; i++) this.channels.set(i, this.connect(i));
     // The router learns this instance's concurrency from these (on the first channel that takes one).
-    const reporter = new LoadReporter((load) => this.channels.some((ch) => ch.sendLoad(load)), () => this.capacity.requests);
+    const send = (load: LoadReport) => {
+      for (const ch of this.channels.values()) if (ch.sendLoad(load)) return true;
+      return false;
+    };
+    const reporter = new LoadReporter(send, () => this.capacity.requests);
     const exitReason = await ended;
     reporter.stop();
     clearTimeout(softTimer);
@@ -134,12 +141,33 @@ export class Invocation implements ChannelHost {
     this.sawGoaway = true;
   }
 
+  /**
+   * The router asked for `count` channels as the instance's limit moved: open those missing, and
+   * close those numbered beyond once idle (the router gives them no new request already).
+   */
+  holdChannels(count: number): void {
+    if (this.ended || this.leaving !== null || this.sawGoaway) return;
+    this.wanted = Math.min(count, this.payload.channels);
+    for (const [index, ch] of this.channels) if (index >= this.wanted) ch.retire();
+    for (let i = 0; i < this.wanted; i++) if (!this.channels.has(i)) this.channels.set(i, this.connect(i));
+  }
+
   closed(ch: ChannelClient): void {
-    if (this.ended || this.channels[ch.index] !== ch) return;
+    if (this.ended || this.channels.get(ch.index) !== ch) return;
     if (ch.connectError !== null) this.firstConnectError ??= ch.connectError;
     if (this.shouldReconnect(ch)) return;
-    this.closedChannels++;
-    if (this.closedChannels < this.channels.length) return;
+    this.forget(ch.index, ch.end === 'retired');
+  }
+
+  /**
+   * A channel closed for good. One retired because the router asked for fewer is opened again if
+   * it asked for more while it was closing; the instance is done once none is left.
+   */
+  private forget(index: number, retired: boolean): void {
+    this.channels.delete(index);
+    const following = retired && this.leaving === null && !this.sawGoaway;
+    if (following && index < this.wanted) this.channels.set(index, this.connect(index));
+    if (this.channels.size > 0) return;
     // Every channel has closed: the instance is done.
     let reason: ExitReason;
     if (!this.everOpened) reason = 'connect-failed';
@@ -155,6 +183,7 @@ export class Invocation implements ChannelHost {
       authorization: `Bearer ${this.payload.token}`,
       [INSTANCE_HEADER]: this.payload.instanceId,
       [CHANNEL_HEADER]: String(index),
+      [FEATURES_HEADER]: EXTENSION_FEATURES.join(', '),
       ...(this.coldStart ? { [COLD_START_HEADER]: '1' } : {}),
     };
     return new ChannelClient(index, this.payload.routerUrl, headers, handshakeMs, this, this.payload.certSha256);
@@ -180,7 +209,9 @@ export class Invocation implements ChannelHost {
     if (Date.now() + attempt - since > this.options.reconnectMs || Date.now() + attempt >= this.hardStopAt) return false;
     const timer = setTimeout(() => {
       this.reconnectTimers.delete(timer);
-      if (!this.ended) this.channels[ch.index] = this.connect(ch.index);
+      if (this.ended) return;
+      if (ch.index < this.wanted) this.channels.set(ch.index, this.connect(ch.index));
+      else this.forget(ch.index, false); // the router asked for fewer meanwhile
     }, attempt);
     this.reconnectTimers.add(timer);
     return true;
@@ -192,7 +223,7 @@ export class Invocation implements ChannelHost {
     this.appError ??= why;
     this.options.log(`lambda-dispatch: instance ${this.payload.instanceId}: ${why}`);
     this.leave('app-failed');
-    for (const ch of this.channels) ch.retire();
+    for (const ch of this.channels.values()) ch.retire();
   }
 
   appGone(err: Error): void {
@@ -209,14 +240,14 @@ export class Invocation implements ChannelHost {
     if (this.ended) return;
     // The deadline wins: it decides how the invocation ends whatever else happened.
     if (this.leaving === null || why === 'deadline') this.leaving = why;
-    for (const ch of this.channels) ch.sendCloseRequest(why);
+    for (const ch of this.channels.values()) ch.sendCloseRequest(why);
   }
 
   private hardStop(): void {
     if (this.ended) return;
     this.leaving = 'deadline';
     this.end('deadline');
-    for (const ch of this.channels) ch.stop();
+    for (const ch of this.channels.values()) ch.stop();
   }
 
   private end(reason: ExitReason): void {

@@ -68,6 +68,8 @@ export class TestChannel {
   readonly loads: LoadReport[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
 
+  /** The upgrade request's headers. */
+  hello: http.IncomingHttpHeaders = {};
   /** For container workers: the worker id and capacity the channel announced. */
   workerId: string | null = null;
   maxConcurrent = 0;
@@ -220,6 +222,7 @@ export class TestRouter {
       this.sockets.add(ws);
       ws.once('close', () => this.sockets.delete(ws));
       const ch = new TestChannel(ws, index);
+      ch.hello = req.headers;
       init(ch);
       this.channels.push(ch);
     });

@@ -280,6 +280,9 @@ export function parsePayload(event: unknown): ParsedPayload {
   if (typeof e.token !== 'string') return bad('token must be a string');
   if (!Number.isInteger(e.channels) || (e.channels as number) < 1 || (e.channels as number) > 10_000) return bad('channels must be an integer ≥ 1');
   if (!Number.isInteger(e.maxConcurrent) || (e.maxConcurrent as number) < 1) return bad('maxConcurrent must be an integer ≥ 1');
+  if (e.openChannels !== undefined && (!Number.isInteger(e.openChannels) || (e.openChannels as number) < 1 || (e.openChannels as number) > (e.channels as number))) {
+    return bad('openChannels must be an integer from 1 to channels');
+  }
   // Without a pin a wss:// router could not be told from an impostor, and the token would go to either.
   const tls = /^wss:/i.test(e.routerUrl);
   if (tls && e.certSha256 === undefined) return bad('a wss:// routerUrl needs certSha256');
@@ -291,6 +294,7 @@ export function parsePayload(event: unknown): ParsedPayload {
     instanceId: e.instanceId,
     token: e.token,
     channels: e.channels as number,
+    ...(e.openChannels !== undefined ? { openChannels: e.openChannels as number } : {}),
     maxConcurrent: e.maxConcurrent as number,
     ...(e.initOnly === true ? { initOnly: true } : {}),
   };

@@ -32,6 +32,13 @@ test('a saturated environment is given fewer requests at once; counters return t
     (s) => s.concurrency.length > 0 && s.concurrency.every((c) => c.limit < INITIAL_CONCURRENT),
     20_000,
   );
+  // Channels follow the limit: each instance is told limit + 2 and closes the rest once idle.
+  const followed = await waitFor(
+    () => stack.router.status(),
+    (s) => s.concurrency.length > 0 && s.concurrency.every((c) => c.channelTarget === Math.min(c.limit + 2, 32) && c.channels <= c.channelTarget),
+    20_000,
+  );
+  for (const c of followed.concurrency) assert.ok(c.channels <= c.limit + 2, `instance ${c.instance}: ${c.channels} channels at limit ${c.limit}`);
   stop = true;
   await Promise.all(clients);
   assert.ok(answered > 0);

@@ -8,14 +8,15 @@ import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener,
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CHANNEL_FEATURES, CHANNEL_HEADER, CHANNEL_PATH, COLD_START_HEADER, FEATURES_HEADER, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../protocol.ts';
+import { CHANNEL_FEATURES, CHANNEL_HEADER, CHANNEL_PATH, COLD_START_HEADER, EXTENSION_FEATURES, FEATURES_HEADER, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER, parseFeatures } from '../protocol.ts';
+import type { ChannelHello } from './state.ts';
 
 
 export interface ChannelAuthority {
   /** The secret of a known instance that still accepts channels; null when unknown or closing. */
   tokenFor(instanceId: string): Buffer | null | 'closing';
-  /** coldStart: the environment said this invocation is its first. */
-  accept(instanceId: string, index: number, ws: WebSocket, coldStart: boolean): void;
+  /** `hello`: what the upgrade request said of the extension and its environment. */
+  accept(instanceId: string, index: number, ws: WebSocket, hello: ChannelHello): void;
   acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket): void;
   rejected(status: number, why: string): void;
 }
@@ -75,7 +76,8 @@ export class ChannelServer {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       // The instance may have closed while the handshake completed.
       if (this.authority.tokenFor(instanceId) === null) return ws.close(1008, 'instance closed');
-      this.authority.accept(instanceId, index, ws, req.headers[COLD_START_HEADER] === '1');
+      const features = parseFeatures(req.headers[FEATURES_HEADER], EXTENSION_FEATURES);
+      this.authority.accept(instanceId, index, ws, { coldStart: req.headers[COLD_START_HEADER] === '1', followsLimit: features.has('channels') });
     });
   }
 

@@ -28,6 +28,17 @@ export const HEADROOM_ELU = 0.6;
 /** After a cut, no raise for this long: the cut's effect must show in a report first. */
 export const RAISE_COOLDOWN_MS = 3000;
 
+/**
+ * Channels beyond the limit an instance holds: one being closed or reopened never costs a slot the
+ * limit allows, and a raise has a free channel at once while the new ones open.
+ */
+export const SPARE_CHANNELS = 2;
+
+/** The channels an instance with this limit is asked to hold (never more than ChannelCount). */
+export function channelsFor(limit: number, channelCount: number): number {
+  return Math.max(1, Math.min(channelCount, limit + SPARE_CHANNELS));
+}
+
 export interface LimitChange {
   limit: number;
   /** Why it is what it is, for the status page and the metrics. */

@@ -13,7 +13,7 @@ import { Fleet, type FleetSettings } from './fleet.ts';
 import type { Invoke } from './launcher.ts';
 import type { EventSink } from './events.ts';
 import { Relay, type RelaySettings } from './relay.ts';
-import type { Channel } from './state.ts';
+import type { Channel, ChannelHello } from './state.ts';
 import { statusOf, type StatusSnapshot } from './status.ts';
 
 export type { Invoke } from './launcher.ts';
@@ -66,8 +66,8 @@ export class Dispatcher implements ChannelAuthority {
     this.log(`channel refused: ${status} ${why}`);
   }
 
-  accept(instanceId: string, index: number, ws: WebSocket, coldStart = false): void {
-    const ch = this.fleet.open(instanceId, index, ws, coldStart);
+  accept(instanceId: string, index: number, ws: WebSocket, hello?: ChannelHello): void {
+    const ch = this.fleet.open(instanceId, index, ws, hello);
     if (ch !== null) this.wire(ch);
   }
 

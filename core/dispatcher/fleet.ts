@@ -10,15 +10,16 @@
 import type { WebSocket } from 'ws';
 import type { RouterConfig } from '../config.ts';
 import { INITIAL_CONCURRENT } from '../config.ts';
-import { FrameType, frame, type LoadReport } from '../frames.ts';
+import { FrameType, encodeFrame, frame, type LoadReport } from '../frames.ts';
 import type { InvokeOutcome } from './invoker.ts';
 import { Launcher, type Invoke, type InvokeCounts } from './launcher.ts';
 import type { EventSink } from './events.ts';
 import { Decisions } from './decisions.ts';
+import { channelsFor } from './concurrency.ts';
 import { pingChannels } from './liveness.ts';
 import { activeCount, anyActive, observe, scaleInOrder } from './observe.ts';
 import { Scaler, type Decision } from './scaler.ts';
-import { Channel, Instance } from './state.ts';
+import { Channel, Instance, type ChannelHello } from './state.ts';
 
 export type FleetSettings = Pick<
   RouterConfig,
@@ -135,14 +136,24 @@ export class Fleet {
    * A channel of a known instance opened; null when the instance no longer takes channels.
    * `coldStart`: the environment said this is its first invocation.
    */
-  open(instanceId: string, index: number, ws: WebSocket, coldStart = false): Channel | null {
+  open(instanceId: string, index: number, ws: WebSocket, hello: ChannelHello = { coldStart: false, followsLimit: false }): Channel | null {
     const inst = this.instances.get(instanceId);
     if (inst === undefined || (inst.state !== 'starting' && inst.state !== 'open')) {
       ws.close(1008, 'instance not accepting channels');
       return null;
     }
+    const { coldStart } = hello;
     const ch = new Channel(ws, inst, index);
     inst.channels.add(ch);
+    if (hello.followsLimit && inst.kind === 'lambda') {
+      inst.followsLimit = true;
+      // Opened before it heard of a lower count (or reopened after a loss): it closes when told again.
+      if (index >= inst.channelTarget) {
+        ch.goaway = true;
+        ws.send(encodeFrame({ type: 'channels', count: inst.channelTarget }));
+        return ch;
+      }
+    }
     if (inst.state === 'starting') {
       inst.state = 'open';
       inst.openedAt = this.now();
@@ -194,7 +205,28 @@ export class Fleet {
     inst.peakBusy = inst.busy;
     if (limit === from) return;
     this.emit({ event: 'limit', instance: inst.shortId, from, to: limit, reason });
+    this.holdChannels(inst);
     if (limit > from) this.demand.pump();
+  }
+
+  /**
+   * Channels follow the limit: the extension is told to hold limit + spares; those numbered beyond
+   * take no new request and close once idle, more open when it rises. An extension that never said
+   * it follows holds all ChannelCount channels from the start.
+   */
+  private holdChannels(inst: Instance): void {
+    if (!inst.followsLimit) return;
+    const target = channelsFor(inst.concurrency.limit, this.o.channelCount);
+    if (target === inst.channelTarget) return;
+    inst.channelTarget = target;
+    let told = false;
+    for (const ch of inst.channels) {
+      if (ch.index >= target) ch.goaway = true;
+      else if (!told && !ch.goaway && ch.ws.readyState === ch.ws.OPEN) {
+        ch.ws.send(encodeFrame({ type: 'channels', count: target }));
+        told = true;
+      }
+    }
   }
 
   protocolError(ch: Channel, why: string): void {
@@ -258,12 +290,14 @@ export class Fleet {
   }
 
   private start(replaces: Instance | null = null): Instance {
-    const { id, token, ended } = this.launcher.launch();
+    const openChannels = channelsFor(initialLimit(this.o), this.o.channelCount);
+    const { id, token, ended } = this.launcher.launch(openChannels);
     const inst = new Instance(id, Buffer.from(token), this.o.maxConcurrentCount, this.now(), 'lambda', {
       min: this.o.minConcurrentCount,
       max: this.o.maxConcurrentCount,
       initial: initialLimit(this.o),
     });
+    inst.channelTarget = openChannels;
     inst.replaces = replaces;
     this.instances.set(id, inst);
     this.emit({ event: 'instance-started', instance: inst.shortId, replaces: replaces?.shortId ?? null });

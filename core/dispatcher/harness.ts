@@ -3,7 +3,7 @@
 
 import { WebSocket } from 'ws';
 import { FLAG_END, asBuffer, decodeFrame, requestHeadSize, writeRequestHead, type Frame } from '../frames.ts';
-import { CHANNEL_HEADER, CHANNEL_PATH, COLD_START_HEADER, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../protocol.ts';
+import { CHANNEL_HEADER, CHANNEL_PATH, COLD_START_HEADER, FEATURES_HEADER, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../protocol.ts';
 import { Rec } from '../records.ts';
 import { RingConsumer, RingProducer, createRingBuffer } from '../ring.ts';
 import { RingWriter } from '../ring-writer.ts';
@@ -29,7 +29,8 @@ export interface Harness {
   /** The lifecycle events the dispatcher emitted, in order. */
   events: LifecycleEvent[];
   /** coldStart: send the handshake's cold-start header. */
-  connect(instanceId: string, token: string, index?: number, coldStart?: boolean): Promise<Opened>;
+  /** `hello`: the optional handshake headers, a cold start and the extension's features. */
+  connect(instanceId: string, token: string, index?: number, hello?: { coldStart?: boolean; features?: string }): Promise<Opened>;
   connectWorker(secret: string, id?: string, index?: number): Promise<Opened>;
   enqueueGet(slot: number, target?: string): void;
   /** Record types the dispatcher wrote to ingress since the last call. */
@@ -49,7 +50,7 @@ export async function startHarness(overrides: Partial<DispatcherSettings> = {}):
   const server = new ChannelServer(
     {
       tokenFor: (id) => d!.tokenFor(id),
-      accept: (id, i, ws, cold) => d!.accept(id, i, ws, cold),
+      accept: (id, i, ws, hello) => d!.accept(id, i, ws, hello),
       acceptWorker: (id, i, max, ws) => d!.acceptWorker(id, i, max, ws),
       rejected: () => {},
     },
@@ -110,8 +111,14 @@ export async function startHarness(overrides: Partial<DispatcherSettings> = {}):
     invokes,
     clock,
     events,
-    connect: (instanceId, token, index = 0, coldStart = false) =>
-      open({ authorization: `Bearer ${token}`, [INSTANCE_HEADER]: instanceId, [CHANNEL_HEADER]: String(index), ...(coldStart ? { [COLD_START_HEADER]: '1' } : {}) }),
+    connect: (instanceId, token, index = 0, hello = {}) =>
+      open({
+        authorization: `Bearer ${token}`,
+        [INSTANCE_HEADER]: instanceId,
+        [CHANNEL_HEADER]: String(index),
+        ...(hello.coldStart === true ? { [COLD_START_HEADER]: '1' } : {}),
+        ...(hello.features !== undefined ? { [FEATURES_HEADER]: hello.features } : {}),
+      }),
     connectWorker: (secret, id = 'box-1', index = 0) =>
       open({ authorization: `Bearer ${secret}`, [WORKER_HEADER]: id, [CHANNEL_HEADER]: String(index), [MAX_CONCURRENT_HEADER]: '4' }),
     enqueueGet(slot, target = '/ping') {

@@ -72,7 +72,8 @@ export class Launcher {
     return this.backoff.nextStartAt;
   }
 
-  launch(): Launch {
+  /** `openChannels`: how many channels the instance opens before the router asks for more or fewer. */
+  launch(openChannels: number): Launch {
     const id = randomUUID();
     const token = randomBytes(32).toString('base64url');
     this.counts.started++;
@@ -83,6 +84,7 @@ export class Launcher {
       instanceId: id,
       token,
       channels: this.o.channelCount,
+      openChannels: Math.min(openChannels, this.o.channelCount),
       maxConcurrent: this.o.maxConcurrentCount,
     }).catch((err: Error): InvokeOutcome => ({ kind: 'error', name: err.name, message: err.message }));
     return { id, token, ended };

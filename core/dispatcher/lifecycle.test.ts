@@ -21,8 +21,8 @@ function answer(ws: WebSocket, id: number): void {
 test('deadline: the old instance serves until its replacement opens, then gets GOAWAY', async () => {
   h.enqueueGet(0);
   const a = h.invokes[0]!.payload;
-  const a0 = await h.connect(a.instanceId, a.token, 0, true);
-  const a1 = await h.connect(a.instanceId, a.token, 1, true);
+  const a0 = await h.connect(a.instanceId, a.token, 0, { coldStart: true });
+  const a1 = await h.connect(a.instanceId, a.token, 1, { coldStart: true });
   const f0 = a0.frames;
   const f1 = a1.frames;
   await settle();

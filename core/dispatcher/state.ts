@@ -25,13 +25,24 @@ export type ExchangeState =
   /** terminal record written; may still wait for the extension to release the channel */
   | 'done';
 
+/** What a Lambda channel's upgrade request said of its extension and environment. */
+export interface ChannelHello {
+  /** This invocation is its environment's first (a cold start). */
+  coldStart: boolean;
+  /** The extension named the `channels` feature: it holds as many channels as it is told. */
+  followsLimit: boolean;
+}
+
 export class Channel {
   private current: Exchange | null = null;
   /** A pong (or any frame) arrived since the last ping. */
   alive = true;
   /** Reading is paused because the client is slower than the Lambda. */
   paused = false;
-  /** GOAWAY sent (or the channel is closing): no new request goes here. */
+  /**
+   * GOAWAY sent, the channel is closing, or its index is beyond what its instance was told to hold
+   * (the extension closes it once idle): no new request goes here.
+   */
   goaway = false;
   /** Cut by the router because it stopped answering pings: its host, not its app, is at fault. */
   silent = false;
@@ -93,6 +104,10 @@ export class Instance {
   readonly shortId: string;
   /** Its environment said this invocation is its first (a cold start); false when unknown. */
   coldStart = false;
+  /** Its extension holds as many channels as it is told (CHANNELS frames): they follow the limit. */
+  followsLimit = false;
+  /** The channels it was last told (or, at the start, invoked) to hold. */
+  channelTarget = 0;
 
   constructor(
     readonly id: string,

@@ -44,6 +44,9 @@ export interface InstanceConcurrency {
   kind: 'lambda' | 'worker';
   limit: number;
   busy: number;
+  /** Channels it holds now, and how many it was told to hold (they follow the limit). */
+  channels: number;
+  channelTarget: number;
   elu: number | null;
   cpu: number | null;
   reason: string;
@@ -93,7 +96,17 @@ function concurrencyOf(all: Iterable<Instance>): InstanceConcurrency[] {
   for (const inst of all) {
     if (inst.state !== 'open') continue;
     const c = inst.concurrency;
-    out.push({ instance: inst.shortId, kind: inst.kind, limit: c.limit, busy: inst.busy, elu: c.elu, cpu: c.cpu, reason: c.reason });
+    out.push({
+      instance: inst.shortId,
+      kind: inst.kind,
+      limit: c.limit,
+      busy: inst.busy,
+      channels: inst.channels.size,
+      channelTarget: inst.followsLimit ? inst.channelTarget : inst.channels.size,
+      elu: c.elu,
+      cpu: c.cpu,
+      reason: c.reason,
+    });
   }
   return out;
 }

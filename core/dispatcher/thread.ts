@@ -42,7 +42,7 @@ let dispatcher: Dispatcher | undefined;
 const server = new ChannelServer(
   {
     tokenFor: (id) => dispatcher?.tokenFor(id) ?? null,
-    accept: (id, index, ws, coldStart) => dispatcher?.accept(id, index, ws, coldStart),
+    accept: (id, index, ws, hello) => dispatcher?.accept(id, index, ws, hello),
     rejected: (status, why) => dispatcher?.rejected(status, why),
     acceptWorker: (id, index, max, ws) => dispatcher?.acceptWorker(id, index, max, ws),
   },
