@@ -141,6 +141,16 @@ export const DEFAULT_MAX_CONCURRENT = 32;
 /** Where a new instance's learned limit starts (the old fixed default), within the bounds. */
 export const INITIAL_CONCURRENT = 10;
 
+/**
+ * Instances run at 80 % of their learned limit. The limit already keeps headroom (it rises only
+ * while the loop would stay under 60 % busy with every slot in use), so the original's 2 counted
+ * it twice: with learned limits it held twice the instances a steady load needs (a simulated
+ * /delay at 50 in flight settled on 6 instances of 19.5 against 2 of 32 at 1.25, see
+ * learning-loop.test.ts); what is left covers a rise until the next scale-out, and requests
+ * beyond it wait for a channel rather than fail.
+ */
+export const DEFAULT_INSTANCE_COUNT_MULTIPLIER = 1.25;
+
 /** Validated once at start and frozen: the dispatcher thread and the ingress read the same values. */
 export function loadRouterConfig(env: Env = process.env): RouterConfig {
   const read = envReader(env);
@@ -212,7 +222,7 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
     channelCount,
     minConcurrentCount,
     maxConcurrentCount,
-    instanceCountMultiplier: read('LAMBDA_DISPATCH_InstanceCountMultiplier', decimal({ min: 1, max: 100 }), 2),
+    instanceCountMultiplier: read('LAMBDA_DISPATCH_InstanceCountMultiplier', decimal({ min: 1, max: 100 }), DEFAULT_INSTANCE_COUNT_MULTIPLIER),
     incomingPort,
     controlPort,
     callbackHost: configuredCallbackHost(env)?.host ?? '127.0.0.1',

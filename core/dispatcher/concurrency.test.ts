@@ -1,5 +1,5 @@
 // The per-instance concurrency law with made-up load reports and a fake clock: it rises only for
-// an instance that used every slot with headroom to spare, falls fast on saturation, holds between,
+// an instance that used half its slots or more and would have headroom with all of them in use, falls fast on saturation, holds between,
 // stays in its bounds, and is fixed when the bounds are equal.
 
 import assert from 'node:assert/strict';
@@ -22,6 +22,16 @@ test('no raise without demand: an instance that did not use its slots keeps its 
   for (let t = 1; t <= 10; t++) c.report(load(0.1), 4, t * 1000);
   assert.equal(c.limit, 10);
   assert.match(c.reason, /^steady \(elu 0\.10, used 4 of 10\)$/);
+});
+
+test('half the slots used is enough to earn a raise when the utilisation projected to all of them has headroom', () => {
+  const c = new ConcurrencyLimit({ min: 1, max: 32, initial: 10 });
+  c.report(load(0.1), 5, 1000); // 0.1 at 5 of 10 → about 0.2 at 10
+  assert.equal(c.limit, 12);
+  assert.match(c.reason, /^headroom \(elu 0\.10, used 5 of 10\)$/);
+  c.report(load(0.35), 6, 2000); // 0.35 at 6 of 12 → 0.7 at 12: not enough room
+  assert.equal(c.limit, 12);
+  assert.match(c.reason, /^steady/);
 });
 
 test('a CPU-heavy app that saturates falls by a quarter per report to the minimum', () => {

@@ -1,6 +1,6 @@
 // How many requests one instance is given at once, learned from its own load reports (LOAD
-// frames, once a second): additive increase while the environment has headroom and used every
-// slot it had, multiplicative decrease when its event loop saturates. A CPU-light app so grows
+// frames, once a second): additive increase while the environment has headroom and used at least
+// half of what it was given, multiplicative decrease when its event loop saturates. A CPU-light app so grows
 // into few wide instances and a CPU-heavy one settles on narrow ones, with no setting changed.
 // Pure: the fleet feeds it reports and the instance's peak of requests in flight; tests drive it
 // with made-up reports. docs/ARCHITECTURE.md, "Concurrency per instance".
@@ -23,7 +23,7 @@ export interface LimitSettings {
 
 /** Above this utilisation the environment is saturated: cut. */
 export const SATURATED_ELU = 0.85;
-/** Below this, with every slot used, it has room for more: raise. */
+/** Below this, projected to every slot in use, it has room for more: raise. */
 export const HEADROOM_ELU = 0.6;
 /** After a cut, no raise for this long: the cut's effect must show in a report first. */
 export const RAISE_COOLDOWN_MS = 3000;
@@ -81,7 +81,7 @@ export class ConcurrencyLimit {
       }
       return this.change(`saturated at the minimum (elu ${elu})`);
     }
-    if (load.elu < HEADROOM_ELU && peakBusy >= this.limit && now - this.cutAt >= RAISE_COOLDOWN_MS) {
+    if (this.earnedRaise(load.elu, peakBusy) && now - this.cutAt >= RAISE_COOLDOWN_MS) {
       const was = this.limit;
       const next = Math.min(this.s.max, was + Math.max(1, Math.ceil(was / 8)));
       if (next > was) {
@@ -91,6 +91,19 @@ export class ConcurrencyLimit {
       return this.change(`headroom at the maximum (elu ${elu})`);
     }
     return this.change(peakBusy < this.limit ? `steady (elu ${elu}, used ${peakBusy} of ${this.limit})` : `steady (elu ${elu})`);
+  }
+
+  /**
+   * A raise is earned by an instance that used at least half its limit and would still have
+   * headroom with all of it in use: its utilisation scaled from what it had at once to its whole
+   * limit stays under HEADROOM_ELU. Not "used every slot": the scaler keeps instances below their
+   * limit on purpose (InstanceCountMultiplier), so that rule would never raise a limit the scaler
+   * lets it use. Scaling the utilisation linearly overstates it for an app that waits on I/O (its
+   * loop is not busier with more requests waiting), which errs toward not raising.
+   */
+  private earnedRaise(elu: number, peakBusy: number): boolean {
+    if (peakBusy * 2 < this.limit || peakBusy === 0) return false;
+    return (elu * this.limit) / Math.min(peakBusy, this.limit) < HEADROOM_ELU;
   }
 
   private change(reason: string): LimitChange {

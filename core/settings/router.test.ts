@@ -23,7 +23,7 @@ const ROWS: Row[] = [
   { variable: 'LAMBDA_DISPATCH_MaxConcurrentCount', field: 'maxConcurrentCount', fallback: 32, good: [['4', 4], ['20', 20]], bad: ['abc', '0', '1001', '2.5'] },
   { variable: 'LAMBDA_DISPATCH_MinConcurrentCount', field: 'minConcurrentCount', fallback: 1, good: [['4', 4], ['32', 32]], bad: ['abc', '0', '1001', '33'] },
   { variable: 'LAMBDA_DISPATCH_ChannelCount', field: 'channelCount', fallback: 32, good: [['40', 40]], bad: ['x', '0', '1001', '5'] },
-  { variable: 'LAMBDA_DISPATCH_InstanceCountMultiplier', field: 'instanceCountMultiplier', fallback: 2, good: [['1.5', 1.5]], bad: ['0.5', '101', 'two'] },
+  { variable: 'LAMBDA_DISPATCH_InstanceCountMultiplier', field: 'instanceCountMultiplier', fallback: 1.25, good: [['1.5', 1.5]], bad: ['0.5', '101', 'two'] },
   { variable: 'LAMBDA_DISPATCH_IncomingRequestHTTPPort', field: 'incomingPort', fallback: 5001, good: [['0', 0], ['8080', 8080]], bad: ['-1', '65536', 'http'] },
   { variable: 'LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port', field: 'controlPort', fallback: 5003, good: [['0', 0], ['5004', 5004]], bad: ['65536', 'x'] },
   { variable: 'LAMBDA_DISPATCH_ScalingAlgorithm', field: 'scalingAlgorithm', fallback: 'simple', good: [['ewma', 'ewma'], ['EWMA', 'ewma']], bad: ['fast'] },
