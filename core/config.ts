@@ -11,6 +11,8 @@ export interface RouterConfig {
   functionName: string;
   /** WebSocket channels each instance opens; extra ones beyond maxConcurrent are spares. */
   channelCount: number;
+  /** Upgraded connections (WebSockets) one instance may hold at once, beside its requests. */
+  maxSocketsPerInstance: number;
   /**
    * Bounds of the requests one instance is given at once, learned between them from its load
    * (core/dispatcher/concurrency.ts); equal, the limit is fixed.
@@ -138,6 +140,12 @@ export function configuredCallbackHost(env: Env): { host: string; source: Callba
  * twelve environments held to 10), a CPU-heavy one down from INITIAL_CONCURRENT.
  */
 export const DEFAULT_MAX_CONCURRENT = 32;
+/**
+ * A WebSocket costs its environment little while it waits for messages: many share one, the
+ * point of carrying them here; past a hundred a broadcast or a burst of messages lands on one
+ * event loop, and a deadline closes that many at once.
+ */
+export const DEFAULT_MAX_SOCKETS = 100;
 /** Where a new instance's learned limit starts (the old fixed default), within the bounds. */
 export const INITIAL_CONCURRENT = 10;
 
@@ -164,7 +172,9 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
       `LAMBDA_DISPATCH_MinConcurrentCount (${minConcurrentCount}) exceeds LAMBDA_DISPATCH_MaxConcurrentCount (${maxConcurrentCount})`,
     );
   }
-  const channelCount = read('LAMBDA_DISPATCH_ChannelCount', integer({ min: 1, max: 1000 }), Math.max(20, maxConcurrentCount));
+  const maxSocketsPerInstance = read('LAMBDA_DISPATCH_MaxSocketsPerInstance', integer({ min: 0, max: 5000 }), DEFAULT_MAX_SOCKETS);
+  // A socket holds a channel for its life, beside the channels of the requests at once.
+  const channelCount = read('LAMBDA_DISPATCH_ChannelCount', integer({ min: 1, max: 10_000 }), Math.max(20, maxConcurrentCount + maxSocketsPerInstance));
   if (channelCount < maxConcurrentCount) {
     throw new SettingError(
       'LAMBDA_DISPATCH_ChannelCount',
@@ -220,6 +230,7 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
   return Object.freeze({
     functionName: read('LAMBDA_DISPATCH_FunctionName', text, 'lambda-dispatch-demo'),
     channelCount,
+    maxSocketsPerInstance,
     minConcurrentCount,
     maxConcurrentCount,
     instanceCountMultiplier: read('LAMBDA_DISPATCH_InstanceCountMultiplier', decimal({ min: 1, max: 100 }), DEFAULT_INSTANCE_COUNT_MULTIPLIER),

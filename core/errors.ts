@@ -42,6 +42,8 @@ export const ROUTER_ERRORS = {
   LD_DISPATCHER_LOST: { status: 502, message: 'the router lost its dispatcher' },
   /** The dispatcher thread is gone: requests arriving after that get 503. */
   LD_DISPATCHER_DOWN: { status: 503, message: 'the router lost its dispatcher' },
+  /** An upgrade (WebSocket) request, and the function's extension predates tunnels: redeploy it. */
+  LD_UPGRADE_UNSUPPORTED: { status: 501, message: 'the function cannot take protocol upgrades (its lambda-dispatch extension is older than the router)' },
 } as const satisfies Record<string, RouterErrorDef>;
 
 export type RouterErrorCode = keyof typeof ROUTER_ERRORS;

@@ -5,6 +5,8 @@
 // Heads are length-prefixed latin1 fields: HTTP field bytes map 1:1 to latin1 code units, which is
 // how Node's parser hands them to us, so a head round-trips byte for byte. Headers are a flat
 // [name, value, name, value, …] list, as Node's rawHeaders, so repeated names stay repeated.
+// Long because every message's layout, its encoder and its decoder sit together: split, a frame's
+// layout would be written down in two places that could drift apart.
 
 import { MessageType as M } from './message-types.ts';
 
@@ -34,6 +36,13 @@ export const FLAG_END = 0x01;
  * announced the `reason` feature; absent, the reason is the standard one for the status.
  */
 export const FLAG_REASON = 0x02;
+/**
+ * Flag on REQ_HEAD: the client asks to switch protocols (an `Upgrade` request, a WebSocket most
+ * often). A 101 answer makes the exchange a tunnel: REQ_BODY and RES_BODY then carry the raw bytes
+ * of the new protocol both ways, REQ_END / RES_END are each side's end, and the channel is held
+ * until both are over. Sent only to an extension that named the `upgrade` feature.
+ */
+export const FLAG_UPGRADE = 0x04;
 export const FRAME_HEADER_BYTES = 6;
 const EMPTY = new Uint8Array(0);
 
@@ -53,7 +62,8 @@ export interface ResponseHead {
 }
 
 export type Frame =
-  | { type: 'req-head'; id: number; head: RequestHead; end: boolean; body: Uint8Array | null }
+  /** `upgrade`: FLAG_UPGRADE, the client asks to switch protocols (absent: false). */
+  | { type: 'req-head'; id: number; head: RequestHead; end: boolean; body: Uint8Array | null; upgrade?: boolean }
   | { type: 'req-body'; id: number; body: Uint8Array }
   | { type: 'req-end'; id: number }
   | { type: 'req-abort'; id: number }
@@ -285,7 +295,7 @@ export function encodeFrame(f: Frame): Buffer {
     case 'req-head': {
       const body = f.body ?? EMPTY;
       const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + requestHeadSize(f.head) + body.byteLength);
-      header(buf, FrameType.REQ_HEAD, f.end ? FLAG_END : 0, f.id);
+      header(buf, FrameType.REQ_HEAD, (f.end ? FLAG_END : 0) | (f.upgrade === true ? FLAG_UPGRADE : 0), f.id);
       buf.set(body, writeRequestHead(buf, FRAME_HEADER_BYTES, f.head));
       return buf;
     }
@@ -371,7 +381,8 @@ export function decodeFrame(data: Uint8Array): Frame {
     case FrameType.REQ_HEAD: {
       const { head, offset } = readRequestHead(buf, FRAME_HEADER_BYTES);
       const body = offset < buf.length ? buf.subarray(offset) : null;
-      return { type: 'req-head', id, head, end: (flags & FLAG_END) !== 0, body };
+      const upgrade = (flags & FLAG_UPGRADE) !== 0;
+      return { type: 'req-head', id, head, end: (flags & FLAG_END) !== 0, body, ...(upgrade ? { upgrade } : {}) };
     }
     case FrameType.RES_HEAD: {
       const { head, offset } = readResponseHead(buf, FRAME_HEADER_BYTES, flags);

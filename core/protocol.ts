@@ -37,10 +37,12 @@ export const CHANNEL_FEATURES: readonly ChannelFeature[] = ['info', 'trailers', 
  */
 export type ExtensionFeature =
   /** CHANNELS frames: hold as many channels as the router says (they follow the learned limit) */
-  'channels';
+  | 'channels'
+  /** REQ_HEAD with FLAG_UPGRADE: protocol upgrades (WebSockets) relayed as tunnels */
+  | 'upgrade';
 
 /** Every extension feature this code understands: what the extension announces. */
-export const EXTENSION_FEATURES: readonly ExtensionFeature[] = ['channels'];
+export const EXTENSION_FEATURES: readonly ExtensionFeature[] = ['channels', 'upgrade'];
 
 /** The features named in a FEATURES_HEADER value that are among `known` (others are ignored). */
 export function parseFeatures<F extends string>(value: string | string[] | undefined, known: readonly F[]): Set<F> {

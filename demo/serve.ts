@@ -4,10 +4,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { demoApp } from './app.ts';
+import { demoServer } from './sockets.ts';
 
 export function serveDemo(port: number, host = '127.0.0.1'): Promise<http.Server> {
-  const server = http.createServer(demoApp);
+  const server = demoServer();
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 0;

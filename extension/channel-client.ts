@@ -43,6 +43,7 @@ import { endToEndHeaders } from '../core/http-headers.ts';
 import { CERT_PIN_MISMATCH } from '../core/cert-pin.ts';
 import { CHANNEL_FEATURES, CHANNEL_PATH, FEATURES_HEADER, parseFeatures, type ChannelFeature } from '../core/protocol.ts';
 import { AppCall, takeInline, whyIncomplete } from './app-call.ts';
+import { AppTunnel, type TunnelChannel, type TunnelCloseCode } from './app-tunnel.ts';
 import { appHeaders } from './app-headers.ts';
 import { openChannelSocket } from './channel-socket.ts';
 import { readRefusal } from './handshake-refusal.ts';
@@ -98,6 +99,8 @@ export class ChannelClient {
   private stopping = false;
   private retiring = false;
   private current: AppCall | null = null;
+  /** An upgraded connection holding this channel (app-tunnel.ts); exclusive with `current`. */
+  private tunnel: AppTunnel | null = null;
   private readonly lowWaterMark: number;
   /** Abandons the certificate check of a wss:// channel still connecting. */
   private readonly connecting = new AbortController();
@@ -177,15 +180,54 @@ export class ChannelClient {
     return true;
   }
 
-  /** Closes the channel once its current request (if any) has finished. */
+  /** Closes the channel once its current request or tunnel (if any) has finished. */
   retire(): void {
     this.retiring = true;
     if (this.state === 'connecting') return this.stop();
-    if (this.current === null) this.close();
+    if (!this.busy) this.close();
   }
 
   get busy(): boolean {
-    return this.current !== null;
+    return this.current !== null || this.tunnel !== null;
+  }
+
+  /** Closes this channel's tunnel, if it has one, as its instance must go (app-tunnel.ts). */
+  closeTunnel(code: TunnelCloseCode): boolean {
+    if (this.tunnel === null) return false;
+    this.tunnel.close(code);
+    return true;
+  }
+
+  // ── upgrades ───────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * A request to switch protocols: a tunnel, not an AppCall. It takes none of the instance's
+   * request slots: the router counts sockets apart (MaxSocketsPerInstance).
+   */
+  private onUpgrade(id: number, head: RequestHead, body: Uint8Array | null): void {
+    if (this.state !== 'open') return;
+    if (this.busy) return this.send({ type: 'res-error', id, message: 'channel busy: one request at a time' });
+    this.tunnel = new AppTunnel(id, head, this.tunnelChannel(), this.host.target);
+    this.tunnel.start(body);
+  }
+
+  private tunnelChannel(): TunnelChannel {
+    return {
+      send: (f, sent) => {
+        if (this.sendable) this.ws.send(encodeFrame(f), sent ?? this.onSent);
+      },
+      buffered: () => (this.sendable ? this.ws.bufferedAmount : 0),
+      highWaterMark: this.host.options.highWaterMark,
+      maxChunkBytes: this.host.options.maxChunkBytes,
+      pauseReading: () => this.ws.pause(),
+      resumeReading: () => this.ws.resume(),
+      ended: (t) => {
+        if (this.tunnel !== t) return;
+        this.tunnel = null;
+        this.ws.resume();
+        if (this.goaway || this.retiring) this.close();
+      },
+    };
   }
 
   /** Hard stop: drops the connection and whatever it was serving, now. */
@@ -193,6 +235,7 @@ export class ChannelClient {
     if (this.state === 'closed') return;
     this.stopping = true;
     this.abandonCurrent();
+    this.tunnel?.stop();
     if (this.ws === undefined) return this.connecting.abort(); // the rejection closes the channel
     this.ws.terminate();
   }
@@ -208,8 +251,11 @@ export class ChannelClient {
       return this.protocolError((err as Error).message);
     }
     const call = this.current;
+    const tunnel = this.tunnel;
+    if (tunnel !== null && (f.type === 'req-body' || f.type === 'req-end' || f.type === 'req-abort') && f.id === tunnel.id) return tunnel.fromRouter(f);
     switch (f.type) {
       case 'req-head':
+        if (f.upgrade === true) return this.onUpgrade(f.id, f.head, f.body);
         return this.onHead(f.id, f.head, f.end, f.body);
       case 'req-body':
         if (call !== null && call.id === f.id) this.onBody(call, f.body);
@@ -226,7 +272,8 @@ export class ChannelClient {
       case 'goaway':
         this.goaway = true;
         this.host.goaway?.(this);
-        if (this.current === null) this.close();
+        if (this.tunnel !== null) this.tunnel.close(1001);
+        else if (this.current === null) this.close();
         return;
       case 'channels':
         if (this.host.holdChannels === undefined) return this.protocolError('CHANNELS frame to a host that did not announce `channels`');
@@ -247,7 +294,7 @@ export class ChannelClient {
 
   private onHead(id: number, head: RequestHead, end: boolean, body: Uint8Array | null): void {
     if (this.state !== 'open') return;
-    if (this.current !== null) return this.send({ type: 'res-error', id, message: 'channel busy: one request at a time' });
+    if (this.busy) return this.send({ type: 'res-error', id, message: 'channel busy: one request at a time' });
     if (!this.host.acquire()) return this.send({ type: 'res-error', id, message: 'over capacity' });
     const call = new AppCall(id, head, appHeaders(head.headers, end, body), body, end);
     this.current = call;
@@ -494,6 +541,8 @@ export class ChannelClient {
 
   private onClose(): void {
     this.abandonCurrent();
+    this.tunnel?.stop();
+    this.tunnel = null;
     this.state = 'closed';
     this.end = !this.wasOpened ? 'refused' : this.goaway ? 'goaway' : this.stopping ? 'stopped' : this.retiring ? 'retired' : 'lost';
     this.host.closed(this);

@@ -21,7 +21,7 @@ test('opens openChannels, grows and shrinks as told, a busy channel finishes its
     assert.deepEqual(first.map((c) => c.index), [0, 1]);
     assert.equal(router.channels.length, 0, 'no more than openChannels at first');
     for (const c of first) features.push(String(c.hello[FEATURES_HEADER]));
-    assert.deepEqual(features, ['channels', 'channels']);
+    assert.ok(features.every((f) => f.split(', ').includes('channels')), features.join(' | '));
 
     first[0]!.send({ type: 'channels', count: 5 });
     const more = await router.open(3);

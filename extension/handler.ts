@@ -66,6 +66,7 @@ export function createHandler(app: App, options: ExtensionOptions = {}): Dispatc
       description: target.description,
       ready,
       request: (method, path, headers) => target.request(method, path, headers),
+      ...(target.upgrade !== undefined ? { upgrade: target.upgrade.bind(target) } : {}),
       onExit: (listener) => target.onExit(listener),
     };
     try {

@@ -21,7 +21,8 @@ export class Invocation implements ChannelHost {
   private readonly channels = new Map<number, ChannelClient>();
   /** Indices 0 … wanted − 1 are held open: what the router asked for last (CHANNELS), at most `channels`. */
   private wanted: number;
-  private readonly reconnectTimers = new Set<NodeJS.Timeout>();
+  /** Channel reopenings and tunnel closes still to come. */
+  private readonly timers = new Set<NodeJS.Timeout>();
   /** When each index was first lost, while it is being reopened. */
   private readonly lostSince = new Map<number, number>();
   private readonly capacity: Capacity;
@@ -109,7 +110,7 @@ export class Invocation implements ChannelHost {
     reporter.stop();
     clearTimeout(softTimer);
     clearTimeout(hardTimer);
-    for (const t of this.reconnectTimers) clearTimeout(t);
+    for (const t of this.timers) clearTimeout(t);
     this.stopWatchingApp();
     let error: string | undefined;
     if (exitReason === 'connect-failed') {
@@ -208,12 +209,12 @@ export class Invocation implements ChannelHost {
     const attempt = Math.min(500, 50 * 2 ** Math.min(4, Math.floor((Date.now() - since) / 200)));
     if (Date.now() + attempt - since > this.options.reconnectMs || Date.now() + attempt >= this.hardStopAt) return false;
     const timer = setTimeout(() => {
-      this.reconnectTimers.delete(timer);
+      this.timers.delete(timer);
       if (this.ended) return;
       if (ch.index < this.wanted) this.channels.set(ch.index, this.connect(ch.index));
       else this.forget(ch.index, false); // the router asked for fewer meanwhile
     }, attempt);
-    this.reconnectTimers.add(timer);
+    this.timers.add(timer);
     return true;
   }
 
@@ -235,12 +236,28 @@ export class Invocation implements ChannelHost {
 
   // ── leaving ────────────────────────────────────────────────────────────────────────────────
 
-  /** CLOSE_REQUEST on every open channel; the router answers GOAWAY once it can let us go. */
+  /**
+   * CLOSE_REQUEST on every open channel; the router answers GOAWAY once it can let us go. Open
+   * tunnels (WebSockets) are closed with 1012, each at a random moment in the first half of the
+   * time left before the hard stop: their clients reconnect to the replacement spread out, not
+   * all at once.
+   */
   private leave(why: 'deadline' | 'app-failed'): void {
     if (this.ended) return;
     // The deadline wins: it decides how the invocation ends whatever else happened.
-    if (this.leaving === null || why === 'deadline') this.leaving = why;
+    const first = this.leaving === null;
+    if (first || why === 'deadline') this.leaving = why;
     for (const ch of this.channels.values()) ch.sendCloseRequest(why);
+    if (!first) return;
+    const spreadMs = Math.max(0, (this.hardStopAt - Date.now()) / 2);
+    for (const ch of this.channels.values()) {
+      if (!ch.busy) continue;
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        ch.closeTunnel(1012);
+      }, Math.random() * spreadMs);
+      this.timers.add(timer);
+    }
   }
 
   private hardStop(): void {

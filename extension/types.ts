@@ -1,7 +1,7 @@
 // The extension's public types: what the router sends in the invoke payload, what the handler
 // returns, and the options of createHandler (docs/PROTOCOL.md and docs/ARCHITECTURE.md, "The extension").
 
-import type { RequestListener } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 
 export type { ExitReason, InvocationResult, InvokePayload } from '../core/protocol.ts';
 import type { InvocationResult, InvokePayload } from '../core/protocol.ts';
@@ -78,7 +78,7 @@ export type FetchHandler = (request: Request) => Response | Promise<Response>;
  * `(req, res, next)`), a fetch handler (declares one: `(request)`), an object with a `fetch`
  * method (a Hono app, `{ fetch }`), or `{ port }` for an app listening on its own.
  */
-export type App = RequestListener | FetchHandler | { fetch: FetchHandler } | PortApp;
+export type App = RequestListener | Server | FetchHandler | { fetch: FetchHandler } | PortApp;
 
 export interface ExtensionOptions {
   /**

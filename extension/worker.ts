@@ -10,7 +10,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { CHANNEL_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../core/protocol.ts';
+import { CHANNEL_HEADER, FEATURES_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../core/protocol.ts';
 import { Backoff } from '../core/backoff.ts';
 import { CERT_SHA256_TEXT } from '../core/cert-pin.ts';
 import { appTarget } from './app/kinds.ts';
@@ -168,6 +168,8 @@ export class Worker implements ChannelHost {
     const headers = {
       authorization: `Bearer ${this.o.secret}`,
       [WORKER_HEADER]: this.workerId,
+      // A worker takes upgrades; it has no invoke to size its channels, so it does not follow CHANNELS.
+      [FEATURES_HEADER]: 'upgrade',
       [CHANNEL_HEADER]: String(index),
       [MAX_CONCURRENT_HEADER]: String(this.maxConcurrent),
     };

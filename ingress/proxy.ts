@@ -3,14 +3,17 @@
 // them between threads; everything else happens in the dispatcher thread.
 
 import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
-import { ERROR_CODE_HEADER, routerError, type RouterErrorCode } from '../core/errors.ts';
+import type { Duplex } from 'node:stream';
+import { routerError, type RouterErrorCode } from '../core/errors.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
-import { FLAG_END, asBuffer, readHeaderList, readResponseHead, requestHeadSize, writeRequestHead, type HeaderList, type RequestHead } from '../core/frames.ts';
+import { FLAG_END, FLAG_UPGRADE, asBuffer, readResponseHead, requestHeadSize, writeRequestHead, type RequestHead } from '../core/frames.ts';
+import { STATUS_TEXT, addTrailers, answer, closeAfterFlush, requestHasBody, writeRaw } from './client-response.ts';
 import { Rec, decodeCredit, encodeCredit, readReport, type RequestReport } from '../core/records.ts';
 import type { RingWriter } from '../core/ring-writer.ts';
 import { ensureTraceContext, type TraceContext } from '../core/trace-context.ts';
 import { ForwardedHeaders } from './forwarded.ts';
 import { SlotTable } from './slots.ts';
+import { Tunnel, type TunnelHost } from './tunnel.ts';
 import type { RequestRecord } from './telemetry/request-record.ts';
 
 interface ClientExchange {
@@ -35,9 +38,9 @@ interface ClientExchange {
   trace: TraceContext;
 }
 
-export class Proxy {
-  private readonly slots = new SlotTable<ClientExchange>();
-  private ringBlocked = false;
+export class Proxy implements TunnelHost {
+  private readonly slots = new SlotTable<ClientExchange | Tunnel>();
+  private blocked = false;
   /** Nothing can be served any more: the dispatcher is gone. */
   private down = false;
   /** SIGTERM: new requests get 503 LD_SHUTTING_DOWN; every response closes its connection. */
@@ -46,16 +49,53 @@ export class Proxy {
   windowStalls = 0;
 
   constructor(
-    private readonly ring: RingWriter,
-    private readonly windowBytes: number,
+    readonly ring: RingWriter,
+    readonly windowBytes: number,
     private readonly forwarded: ForwardedHeaders = new ForwardedHeaders([]),
     /** Every request, once, when it ends: the metrics and the access log. */
     private readonly ended: (r: RequestRecord) => void = () => {},
   ) {}
 
-  /** Requests currently between their head and their terminal record. */
+  /** Requests currently between their head and their terminal record (tunnels included). */
   get active(): number {
     return this.slots.size;
+  }
+
+  get ringBlocked(): boolean {
+    return this.blocked;
+  }
+
+  /**
+   * A request to switch protocols (`server.on('upgrade')`): the same way into the dispatcher,
+   * flagged FLAG_UPGRADE; the slot is a Tunnel (tunnel.ts) from here to its terminal record.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const headers = this.forwarded.headersOf(req);
+    // Hop-by-hop, but what this request is about: the extension asks its app for the same protocol.
+    if (req.headers.upgrade !== undefined) headers.push('upgrade', req.headers.upgrade);
+    const trace = ensureTraceContext(headers);
+    const tunnel = new Tunnel(req, socket, this, trace);
+    const refused = (code: RouterErrorCode | 'LD_SHUTTING_DOWN', detail?: string) => {
+      tunnel.refuse(code, detail);
+      this.ended(tunnel.record(null, code));
+    };
+    if (this.draining) return refused('LD_SHUTTING_DOWN');
+    if (this.down) return refused('LD_DISPATCHER_DOWN');
+    const requestHead: RequestHead = { method: req.method ?? 'GET', target: req.url ?? '/', headers };
+    const size = 1 + requestHeadSize(requestHead);
+    if (size > this.ring.maxPayload) return refused('LD_HEAD_TOO_LARGE');
+    tunnel.slot = this.slots.add(tunnel);
+    this.ring.writeWith(Rec.REQ_HEAD, tunnel.slot, size, (dst) => {
+      dst[0] = FLAG_UPGRADE;
+      writeRequestHead(asBuffer(dst), 1, requestHead);
+    });
+    tunnel.start(head);
+  }
+
+  finished(tunnel: Tunnel, report: RequestReport | null, routerError: string | null): void {
+    tunnel.done = true;
+    this.slots.delete(tunnel.slot);
+    this.ended(tunnel.record(report, routerError));
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
@@ -95,7 +135,7 @@ export class Proxy {
       cx.onEnd = () => this.ring.write(Rec.REQ_END, slot);
       req.on('data', cx.onData);
       req.on('end', cx.onEnd);
-      if (this.ringBlocked) req.pause();
+      if (this.blocked) req.pause();
     }
     // 'close' before the response finished means the client went away.
     res.on('close', () => {
@@ -111,6 +151,7 @@ export class Proxy {
   onRecord = (type: number, slot: number, payload: Uint8Array): void => {
     const cx = this.slots.get(slot);
     if (cx === undefined || cx.done) return;
+    if (cx instanceof Tunnel) return cx.onRecord(type, payload);
     if (cx.discard) {
       if (type === Rec.RES_END || type === Rec.RES_ERROR) this.finish(cx, slot, readReport(payload).report);
       return;
@@ -146,7 +187,7 @@ export class Proxy {
         cx.unacked -= decodeCredit(payload);
         if (cx.windowFull && cx.unacked < this.windowBytes) {
           cx.windowFull = false;
-          if (!this.ringBlocked) cx.req.resume();
+          if (!this.blocked) cx.req.resume();
         }
         return;
       }
@@ -253,6 +294,11 @@ export class Proxy {
     for (let slot = 0; slot < this.slots.capacity; slot++) {
       const cx = this.slots.get(slot);
       if (cx === undefined) continue;
+      if (cx instanceof Tunnel) {
+        cx.cut();
+        this.finished(cx, null, lost.code);
+        continue;
+      }
       if (cx.res.headersSent) cx.res.destroy();
       else if (!cx.res.destroyed) answer(cx.res, lost);
       this.finish(cx, slot, null, lost.code);
@@ -265,7 +311,7 @@ export class Proxy {
    */
   beginDrain(): void {
     this.draining = true;
-    for (const cx of this.slots.values()) if (!cx.res.headersSent) cx.res.shouldKeepAlive = false;
+    for (const cx of this.slots.values()) if (!(cx instanceof Tunnel) && !cx.res.headersSent) cx.res.shouldKeepAlive = false;
   }
 
   /**
@@ -279,6 +325,13 @@ export class Proxy {
     for (let slot = 0; slot < this.slots.capacity; slot++) {
       const cx = this.slots.get(slot);
       if (cx === undefined) continue;
+      if (cx instanceof Tunnel) {
+        const how = cx.cut();
+        if (how === 'answered') answered++;
+        else if (how === 'reset') reset++;
+        this.finished(cx, null, how === 'answered' ? shuttingDown.code : null);
+        continue;
+      }
       let code: string | null = null;
       if (!cx.discard && !cx.res.destroyed) {
         if (cx.res.headersSent) {
@@ -297,75 +350,18 @@ export class Proxy {
 
   /** The request ring is full: stop reading every client until it drains. */
   ringFull(): void {
-    this.ringBlocked = true;
-    for (const cx of this.slots.values()) if (cx.onData) cx.req.pause();
+    this.blocked = true;
+    for (const cx of this.slots.values()) {
+      if (cx instanceof Tunnel) cx.pause();
+      else if (cx.onData) cx.req.pause();
+    }
   }
 
   ringDrained(): void {
-    this.ringBlocked = false;
-    for (const cx of this.slots.values()) if (cx.onData && !cx.windowFull && !cx.done) cx.req.resume();
-  }
-}
-
-/**
- * A response that cannot be finished (its body is cut short): what was written still reaches the
- * client, then the connection closes, the only way HTTP/1.1 has to say the response is incomplete.
- */
-function closeAfterFlush(res: ServerResponse): void {
-  const socket = res.socket;
-  if (socket === null || socket.destroyed) res.destroy();
-  else socket.destroySoon();
-}
-
-/** Standard reason phrases of the informational statuses Node writes itself. */
-const STATUS_TEXT: Record<number, string> = { 100: 'Continue', 102: 'Processing', 103: 'Early Hints' };
-
-/**
- * Bytes written to the client's connection before the response's head, in order with it: the
- * ServerResponse's own raw writer (which writeContinue and writeEarlyHints use; it queues while
- * the response has no socket yet), else the socket.
- */
-function writeRaw(res: ServerResponse, text: string): void {
-  const raw = (res as unknown as { _writeRaw?: (data: string, encoding: BufferEncoding) => boolean })._writeRaw;
-  if (typeof raw === 'function') raw.call(res, text, 'latin1');
-  else res.socket?.write(text, 'latin1');
-}
-
-/**
- * The response's trailers (RES_END's payload). Node sends them only with a chunked body: after a
- * head with content-length (or to an HTTP/1.0 client) they are dropped, as a direct Node server
- * drops them. Malformed or refused ones are dropped too; the body is complete either way.
- */
-function addTrailers(res: ServerResponse, payload: Uint8Array): void {
-  let trailers: HeaderList;
-  try {
-    trailers = endToEndHeaders(readHeaderList(payload));
-  } catch {
-    return;
-  }
-  const pairs: [string, string][] = [];
-  for (let i = 0; i < trailers.length; i += 2) {
-    try {
-      validateHeaderName(trailers[i]!);
-      validateHeaderValue(trailers[i]!, trailers[i + 1]!);
-      pairs.push([trailers[i]!, trailers[i + 1]!]);
-    } catch {
-      // left out
+    this.blocked = false;
+    for (const cx of this.slots.values()) {
+      if (cx instanceof Tunnel) cx.resume();
+      else if (cx.onData && !cx.windowFull && !cx.done) cx.req.resume();
     }
   }
-  if (pairs.length > 0) res.addTrailers(pairs);
-}
-
-/** The router's own answer in place of the function's: status, code header and text from the catalog. */
-function answer(res: ServerResponse, error: { code: string; status: number; message: string }, detail?: string, close = false): void {
-  const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', [ERROR_CODE_HEADER]: error.code };
-  if (error.status === 503) headers['retry-after'] = '1';
-  if (close) headers.connection = 'close';
-  res.writeHead(error.status, headers).end(`${detail ?? error.message}\n`);
-}
-
-function requestHasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  if (length !== undefined) return Number(length) > 0;
-  return req.headers['transfer-encoding'] !== undefined;
 }

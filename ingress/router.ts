@@ -153,6 +153,8 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
       p.handle(req, res);
     },
   );
+  // Upgrades (WebSockets) go to the function like any request and become tunnels (tunnel.ts).
+  server.on('upgrade', (req, socket, head) => p.upgrade(req, socket, head));
   server.headersTimeout = 30_000;
   server.on('connection', (socket) => {
     connections++;

@@ -17,7 +17,8 @@ export interface ChannelAuthority {
   tokenFor(instanceId: string): Buffer | null | 'closing';
   /** `hello`: what the upgrade request said of the extension and its environment. */
   accept(instanceId: string, index: number, ws: WebSocket, hello: ChannelHello): void;
-  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket): void;
+  /** `acceptsUpgrade`: the worker named the `upgrade` feature. */
+  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket, acceptsUpgrade: boolean): void;
   rejected(status: number, why: string): void;
 }
 
@@ -77,7 +78,11 @@ export class ChannelServer {
       // The instance may have closed while the handshake completed.
       if (this.authority.tokenFor(instanceId) === null) return ws.close(1008, 'instance closed');
       const features = parseFeatures(req.headers[FEATURES_HEADER], EXTENSION_FEATURES);
-      this.authority.accept(instanceId, index, ws, { coldStart: req.headers[COLD_START_HEADER] === '1', followsLimit: features.has('channels') });
+      this.authority.accept(instanceId, index, ws, {
+        coldStart: req.headers[COLD_START_HEADER] === '1',
+        followsLimit: features.has('channels'),
+        acceptsUpgrade: features.has('upgrade'),
+      });
     });
   }
 
@@ -88,7 +93,8 @@ export class ChannelServer {
     if (workerId === '' || workerId.length > 200 || !Number.isInteger(index) || index < 0 || !Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 10_000) {
       return this.reject(socket, 400, `bad ${WORKER_HEADER}, ${CHANNEL_HEADER} or ${MAX_CONCURRENT_HEADER}`);
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.authority.acceptWorker(workerId, index, maxConcurrent, ws));
+    const upgrades = parseFeatures(req.headers[FEATURES_HEADER], EXTENSION_FEATURES).has('upgrade');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.authority.acceptWorker(workerId, index, maxConcurrent, ws, upgrades));
   }
 
   private reject(socket: Duplex, status: number, why: string): void {

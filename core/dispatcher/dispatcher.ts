@@ -38,7 +38,8 @@ export class Dispatcher implements ChannelAuthority {
       o,
       ring,
       {
-        pick: (avoid) => this.fleet.pick(avoid),
+        pick: (avoid, upgrade) => this.fleet.pick(avoid, upgrade),
+        socketsChanged: (inst) => this.fleet.socketsChanged(inst),
         starved: () => this.fleet.starved(),
         arrived: () => this.fleet.arrived(),
         completed: (ms) => this.fleet.completed(ms),
@@ -71,8 +72,8 @@ export class Dispatcher implements ChannelAuthority {
     if (ch !== null) this.wire(ch);
   }
 
-  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket): void {
-    const ch = this.fleet.openWorker(workerId, index, maxConcurrent, ws);
+  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket, acceptsUpgrade = false): void {
+    const ch = this.fleet.openWorker(workerId, index, maxConcurrent, ws, acceptsUpgrade);
     if (ch !== null) this.wire(ch);
   }
 

@@ -24,6 +24,7 @@ import { Channel, Instance, type ChannelHello } from './state.ts';
 export type FleetSettings = Pick<
   RouterConfig,
   | 'channelCount'
+  | 'maxSocketsPerInstance'
   | 'minConcurrentCount'
   | 'maxConcurrentCount'
   | 'instanceCountMultiplier'
@@ -91,6 +92,7 @@ export class Fleet {
         scaleOutIntervalMs: o.scaleOutIntervalMs,
         scaleInIntervalMs: o.scaleInIntervalMs,
         idleReleaseMs: o.idleReleaseMs,
+        maxSocketsPerInstance: o.maxSocketsPerInstance,
       },
       t,
     );
@@ -136,7 +138,7 @@ export class Fleet {
    * A channel of a known instance opened; null when the instance no longer takes channels.
    * `coldStart`: the environment said this is its first invocation.
    */
-  open(instanceId: string, index: number, ws: WebSocket, hello: ChannelHello = { coldStart: false, followsLimit: false }): Channel | null {
+  open(instanceId: string, index: number, ws: WebSocket, hello: ChannelHello = { coldStart: false, followsLimit: false, acceptsUpgrade: false }): Channel | null {
     const inst = this.instances.get(instanceId);
     if (inst === undefined || (inst.state !== 'starting' && inst.state !== 'open')) {
       ws.close(1008, 'instance not accepting channels');
@@ -145,6 +147,7 @@ export class Fleet {
     const { coldStart } = hello;
     const ch = new Channel(ws, inst, index);
     inst.channels.add(ch);
+    if (hello.acceptsUpgrade) inst.acceptsUpgrade = true;
     if (hello.followsLimit && inst.kind === 'lambda') {
       inst.followsLimit = true;
       // Opened before it heard of a lower count (or reopened after a loss): it closes when told again.
@@ -162,7 +165,7 @@ export class Fleet {
       this.launcher.opened();
       this.emit({ event: 'instance-opened', instance: inst.shortId, kind: inst.kind, startMs: inst.openedAt - inst.startedAt, coldStart });
       if (inst.replaces !== null) {
-        this.drain(inst.replaces, 'replaced before its deadline');
+        this.drain(inst.replaces, 'replaced before its deadline', false);
         inst.replaces = null;
       }
     }
@@ -171,7 +174,7 @@ export class Fleet {
   }
 
   /** A container worker's channel: its instance exists for as long as it has channels. */
-  openWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket): Channel | null {
+  openWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket, acceptsUpgrade = false): Channel | null {
     if (this.stopping) {
       ws.close(1013, 'router is shutting down');
       return null;
@@ -195,6 +198,7 @@ export class Fleet {
       ws.close(1013, 'not accepting channels');
       return null;
     }
+    if (acceptsUpgrade) inst.acceptsUpgrade = true;
     return this.open(id, index, ws);
   }
 
@@ -216,7 +220,7 @@ export class Fleet {
    */
   private holdChannels(inst: Instance): void {
     if (!inst.followsLimit) return;
-    const target = channelsFor(inst.concurrency.limit, this.o.channelCount);
+    const target = channelsFor(inst.concurrency.limit + inst.sockets, this.o.channelCount);
     if (target === inst.channelTarget) return;
     inst.channelTarget = target;
     let told = false;
@@ -246,6 +250,11 @@ export class Fleet {
     }
   }
 
+  /** A tunnel opened or closed on this instance: its sockets hold channels beside its requests. */
+  socketsChanged(inst: Instance): void {
+    this.holdChannels(inst);
+  }
+
   /** No new request goes to this channel; the extension closes it when it is done. */
   retire(ch: Channel): void {
     if (ch.goaway) return;
@@ -253,11 +262,15 @@ export class Fleet {
     if (ch.ws.readyState === ch.ws.OPEN) ch.ws.send(frame(FrameType.GOAWAY, 0, 0));
   }
 
-  /** Container workers first (they cost nothing extra), then the Lambda with the fewest requests. */
-  pick(avoid: ReadonlySet<Instance>): Instance | undefined {
+  /**
+   * Container workers first (they cost nothing extra), then the Lambda with the fewest requests.
+   * An upgrade goes only where another socket fits (MaxSocketsPerInstance).
+   */
+  pick(avoid: ReadonlySet<Instance>, upgrade = false): Instance | undefined {
     let best: Instance | undefined;
     for (const inst of this.instances.values()) {
       if (!inst.available || avoid.has(inst)) continue;
+      if (upgrade && inst.sockets >= this.o.maxSocketsPerInstance) continue;
       if (
         best === undefined ||
         (inst.kind === 'worker' && best.kind !== 'worker') ||
@@ -333,8 +346,12 @@ export class Fleet {
     this.emit({ event: 'instance-closed', instance: inst.shortId, kind: inst.kind, reason: inst.closeReason || 'closed', lifeMs: this.now() - inst.startedAt });
   }
 
-  /** Stops sending new requests to an instance; GOAWAY to each channel once it is idle. */
-  private drain(inst: Instance, reason: string): void {
+  /**
+   * Stops sending new requests to an instance; GOAWAY to each channel once it is idle, and at once
+   * to those a tunnel (a WebSocket) holds, which the extension then closes with 1001 — unless the
+   * instance is leaving for its deadline: its extension closes them itself, spread out.
+   */
+  private drain(inst: Instance, reason: string, closeSockets = true): void {
     if (inst.state !== 'open' && inst.state !== 'starting') return;
     inst.closeReason = reason;
     this.emit({ event: 'instance-draining', instance: inst.shortId, reason });
@@ -344,7 +361,7 @@ export class Fleet {
     }
     inst.state = 'draining';
     inst.lastBusyAt = this.now();
-    for (const ch of inst.channels) if (ch.exchange === null) this.retire(ch);
+    for (const ch of inst.channels) if (ch.exchange === null || (closeSockets && ch.tunnel)) this.retire(ch);
     inst.idle.length = 0;
   }
 

@@ -9,7 +9,7 @@ import type { HeaderList } from '../frames.ts';
 export type FramingViolation =
   /** status outside 100–599 */
   | 'bad-status'
-  /** 1xx (including 101) where the final response belongs */
+  /** 1xx where the final response belongs (101 only answers an upgrade request) */
   | 'interim-status'
   /** content-length that is not one non-negative integer */
   | 'bad-length'
@@ -28,8 +28,13 @@ export type HeadVerdict = { ok: true; body: BodyLength } | { ok: false; violatio
 const NO_BODY: BodyLength = { kind: 'exact', bytes: 0 };
 const ANY: BodyLength = { kind: 'any' };
 
-export function checkResponseHead(method: string, status: number, headers: HeaderList): HeadVerdict {
+/**
+ * `upgrade`: the request asked to switch protocols, so a 101 is its final answer, and what follows
+ * is the new protocol's bytes for as long as either side sends them (a tunnel, no HTTP length).
+ */
+export function checkResponseHead(method: string, status: number, headers: HeaderList, upgrade = false): HeadVerdict {
   if (status < 100 || status > 599) return { ok: false, violation: 'bad-status' };
+  if (status === 101 && upgrade) return { ok: true, body: ANY };
   if (status < 200) return { ok: false, violation: 'interim-status' };
   // These never have a body, whatever content-length says (for HEAD and 304 it describes another response).
   if (method === 'HEAD' || status === 204 || status === 304) return { ok: true, body: NO_BODY };

@@ -51,7 +51,7 @@ export async function startHarness(overrides: Partial<DispatcherSettings> = {}):
     {
       tokenFor: (id) => d!.tokenFor(id),
       accept: (id, i, ws, hello) => d!.accept(id, i, ws, hello),
-      acceptWorker: (id, i, max, ws) => d!.acceptWorker(id, i, max, ws),
+      acceptWorker: (id, i, max, ws, up) => d!.acceptWorker(id, i, max, ws, up),
       rejected: () => {},
     },
     1 << 20,
@@ -62,6 +62,7 @@ export async function startHarness(overrides: Partial<DispatcherSettings> = {}):
     {
       routerUrl: `ws://127.0.0.1:${port}`,
       channelCount: 2,
+      maxSocketsPerInstance: 1,
       minConcurrentCount: 2,
       maxConcurrentCount: 2,
       instanceCountMultiplier: 1,

@@ -10,10 +10,12 @@ export function observe(instances: Iterable<Instance>, waiting: number, now: num
   let open = 0;
   let starting = 0;
   let capacity = 0;
+  let sockets = 0;
   const idleMs: number[] = [];
   for (const inst of instances) {
     if (inst.kind !== 'lambda') continue;
     inFlight += inst.outstanding;
+    sockets += inst.sockets;
     if (!inst.active) continue;
     if (inst.state === 'starting') {
       starting++;
@@ -23,9 +25,9 @@ export function observe(instances: Iterable<Instance>, waiting: number, now: num
     // What it has learned to take at once (concurrency.ts), not its maximum.
     capacity += inst.concurrency.limit;
     // Its cold start is not idleness: an instance that just opened has had no chance to serve.
-    if (inst.outstanding === 0) idleMs.push(now - Math.max(inst.lastBusyAt, inst.openedAt));
+    if (inst.unused) idleMs.push(now - Math.max(inst.lastBusyAt, inst.openedAt));
   }
-  return { inFlight, waiting, open, starting, capacity, idleMs };
+  return { inFlight, waiting, open, starting, capacity, sockets, idleMs };
 }
 
 /**
@@ -35,7 +37,7 @@ export function observe(instances: Iterable<Instance>, waiting: number, now: num
 export function scaleInOrder(instances: Iterable<Instance>): Instance[] {
   const open: Instance[] = [];
   for (const inst of instances) if (inst.active && inst.state === 'open') open.push(inst);
-  return open.sort((a, b) => a.outstanding - b.outstanding || a.lastBusyAt - b.lastBusyAt);
+  return open.sort((a, b) => a.outstanding + a.sockets - (b.outstanding + b.sockets) || a.lastBusyAt - b.lastBusyAt);
 }
 
 /** Some Lambda instance is open or starting (and staying): capacity is there or coming. */

@@ -9,7 +9,7 @@
 // exchange's state across files.
 
 import type { RouterErrorCode } from '../errors.ts';
-import { FLAG_END, FRAME_HEADER_BYTES, FrameError, FrameType, asBuffer, frame, peekFrame, readHeaderList, readLoad, readResponseHead, type LoadReport } from '../frames.ts';
+import { FLAG_END, FLAG_UPGRADE, FRAME_HEADER_BYTES, FrameError, FrameType, asBuffer, frame, peekFrame, readHeaderList, readLoad, readResponseHead, type LoadReport } from '../frames.ts';
 import { Rec, decodeCredit, encodeCredit, encodeResponseError, reportSize, writeReport } from '../records.ts';
 import type { RingWriter } from '../ring-writer.ts';
 import { FRAMING_VIOLATIONS, checkInformational, checkResponseHead, overrun, shortfall, type FramingViolation } from './framing.ts';
@@ -25,8 +25,10 @@ export interface RelaySettings {
 
 /** What the relay needs of the fleet. */
 export interface Capacity {
-  /** The instance that should take the next request, none of `avoid`. */
-  pick(avoid: ReadonlySet<Instance>): Instance | undefined;
+  /** The instance that should take the next request, none of `avoid`; `upgrade`: one with room for a socket. */
+  pick(avoid: ReadonlySet<Instance>, upgrade?: boolean): Instance | undefined;
+  /** A tunnel opened or closed on this instance (its channel count follows its sockets too). */
+  socketsChanged(inst: Instance): void;
   /**
    * A request arrived to wait (no channel free). Called per such request, so it must be cheap: the
    * fleet grows on its tick, and here at most starts the first instance when none is coming.
@@ -117,7 +119,9 @@ export class Relay {
   private onRequestHead(slot: number, payload: Uint8Array): void {
     const methodLength = payload[1] ?? 0;
     const method = asBuffer(payload).toString('latin1', 2, 2 + methodLength);
-    const ex = new Exchange(this.nextId, slot, method, payload.slice(), this.now(), ((payload[0] ?? 0) & FLAG_END) !== 0);
+    const flags = payload[0] ?? 0;
+    const ex = new Exchange(this.nextId, slot, method, payload.slice(), this.now(), (flags & FLAG_END) !== 0);
+    ex.upgrade = (flags & FLAG_UPGRADE) !== 0;
     this.nextId = this.nextId >= 0xfffffffe ? 1 : this.nextId + 1;
     this.bySlot.set(slot, ex);
     this.capacity.arrived();
@@ -201,8 +205,12 @@ export class Relay {
         ex.state = 'responding';
         ex.firstByteAt = this.now();
         const { head, offset } = readResponseHead(data, FRAME_HEADER_BYTES, flags);
-        const verdict = checkResponseHead(ex.method, head.status, head.headers);
+        const verdict = checkResponseHead(ex.method, head.status, head.headers, ex.upgrade);
         if (!verdict.ok) return this.framingViolation(ex, ch, verdict.violation);
+        if (head.status === 101) {
+          ch.becomeTunnel();
+          this.capacity.socketsChanged(ch.instance);
+        }
         ex.responseBody = verdict.body;
         ex.responseBytes = data.length - offset;
         if (overrun(ex.responseBody, ex.responseBytes)) return this.framingViolation(ex, ch, 'long-body');
@@ -306,7 +314,9 @@ export class Relay {
 
   /** A channel closed under its request: held for a verdict (replays.ts) when it may go again, else answered. */
   channelLost(ch: Channel): void {
+    const tunnel = ch.tunnel;
     const ex = ch.detach();
+    if (tunnel) this.capacity.socketsChanged(ch.instance);
     if (ex === null || ex.detached) return;
     if (mayReplay(ex) && !this.stopping) {
       this.replays.hold(ex, ch.instance, ch.silent, this.now());
@@ -322,8 +332,9 @@ export class Relay {
   pump(): void {
     while (this.pending.size > 0) {
       // A retried request prefers another instance, but takes one it was lost on rather than stall the queue.
-      const avoid = this.pending.peek()!.failedOn;
-      const inst = this.capacity.pick(avoid) ?? (avoid.size > 0 ? this.capacity.pick(NO_INSTANCES) : undefined);
+      const next = this.pending.peek()!;
+      const avoid = next.failedOn;
+      const inst = this.capacity.pick(avoid, next.upgrade) ?? (avoid.size > 0 ? this.capacity.pick(NO_INSTANCES, next.upgrade) : undefined);
       if (inst === undefined) return;
       const ch = inst.takeIdle();
       if (ch === undefined) continue;
@@ -333,6 +344,10 @@ export class Relay {
 
   private assign(ex: Exchange, ch: Channel): void {
     const inst = ch.instance;
+    if (ex.upgrade && !inst.acceptsUpgrade) {
+      inst.idle.push(ch);
+      return this.terminate(ex, 'LD_UPGRADE_UNSUPPORTED');
+    }
     ch.attach(ex);
     ex.state = 'sent';
     ex.assignedAt = this.now();
@@ -354,10 +369,13 @@ export class Relay {
       if (error === null) this.counts.served++;
       this.terminate(ex, error, trailers);
     }
+    const tunnel = ch.tunnel;
     ch.detach();
     const inst = ch.instance;
     inst.lastBusyAt = this.now();
-    this.capacity.completed(this.now() - ex.assignedAt);
+    // A socket's life is not a request's duration: it would skew the scaler's averages.
+    if (tunnel) this.capacity.socketsChanged(inst);
+    else this.capacity.completed(this.now() - ex.assignedAt);
     if (ch.paused) this.resume(ch);
     if (inst.state === 'open' && !ch.goaway) {
       inst.idle.push(ch);

@@ -13,6 +13,8 @@ export interface ScalerSettings {
   scaleInIntervalMs: number;
   /** An instance that has served nothing for this long is released (config.ts says why 5 s). */
   idleReleaseMs: number;
+  /** Upgraded connections one instance may hold (0: none are counted). */
+  maxSocketsPerInstance?: number;
 }
 
 /** What the fleet sees at a tick, of its Lambda instances only (container workers are apart). */
@@ -27,6 +29,8 @@ export interface Observation {
   starting: number;
   /** The sum of the open instances' per-instance limits (requests at once). */
   capacity: number;
+  /** Upgraded connections (WebSockets) held by Lambda instances: demand of their own. */
+  sockets?: number;
   /** For each open instance serving nothing now: how long since its last request, in ms. */
   idleMs: readonly number[];
 }
@@ -208,7 +212,10 @@ export class Scaler {
     // does), no more than it needs beyond the starting instances, which will serve it once open.
     const forRun = instancesFor(running, target);
     const forWait = o.waiting > 0 ? forWaiting(o, this.waiting, per) : 0;
-    const out = Math.max(forRun, forWait, s.minInstances);
+    // Sockets fill instances of their own measure; they come and go slowly, so no average.
+    const perSockets = s.maxSocketsPerInstance ?? 0;
+    const forSockets = perSockets > 0 ? instancesFor(o.sockets ?? 0, targetPerInstance(perSockets, s.instanceCountMultiplier)) : 0;
+    const out = Math.max(forRun, forWait, forSockets, s.minInstances);
     const want = Math.max(out, instancesFor(demand, target));
     this.recent.push({ t: now, v: want });
     while (this.recent[0]!.t < now - this.holdMs) this.recent.shift();
@@ -224,7 +231,7 @@ export class Scaler {
     const inTo = Math.max(s.minInstances, peak);
     const idleTo = Math.max(s.minInstances, want, current - idle);
     if (Math.min(out, s.maxInstances) > current) {
-      why += ` wants ${out} (${forRun} for running, ${forWait} for waiting)`;
+      why += ` wants ${out} (${forRun} for running, ${forWait} for waiting${forSockets > 0 ? `, ${forSockets} for ${o.sockets} sockets` : ''})`;
       if (now - this.lastOut < s.scaleOutIntervalMs) {
         held = 'scale-out-interval';
       } else {

@@ -31,6 +31,8 @@ export interface ChannelHello {
   coldStart: boolean;
   /** The extension named the `channels` feature: it holds as many channels as it is told. */
   followsLimit: boolean;
+  /** The extension named the `upgrade` feature: it relays protocol upgrades as tunnels. */
+  acceptsUpgrade: boolean;
 }
 
 export class Channel {
@@ -46,6 +48,8 @@ export class Channel {
   goaway = false;
   /** Cut by the router because it stopped answering pings: its host, not its app, is at fault. */
   silent = false;
+  /** Its exchange was answered 101: a tunnel (a WebSocket) holds it for the socket's life. */
+  tunnel = false;
 
   constructor(
     readonly ws: WebSocket,
@@ -73,8 +77,24 @@ export class Channel {
     if (ex === null) return null;
     this.current = null;
     ex.channel = null;
-    this.instance.busy--;
+    if (this.tunnel) {
+      this.tunnel = false;
+      this.instance.sockets--;
+    } else {
+      this.instance.busy--;
+    }
     return ex;
+  }
+
+  /**
+   * Its request was answered 101: from now on it counts as one of its instance's sockets, not
+   * one of its requests at once, which stay free for HTTP (MaxSocketsPerInstance bounds these).
+   */
+  becomeTunnel(): void {
+    if (this.tunnel || this.current === null) return;
+    this.tunnel = true;
+    this.instance.busy--;
+    this.instance.sockets++;
   }
 }
 
@@ -83,8 +103,12 @@ export class Instance {
   readonly channels = new Set<Channel>();
   /** Channels with no request, ready for the next one. */
   readonly idle: Channel[] = [];
-  /** Busy channels; changed by Channel.attach/detach only. */
+  /** Busy channels carrying a request; changed by Channel.attach/detach/becomeTunnel only. */
   busy = 0;
+  /** Channels held by a tunnel (an upgraded request: a WebSocket); changed by Channel only. */
+  sockets = 0;
+  /** Its extension relays protocol upgrades (it named the `upgrade` feature). */
+  acceptsUpgrade = false;
   /** The most it had busy since its last load report (what a raise of its limit is earned by). */
   peakBusy = 0;
   /** How many requests it is given at once, learned from its load reports (concurrency.ts). */
@@ -131,6 +155,11 @@ export class Instance {
   /** Can take one more request now. */
   get available(): boolean {
     return this.state === 'open' && this.busy < this.concurrency.limit && this.idle.length > 0;
+  }
+
+  /** Serves nothing at all: no request and no socket. */
+  get unused(): boolean {
+    return this.busy === 0 && this.sockets === 0;
   }
 
   /** Counts as capacity: a Lambda starting or open, and not on its way out. */
@@ -185,6 +214,8 @@ export class Exchange {
   lostSilent = false;
   /** Safe to send again: idempotent method and no body (so nothing of it was consumed). */
   readonly retryable: boolean;
+  /** The client asked to switch protocols (FLAG_UPGRADE): a 101 makes it a tunnel. */
+  upgrade = false;
 
   constructor(
     /** Request id on the wire; unique per router so a late frame never matches a newer request. */

@@ -16,6 +16,8 @@ export interface StatusSnapshot {
   lastDecision: Decision;
   pending: number;
   inFlight: number;
+  /** Upgraded connections (WebSockets) being relayed, each holding a channel. */
+  sockets: number;
   /** abortTimeouts: channels closed because the peer never confirmed a client's abort. */
   channels: { open: number; busy: number; abortTimeouts: number };
   invokes: InvokeCounts & { consecutiveFailures: number };
@@ -44,6 +46,8 @@ export interface InstanceConcurrency {
   kind: 'lambda' | 'worker';
   limit: number;
   busy: number;
+  /** Upgraded connections it holds (each on a channel of its own). */
+  sockets: number;
   /** Channels it holds now, and how many it was told to hold (they follow the limit). */
   channels: number;
   channelTarget: number;
@@ -56,6 +60,7 @@ export function statusOf(fleet: Fleet, relay: Relay, ring: RingWriter): StatusSn
   const workers = { connected: 0, busy: 0 };
   let open = 0;
   let busy = 0;
+  let sockets = 0;
   for (const inst of fleet.all()) {
     if (inst.kind === 'worker') {
       workers.connected++;
@@ -63,6 +68,7 @@ export function statusOf(fleet: Fleet, relay: Relay, ring: RingWriter): StatusSn
     }
     open += inst.channels.size;
     busy += inst.outstanding;
+    sockets += inst.sockets;
   }
   return {
     instances: countByState(fleet.all()),
@@ -72,6 +78,7 @@ export function statusOf(fleet: Fleet, relay: Relay, ring: RingWriter): StatusSn
     pending: relay.pendingCount,
     // A request is in flight exactly while it holds a channel.
     inFlight: busy,
+    sockets,
     channels: { open, busy, abortTimeouts: fleet.abortTimeouts },
     invokes: fleet.invokes,
     requests: { ...relay.counts },
@@ -101,6 +108,7 @@ function concurrencyOf(all: Iterable<Instance>): InstanceConcurrency[] {
       kind: inst.kind,
       limit: c.limit,
       busy: inst.busy,
+      sockets: inst.sockets,
       channels: inst.channels.size,
       channelTarget: inst.followsLimit ? inst.channelTarget : inst.channels.size,
       elu: c.elu,

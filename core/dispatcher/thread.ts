@@ -44,7 +44,7 @@ const server = new ChannelServer(
     tokenFor: (id) => dispatcher?.tokenFor(id) ?? null,
     accept: (id, index, ws, hello) => dispatcher?.accept(id, index, ws, hello),
     rejected: (status, why) => dispatcher?.rejected(status, why),
-    acceptWorker: (id, index, max, ws) => dispatcher?.acceptWorker(id, index, max, ws),
+    acceptWorker: (id, index, max, ws, up) => dispatcher?.acceptWorker(id, index, max, ws, up),
   },
   Math.max(1 << 20, responses.maxPayload + 64),
   config.workerSecret ? Buffer.from(config.workerSecret) : null,

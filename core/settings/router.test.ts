@@ -22,7 +22,8 @@ const ROWS: Row[] = [
   { variable: 'LAMBDA_DISPATCH_FunctionName', field: 'functionName', fallback: 'lambda-dispatch-demo', good: [[' my-fn ', 'my-fn']], bad: [] },
   { variable: 'LAMBDA_DISPATCH_MaxConcurrentCount', field: 'maxConcurrentCount', fallback: 32, good: [['4', 4], ['20', 20]], bad: ['abc', '0', '1001', '2.5'] },
   { variable: 'LAMBDA_DISPATCH_MinConcurrentCount', field: 'minConcurrentCount', fallback: 1, good: [['4', 4], ['32', 32]], bad: ['abc', '0', '1001', '33'] },
-  { variable: 'LAMBDA_DISPATCH_ChannelCount', field: 'channelCount', fallback: 32, good: [['40', 40]], bad: ['x', '0', '1001', '5'] },
+  { variable: 'LAMBDA_DISPATCH_ChannelCount', field: 'channelCount', fallback: 132, good: [['40', 40], ['5000', 5000]], bad: ['x', '0', '10001', '5'] },
+  { variable: 'LAMBDA_DISPATCH_MaxSocketsPerInstance', field: 'maxSocketsPerInstance', fallback: 100, good: [['0', 0], ['500', 500]], bad: ['x', '-1', '5001'] },
   { variable: 'LAMBDA_DISPATCH_InstanceCountMultiplier', field: 'instanceCountMultiplier', fallback: 1.25, good: [['1.5', 1.5]], bad: ['0.5', '101', 'two'] },
   { variable: 'LAMBDA_DISPATCH_IncomingRequestHTTPPort', field: 'incomingPort', fallback: 5001, good: [['0', 0], ['8080', 8080]], bad: ['-1', '65536', 'http'] },
   { variable: 'LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port', field: 'controlPort', fallback: 5003, good: [['0', 0], ['5004', 5004]], bad: ['65536', 'x'] },
@@ -89,8 +90,9 @@ describe('router settings', () => {
   });
 
   test('settings that depend on each other', () => {
-    // Without its own value, ChannelCount follows MaxConcurrentCount up.
-    assert.equal(loadRouterConfig({ LAMBDA_DISPATCH_MaxConcurrentCount: '32' }).channelCount, 32);
+    // Without its own value, ChannelCount is room for the requests at once and the sockets.
+    assert.equal(loadRouterConfig({ LAMBDA_DISPATCH_MaxConcurrentCount: '32', LAMBDA_DISPATCH_MaxSocketsPerInstance: '0' }).channelCount, 32);
+    assert.equal(loadRouterConfig({ LAMBDA_DISPATCH_MaxConcurrentCount: '8', LAMBDA_DISPATCH_MaxSocketsPerInstance: '40' }).channelCount, 48);
     assertSettingError(
       () => loadRouterConfig({ LAMBDA_DISPATCH_MaxConcurrentCount: '8', LAMBDA_DISPATCH_ChannelCount: '4' }),
       'LAMBDA_DISPATCH_ChannelCount',

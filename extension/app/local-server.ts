@@ -10,9 +10,10 @@ export interface LocalServer {
   pool: ConnectionPool;
 }
 
-export function startLocalServer(app: http.RequestListener): Promise<LocalServer> {
+/** `app`: a request listener, served by a server of ours, or the app's own (not yet listening) http.Server. */
+export function startLocalServer(app: http.RequestListener | http.Server): Promise<LocalServer> {
   return new Promise((resolve, reject) => {
-    const server = http.createServer(app);
+    const server = app instanceof http.Server ? app : http.createServer(app);
     // Both ends of these connections live in this process. Idle sockets are kept long so the
     // agent's pooled sockets are not closed under it (a frozen-then-thawed environment fires every
     // expired timer at once); the agent retries once on a reused socket that was closed anyway.

@@ -9,7 +9,7 @@ import net from 'node:net';
 import type { AppProcess } from './child-process.ts';
 import { HTTP_200, readinessProbe, waitUntilReady, type ReadinessSettings } from './readiness.ts';
 import type { AppRegistry } from './registry.ts';
-import type { AppRequest, AppTarget } from './target.ts';
+import { upgradeRequest, type AppRequest, type AppTarget } from './target.ts';
 import { envPort, type PortApp } from '../types.ts';
 
 function newAgent(idleMs: number): http.Agent {
@@ -97,6 +97,10 @@ export class PortTarget implements AppTarget {
 
   onExit(listener: (why: string) => void): () => void {
     return this.proc === null ? () => {} : this.proc.onExit(listener);
+  }
+
+  upgrade(method: string, path: string, headers: string[]): http.ClientRequest {
+    return upgradeRequest(this.host, this.port, method, path, headers);
   }
 
   request(method: string, path: string, headers: string[]): AppRequest {

@@ -15,14 +15,14 @@ import { closeLocalServer, startLocalServer, type LocalServer } from './local-se
 import type { FetchHandler } from '../types.ts';
 
 export class AppRegistry {
-  private readonly servers = new Map<http.RequestListener, Promise<LocalServer>>();
+  private readonly servers = new Map<http.RequestListener | http.Server, Promise<LocalServer>>();
   private readonly processes = new Map<string, AppProcess>();
   /** Fetch handlers already adapted, so that one handler always gets the same loopback server. */
   private readonly adapted = new WeakMap<object, http.RequestListener>();
   private exitHook: (() => void) | null = null;
 
   /** The server of `app`, started on first use (and again after a failed start or close()). */
-  localServer(app: http.RequestListener): Promise<LocalServer> {
+  localServer(app: http.RequestListener | http.Server): Promise<LocalServer> {
     let p = this.servers.get(app);
     if (p === undefined) {
       p = startLocalServer(app);

@@ -2,6 +2,7 @@
 // ready, takes requests and may exit. Only interfaces live here, so that the channel, direct mode
 // and the transports can all depend on them without depending on each other.
 
+import http from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ReadinessSettings } from './readiness.ts';
 
@@ -12,6 +13,12 @@ export interface AppTarget {
   ready(timeoutMs: number): Promise<void>;
   /** A request to the app. `headers` is the flat [name, value, …] form, repeats kept. */
   request(method: string, path: string, headers: string[]): AppRequest;
+  /**
+   * A protocol upgrade (a WebSocket) to the app, over a connection of its own: http.ClientRequest
+   * emits 'upgrade' for a 101 and 'response' for any other answer. Absent when the app kind has
+   * no way to take one (a fetch handler).
+   */
+  upgrade?(method: string, path: string, headers: string[]): http.ClientRequest;
   /** Calls `listener` if the app's process exits (only `command` apps have one); returns the unsubscribe. */
   onExit(listener: (why: string) => void): () => void;
 }
@@ -48,6 +55,14 @@ export interface AppInformation {
   statusCode: number;
   statusMessage: string;
   rawHeaders: string[];
+}
+
+/**
+ * An upgrade request on a fresh loopback connection: an upgraded connection belongs to its socket
+ * for good, so it never comes from (or goes back to) a pool.
+ */
+export function upgradeRequest(host: string, port: number, method: string, path: string, headers: string[]): http.ClientRequest {
+  return http.request({ host, port, method, path, headers, agent: false });
 }
 
 export interface TargetSettings extends ReadinessSettings {

@@ -1,0 +1,33 @@
+// The demo's WebSocket routes, on the demo app's own http.Server (what createHandler is given, so
+// its 'upgrade' listener takes the sockets the router relays):
+//   /ws/echo   every message back to its sender, text as text and binary as binary
+//   /ws/room   every message to every member of the room, the sender included; the room is
+//              this server's, so it spans the sockets one environment holds
+// Any other path is refused with 404.
+
+import http from 'node:http';
+import { WebSocket, WebSocketServer } from 'ws';
+import { demoApp } from './app.ts';
+
+/** Messages up to this size (the whole-stack test sends 1 MB). */
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/** The demo app's server with its WebSocket routes; not listening (createHandler or serveDemo does that). */
+export function demoServer(): http.Server {
+  const server = http.createServer(demoApp);
+  const echo = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  echo.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary })));
+  const room = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  room.on('connection', (ws) =>
+    ws.on('message', (data, isBinary) => {
+      for (const peer of room.clients) if (peer.readyState === WebSocket.OPEN) peer.send(data as Buffer, { binary: isBinary });
+    }),
+  );
+  server.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const wss = path === '/ws/echo' ? echo : path === '/ws/room' ? room : null;
+    if (wss === null) return void socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+  return server;
+}

@@ -1,0 +1,111 @@
+// WebSockets through the router to the app, on the whole stack: real `ws` clients on the router's
+// client port, the real router, the local Lambda running the demo function, whose http.Server
+// takes the upgrades (demo/sockets.ts). Many sockets share few environments; every message comes
+// back byte for byte; a room's broadcast reaches its members on one environment; counters return
+// to zero when the sockets close.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import WebSocket from 'ws';
+import { startStack, waitFor, type Stack } from './stack.ts';
+
+let stack: Stack;
+before(async () => {
+  stack = await startStack({ routerEnv: { LAMBDA_DISPATCH_MaxSocketsPerInstance: '200' } });
+});
+after(() => stack?.close());
+
+const wsUrl = (path: string) => stack.router.url.replace(/^http/, 'ws') + path;
+
+function open(path: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl(path), { perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade answered ${res.statusCode}`)));
+  });
+}
+
+/** Sends each message and waits for its echo before the next: the replies in order. */
+async function echoAll(ws: WebSocket, messages: (string | Buffer)[]): Promise<void> {
+  for (const m of messages) {
+    const reply = await new Promise<{ data: Buffer; binary: boolean }>((resolve, reject) => {
+      ws.once('message', (data: Buffer, binary: boolean) => resolve({ data, binary }));
+      ws.once('close', (code) => reject(new Error(`closed ${code} before the echo`)));
+      ws.send(m);
+    });
+    ws.removeAllListeners('close');
+    if (typeof m === 'string') {
+      assert.equal(reply.binary, false);
+      assert.equal(reply.data.toString('utf8'), m);
+    } else {
+      assert.equal(reply.binary, true);
+      assert.ok(reply.data.equals(m), `binary echo of ${m.length} bytes differs`);
+    }
+  }
+}
+
+function closed(ws: WebSocket): Promise<number> {
+  return new Promise((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve(-1) : ws.once('close', (code) => resolve(code))));
+}
+
+test('text and binary, 1 byte to 1 MB, come back byte for byte; counters return to zero', async () => {
+  const ws = await open('/ws/echo');
+  const sizes = [1, 125, 126, 65_535, 65_536, 1024 * 1024];
+  await echoAll(ws, [...sizes.map((n) => randomBytes(n)), 'é', 'x'.repeat(70_000), '']);
+  ws.close(1000);
+  assert.equal(await closed(ws), 1000);
+  const idle = await waitFor(() => stack.router.status(), (s) => s.sockets === 0 && s.inFlight === 0 && s.ingress.activeRequests === 0);
+  assert.deepEqual([idle.sockets, idle.inFlight, idle.ingress.activeRequests], [0, 0, 0]);
+});
+
+test('many concurrent sockets on fewer environments than sockets, each echoing many messages', async () => {
+  // Opened ten at a time, as clients arrive: each takes a channel the extension opens for it, a
+  // TLS handshake on a machine the suite already loads. The bench opens 500 at once.
+  const count = 100;
+  const sockets: WebSocket[] = [];
+  while (sockets.length < count) sockets.push(...(await Promise.all(Array.from({ length: 10 }, () => open('/ws/echo')))));
+  const during = await stack.router.status();
+  assert.equal(during.sockets, count, 'each socket holds a channel');
+  const environments = during.instances.open;
+  assert.ok(environments >= 1 && environments < count, `${environments} environments for ${count} sockets`);
+  await Promise.all(sockets.map((ws, i) => echoAll(ws, Array.from({ length: 20 }, (_, k) => (k % 2 === 0 ? `m${i}-${k}` : randomBytes(1 + ((i * 31 + k) % 2000)))))));
+  for (const ws of sockets) ws.close(1000);
+  await Promise.all(sockets.map(closed));
+  const idle = await waitFor(() => stack.router.status(), (s) => s.sockets === 0 && s.ingress.activeRequests === 0);
+  assert.equal(idle.sockets, 0);
+});
+
+test('a room broadcast reaches every member the environment holds', async () => {
+  const members = await Promise.all(Array.from({ length: 5 }, () => open('/ws/room')));
+  const status = await stack.router.status();
+  assert.equal(status.sockets, 5);
+  const got = members.map((ws) => new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString()))));
+  members[2]!.send('hello room');
+  assert.deepEqual(await Promise.all(got), Array(5).fill('hello room'));
+  for (const ws of members) ws.close(1000);
+  await Promise.all(members.map(closed));
+});
+
+test('an upgrade the app refuses is its answer; a plain GET still works on the same port', async () => {
+  const refused = await new Promise<number>((resolve, reject) => {
+    const ws = new WebSocket(wsUrl('/ws/nowhere'));
+    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once('open', () => reject(new Error('opened')));
+    ws.once('error', () => {});
+  });
+  assert.equal(refused, 404);
+  const res = await fetch(`${stack.router.url}/ping`);
+  assert.equal(await res.text(), 'pong');
+});
+
+test('a client that vanishes mid-message frees the channel; the app closing frees it too', async () => {
+  const ws = await open('/ws/echo');
+  // Half a frame, then the connection is destroyed under it.
+  (ws as unknown as { _socket: import('node:net').Socket })._socket.write(Buffer.from([0x82, 0xfe, 0x10, 0x00, 1, 2, 3, 4, 9, 9]));
+  ws.terminate();
+  await waitFor(() => stack.router.status(), (s) => s.sockets === 0 && s.ingress.activeRequests === 0);
+  const after = await stack.router.status();
+  assert.deepEqual([after.sockets, after.ingress.activeRequests], [0, 0]);
+});
