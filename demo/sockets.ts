@@ -16,13 +16,19 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 export function demoServer(): http.Server {
   const server = http.createServer(demoApp);
   const echo = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
-  echo.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary })));
+  // A client's protocol error (a message over the maximum: ws closes it with 1009) is ws's to
+  // answer; unheard, the 'error' event would end the process.
+  echo.on('connection', (ws) => {
+    ws.on('error', () => {});
+    ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+  });
   const room = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
-  room.on('connection', (ws) =>
+  room.on('connection', (ws) => {
+    ws.on('error', () => {});
     ws.on('message', (data, isBinary) => {
       for (const peer of room.clients) if (peer.readyState === WebSocket.OPEN) peer.send(data as Buffer, { binary: isBinary });
-    }),
-  );
+    });
+  });
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '/').split('?')[0];
     const wss = path === '/ws/echo' ? echo : path === '/ws/room' ? room : null;

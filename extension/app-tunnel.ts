@@ -100,7 +100,7 @@ export class AppTunnel {
     socket.on('close', () => this.finish());
     if (head.length > 0) this.fromApp(head);
     for (const chunk of this.early.splice(0)) this.toAppSocket(chunk);
-    if (this.closing !== null) this.tryClose();
+    if (this.closing !== null) this.close(this.closing);
   }
 
   /** Bytes from the app for the client. */
@@ -154,11 +154,13 @@ export class AppTunnel {
    */
   close(code: TunnelCloseCode): void {
     if (this.over) return;
-    if (!this.websocket || this.socket === null) {
-      this.socket?.destroy();
+    this.closing ??= code;
+    // Before the app's answer: closed as soon as it switches (a refusal ends the tunnel anyway).
+    if (this.socket === null) return;
+    if (!this.websocket) {
+      this.socket.destroy();
       return this.finish();
     }
-    this.closing ??= code;
     this.tryClose();
   }
 

@@ -64,6 +64,8 @@ export interface ChannelHost {
   appGone(err: Error): void;
   /** GOAWAY arrived on this channel. */
   goaway?(ch: ChannelClient): void;
+  /** The instance is leaving for its deadline: a tunnel opened now is closed with 1012 at once. */
+  isLeaving?(): boolean;
   /** The router asked for this many channels (CHANNELS; only to a host that announced `channels`). */
   holdChannels?(count: number): void;
   /** A request ended (its access-log line): `error` when it failed. */
@@ -209,6 +211,7 @@ export class ChannelClient {
     if (this.busy) return this.send({ type: 'res-error', id, message: 'channel busy: one request at a time' });
     this.tunnel = new AppTunnel(id, head, this.tunnelChannel(), this.host.target);
     this.tunnel.start(body);
+    if (this.host.isLeaving?.() === true) this.tunnel?.close(1012);
   }
 
   private tunnelChannel(): TunnelChannel {

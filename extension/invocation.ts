@@ -142,6 +142,10 @@ export class Invocation implements ChannelHost {
     this.sawGoaway = true;
   }
 
+  isLeaving(): boolean {
+    return this.leaving === 'deadline';
+  }
+
   /**
    * The router asked for `count` channels as the instance's limit moved: open those missing, and
    * close those numbered beyond once idle (the router gives them no new request already).

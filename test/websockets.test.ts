@@ -30,11 +30,15 @@ function open(path: string): Promise<WebSocket> {
 /** Sends each message and waits for its echo before the next: the replies in order. */
 async function echoAll(ws: WebSocket, messages: (string | Buffer)[]): Promise<void> {
   for (const m of messages) {
-    const reply = await new Promise<{ data: Buffer; binary: boolean }>((resolve, reject) => {
-      ws.once('message', (data: Buffer, binary: boolean) => resolve({ data, binary }));
-      ws.once('close', (code) => reject(new Error(`closed ${code} before the echo`)));
-      ws.send(m);
-    });
+    const reply = await within(
+      new Promise<{ data: Buffer; binary: boolean }>((resolve, reject) => {
+        ws.once('message', (data: Buffer, binary: boolean) => resolve({ data, binary }));
+        ws.once('close', (code) => reject(new Error(`closed ${code} before the echo`)));
+        ws.send(m);
+      }),
+      30_000,
+      'echo',
+    );
     ws.removeAllListeners('close');
     if (typeof m === 'string') {
       assert.equal(reply.binary, false);
@@ -44,6 +48,13 @@ async function echoAll(ws: WebSocket, messages: (string | Buffer)[]): Promise<vo
       assert.ok(reply.data.equals(m), `binary echo of ${m.length} bytes differs`);
     }
   }
+}
+
+/** `p`, or a failure naming `what` if it takes longer than `ms`: a lost message fails, never hangs. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 function closed(ws: WebSocket): Promise<number> {
@@ -78,14 +89,30 @@ test('many concurrent sockets on fewer environments than sockets, each echoing m
 });
 
 test('a room broadcast reaches every member the environment holds', async () => {
-  const members = await Promise.all(Array.from({ length: 5 }, () => open('/ws/room')));
-  const status = await stack.router.status();
-  assert.equal(status.sockets, 5);
-  const got = members.map((ws) => new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString()))));
-  members[2]!.send('hello room');
-  assert.deepEqual(await Promise.all(got), Array(5).fill('hello room'));
-  for (const ws of members) ws.close(1000);
-  await Promise.all(members.map(closed));
+  // One environment, so that every member is in the same room (a room is one server's).
+  const one = await startStack({ routerEnv: { LAMBDA_DISPATCH_MaxInstances: '1' } });
+  try {
+    const url = one.router.url.replace(/^http/, 'ws') + '/ws/room';
+    const members = await Promise.all(
+      Array.from(
+        { length: 5 },
+        () =>
+          new Promise<WebSocket>((resolve, reject) => {
+            const ws = new WebSocket(url, { perMessageDeflate: false });
+            ws.once('open', () => resolve(ws));
+            ws.once('error', reject);
+          }),
+      ),
+    );
+    assert.equal((await one.router.status()).sockets, 5);
+    const got = members.map((ws) => within(new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString()))), 10_000, 'the broadcast'));
+    members[2]!.send('hello room');
+    assert.deepEqual(await Promise.all(got), Array(5).fill('hello room'));
+    for (const ws of members) ws.close(1000);
+    await Promise.all(members.map(closed));
+  } finally {
+    await one.close();
+  }
 });
 
 test('an upgrade the app refuses is its answer; a plain GET still works on the same port', async () => {
@@ -108,4 +135,66 @@ test('a client that vanishes mid-message frees the channel; the app closing free
   await waitFor(() => stack.router.status(), (s) => s.sockets === 0 && s.ingress.activeRequests === 0);
   const after = await stack.router.status();
   assert.deepEqual([after.sockets, after.ingress.activeRequests], [0, 0]);
+
+  // The app closes in the middle of a message it will not take (over its 16 MB maximum: 1009).
+  const big = await open('/ws/echo');
+  const code = closed(big);
+  big.send(Buffer.alloc(17 * 1024 * 1024, 1));
+  assert.equal(await within(code, 30_000, 'close'), 1009);
+  const freed = await waitFor(() => stack.router.status(), (s) => s.sockets === 0 && s.ingress.activeRequests === 0);
+  assert.deepEqual([freed.sockets, freed.ingress.activeRequests], [0, 0]);
+});
+
+test('at the deadline every socket is closed with 1012 before it, none reset, and reconnects land on the replacement', async () => {
+  const short = await startStack({ lambda: { timeoutS: 6 } });
+  try {
+    const url = short.router.url.replace(/^http/, 'ws') + '/ws/echo';
+    const connect = () =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(url, { perMessageDeflate: false });
+        ws.once('open', () => resolve(ws));
+        ws.once('error', reject);
+      });
+    const sockets = await Promise.all(Array.from({ length: 10 }, connect));
+    const [first] = (await short.router.status()).concurrency.filter((c) => c.sockets > 0);
+    assert.ok(first !== undefined);
+    const startedAt = Date.now();
+    const codes = await Promise.all(sockets.map((ws) => new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))));
+    const closedAfterMs = Date.now() - startedAt;
+    assert.ok(codes.every((c) => c === 1012), `close codes ${codes.join(',')}`);
+    assert.ok(closedAfterMs < 6000, `closed ${closedAfterMs} ms after opening, within the 6 s function timeout`);
+    const again = await connect();
+    await echoAll(again, ['back']);
+    const now = await short.router.status();
+    const holding = now.concurrency.filter((c) => c.sockets > 0).map((c) => c.instance);
+    assert.equal(holding.length, 1);
+    assert.notEqual(holding[0], first.instance, 'the reconnect is served by the replacement');
+    again.close(1000);
+    const idle = await waitFor(() => short.router.status(), (s) => s.sockets === 0 && s.ingress.activeRequests === 0);
+    assert.deepEqual([idle.sockets, idle.ingress.activeRequests], [0, 0]);
+  } finally {
+    await short.close();
+  }
+});
+
+test('the router\'s drain closes every socket with 1001', async () => {
+  const draining = await startStack();
+  const url = draining.router.url.replace(/^http/, 'ws') + '/ws/echo';
+  const sockets = await Promise.all(
+    Array.from(
+      { length: 5 },
+      () =>
+        new Promise<WebSocket>((resolve, reject) => {
+          const ws = new WebSocket(url, { perMessageDeflate: false });
+          ws.once('open', () => resolve(ws));
+          ws.once('error', reject);
+        }),
+    ),
+  );
+  const codes = Promise.all(sockets.map((ws) => new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))));
+  const drained = draining.router.close(10_000);
+  assert.deepEqual(await codes, [1001, 1001, 1001, 1001, 1001]);
+  const result = await drained;
+  assert.deepEqual(result.cut, { answered: 0, reset: 0 }, 'none was cut at the end of the grace');
+  await draining.close();
 });

@@ -270,7 +270,8 @@ export class Fleet {
     let best: Instance | undefined;
     for (const inst of this.instances.values()) {
       if (!inst.available || avoid.has(inst)) continue;
-      if (upgrade && inst.sockets >= this.o.maxSocketsPerInstance) continue;
+      // A socket lives long: not to an instance leaving for its deadline, which would close it soon.
+      if (upgrade && (inst.sockets >= this.o.maxSocketsPerInstance || inst.leavingSince !== 0)) continue;
       if (
         best === undefined ||
         (inst.kind === 'worker' && best.kind !== 'worker') ||
