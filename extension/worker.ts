@@ -136,7 +136,7 @@ export class Worker implements ChannelHost {
   }
 
   /**
-   * Sends CLOSE_REQUEST "shutdown", closes each channel once its request has finished, and
+   * Sends CLOSE_REQUEST "shutdown", closes its WebSockets with 1001, closes each channel once its request has finished, and
    * resolves when all are closed; after `graceMs` whatever is still running is dropped.
    */
   async stop(graceMs = 20_000): Promise<void> {
@@ -148,6 +148,8 @@ export class Worker implements ChannelHost {
       this.timers.clear();
       for (const ch of this.channels) {
         ch?.sendCloseRequest('shutdown');
+        // Its WebSockets end here: 1001, going away, between two frames.
+        ch?.closeTunnel(1001);
         ch?.retire();
       }
     }

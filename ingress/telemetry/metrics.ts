@@ -151,6 +151,7 @@ export class RouterMetrics {
     };
 
     gauge('in_flight', 'Requests being served by an instance now', [], (g, s) => g.set(s.inFlight));
+    gauge('sockets', 'Upgraded connections (WebSockets) relayed now, each holding a channel', [], (g, s) => g.set(s.sockets));
     gauge('waiting', 'Requests waiting for a free channel now (queued, or held for a retry verdict)', [], (g, s) => g.set(s.pending));
     gauge('active_client_requests', 'Client requests between their head and their response end (ingress)', [], (g, s) => g.set(s.ingress.activeRequests));
     gauge('client_connections', 'Open client connections', [], (g, s) => g.set(s.ingress.connections));
