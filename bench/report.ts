@@ -10,11 +10,12 @@ import type { MicroResult } from './scenarios/micro.ts';
 import type { PeakResult } from './scenarios/peak.ts';
 import type { SteadyResult } from './scenarios/steady.ts';
 import type { StreamScenarioResult } from './scenarios/stream.ts';
+import { websocketCheck, websocketSection, type WebSocketScenarioResult } from './scenarios/websocket.ts';
 import type { TelemetryResult } from './scenarios/telemetry.ts';
 import { f1, f2, int, pct, usd } from './format.ts';
 import { scatterSvg, thin, type Point } from './svg.ts';
 
-export const SCENARIOS = ['steady', 'burst', 'peak', 'stream', 'telemetry', 'concurrency', 'micro'] as const;
+export const SCENARIOS = ['steady', 'burst', 'peak', 'stream', 'telemetry', 'concurrency', 'websocket', 'micro'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface RunInfo {
@@ -32,6 +33,7 @@ export interface ScenarioResults {
   stream?: StreamScenarioResult;
   telemetry?: TelemetryResult;
   concurrency?: ConcurrencyResult;
+  websocket?: WebSocketScenarioResult;
   micro?: MicroResult;
 }
 
@@ -67,7 +69,6 @@ export interface BenchReport {
   errors: Partial<Record<ScenarioName, string>>;
   targets: TargetCheck[];
 }
-
 
 /** The control channel over TLS (default) against plain ws://, from the peak and stream runs. */
 function tlsCost(s: ScenarioResults): Section | null {
@@ -192,6 +193,7 @@ export function checkTargets(s: ScenarioResults): TargetCheck[] {
       met: s.stream.mbPerS >= 100 && s.stream.rss.growthMb <= 100 && s.stream.verified,
     });
   }
+  if (s.websocket) out.push(websocketCheck(s.websocket));
   if (s.micro) {
     const kb = s.micro.sizes.find((x) => x.bytes === 1024);
     if (kb) {
@@ -314,6 +316,7 @@ function sections(r: BenchReport): Section[] {
       notes: st.error ? [`error: ${st.error}`] : [],
     });
   }
+  if (s.websocket) out.push(websocketSection(s.websocket));
   const tls = tlsCost(s);
   if (tls) out.push(tls);
   const telemetry = telemetryCost(s);

@@ -1,6 +1,6 @@
 // `npm run bench [-- --quick] [--scenario NAME[,NAME]] [--repeats N]`
 //
-// Runs the scenarios (steady, burst, peak, stream, telemetry, concurrency, micro) one after another on this machine and
+// Runs the scenarios (steady, burst, peak, stream, telemetry, concurrency, websocket, micro) one after another on this machine and
 // writes bench/results/<out>.json (every figure, machine, Node version, commit), <out>.md and
 // <out>-burst.svg; a table goes to stdout. <out> is `latest`, or `quick` with --quick so that a
 // smoke run never overwrites the full figures. With --scenario, the other scenarios' figures are
@@ -20,6 +20,7 @@ import { runSteady } from './scenarios/steady.ts';
 import { runStream } from './scenarios/stream.ts';
 import { runTelemetry } from './scenarios/telemetry.ts';
 import { runConcurrency } from './scenarios/concurrency.ts';
+import { runWebSocket } from './scenarios/websocket.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -156,6 +157,9 @@ async function main(): Promise<void> {
           break;
         case 'concurrency':
           report.scenarios.concurrency = await runConcurrency(ctx);
+          break;
+        case 'websocket':
+          report.scenarios.websocket = await runWebSocket(ctx);
           break;
         case 'micro':
           report.scenarios.micro = await runMicro(ctx);

@@ -3,6 +3,8 @@
 //   /ws/echo   every message back to its sender, text as text and binary as binary
 //   /ws/room   every message to every member of the room, the sender included; the room is
 //              this server's, so it spans the sockets one environment holds
+//   /ws/flood?mb=N  N MiB (default 1) of 64 KiB binary messages as fast as the socket takes them,
+//              then a close with 1000: a fast app for a slow client (the bench's memory bound)
 // Any other path is refused with 404.
 
 import http from 'node:http';
@@ -29,9 +31,23 @@ export function demoServer(): http.Server {
       for (const peer of room.clients) if (peer.readyState === WebSocket.OPEN) peer.send(data as Buffer, { binary: isBinary });
     });
   });
+  const flood = new WebSocketServer({ noServer: true });
+  flood.on('connection', (ws, req: http.IncomingMessage) => {
+    ws.on('error', () => {});
+    const mb = Math.min(100_000, Math.max(0, Number(new URL(req.url ?? '/', 'http://x').searchParams.get('mb') ?? 1) || 0));
+    const chunk = Buffer.alloc(64 * 1024, 0x5a);
+    let left = Math.round(mb * 16);
+    // The next message once the socket has taken this one: as fast as the path to the client allows.
+    const next = (err?: Error) => {
+      if (err !== undefined || ws.readyState !== WebSocket.OPEN) return;
+      if (left-- <= 0) return ws.close(1000, 'done');
+      ws.send(chunk, { binary: true }, next);
+    };
+    next();
+  });
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '/').split('?')[0];
-    const wss = path === '/ws/echo' ? echo : path === '/ws/room' ? room : null;
+    const wss = path === '/ws/echo' ? echo : path === '/ws/room' ? room : path === '/ws/flood' ? flood : null;
     if (wss === null) return void socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import * as wsModule from 'ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import { decodeFrame, encodeFrame, type Frame, type HeaderList, type LoadReport, type ResponseHead } from '../core/frames.ts';
 import { generateControlTls, type ControlTls } from '../core/dispatcher/control-tls.ts';
@@ -283,3 +284,12 @@ export function headerValues(headers: readonly string[], name: string): string[]
   for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === name) out.push(headers[i + 1]!);
   return out;
 }
+
+/**
+ * `ws`'s own frame writer and reader (exported by the package, not by its type definitions), for
+ * tests that speak WebSocket frames inside a tunnel.
+ */
+export const wsFraming = wsModule as unknown as {
+  Sender: { frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean; maskBuffer?: Buffer }): Buffer[] };
+  Receiver: new (options: { isServer: boolean; maxPayload: number }) => import('node:stream').Writable;
+};
