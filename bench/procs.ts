@@ -40,9 +40,12 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
 }
 
 /** Spawns `node --import tsx <file>` and waits for a line matching `ready` on stdout (its first group is the URL). */
-async function startNodeService(file: string, env: Record<string, string>, ready: RegExp, what: string): Promise<Service> {
+async function startNodeService(file: string, env: Record<string, string>, ready: RegExp, what: string, cpus?: string): Promise<Service> {
+  const node = [process.execPath, '--import', 'tsx', file];
+  // taskset execs node in place, so the child's pid is node's (its CPU is what /proc shows).
+  const argv = cpus === undefined ? node : ['taskset', '-c', cpus, ...node];
   const child = track(
-    spawn(process.execPath, ['--import', 'tsx', file], {
+    spawn(argv[0]!, argv.slice(1), {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -105,8 +108,8 @@ export interface RouterStatus {
   concurrency: { instance: string; limit: number; busy: number; elu: number | null; reason: string }[];
 }
 
-/** The router in its own process, exactly as the container runs it, invoking `lambdaUrl`. */
-export async function startRouterProcess(lambdaUrl: string, env: Record<string, string> = {}): Promise<RouterProcess> {
+/** The router in its own process, exactly as the container runs it, invoking `lambdaUrl`; `cpus`: a `taskset -c` list. */
+export async function startRouterProcess(lambdaUrl: string, env: Record<string, string> = {}, cpus?: string): Promise<RouterProcess> {
   // Status is on the admin listener (loopback), never on the client port.
   const adminPort = await freePort();
   const svc = await startNodeService(
@@ -127,6 +130,7 @@ export async function startRouterProcess(lambdaUrl: string, env: Record<string, 
     },
     /router: (http:\/\/\S+)/,
     'router',
+    cpus,
   );
   return {
     ...svc,
@@ -267,4 +271,19 @@ export function processCpuMs(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** CPU time (ms) of a process and its live children (nginx's master and workers), from /proc. */
+export function processTreeCpuMs(pid: number): number | undefined {
+  const own = processCpuMs(pid);
+  if (own === undefined) return undefined;
+  let total = own;
+  let children = '';
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  } catch {
+    return total;
+  }
+  for (const c of children.trim().split(/\s+/)) if (c !== '') total += processTreeCpuMs(Number(c)) ?? 0;
+  return total;
 }

@@ -6,6 +6,7 @@
 
 import type { BurstResult } from './scenarios/burst.ts';
 import type { ConcurrencyResult } from './scenarios/concurrency.ts';
+import { costTable, costTargets, type CostResult } from './scenarios/cost.ts';
 import type { MicroResult } from './scenarios/micro.ts';
 import type { PeakResult } from './scenarios/peak.ts';
 import type { SteadyResult } from './scenarios/steady.ts';
@@ -14,7 +15,7 @@ import type { TelemetryResult } from './scenarios/telemetry.ts';
 import { f1, f2, int, pct, usd } from './format.ts';
 import { scatterSvg, thin, type Point } from './svg.ts';
 
-export const SCENARIOS = ['steady', 'burst', 'peak', 'stream', 'telemetry', 'concurrency', 'micro'] as const;
+export const SCENARIOS = ['steady', 'burst', 'peak', 'cost', 'stream', 'telemetry', 'concurrency', 'micro'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface RunInfo {
@@ -29,6 +30,7 @@ export interface ScenarioResults {
   steady?: SteadyResult;
   burst?: Omit<BurstResult, 'points'>;
   peak?: PeakResult;
+  cost?: CostResult;
   stream?: StreamScenarioResult;
   telemetry?: TelemetryResult;
   concurrency?: ConcurrencyResult;
@@ -67,7 +69,6 @@ export interface BenchReport {
   errors: Partial<Record<ScenarioName, string>>;
   targets: TargetCheck[];
 }
-
 
 /** The control channel over TLS (default) against plain ws://, from the peak and stream runs. */
 function tlsCost(s: ScenarioResults): Section | null {
@@ -184,6 +185,7 @@ export function checkTargets(s: ScenarioResults): TargetCheck[] {
       met: s.peak.routerVsNodeProxy >= 1,
     });
   }
+  if (s.cost) for (const t of costTargets(s.cost)) out.push({ scenario: 'cost', ...t });
   if (s.stream) {
     out.push({
       scenario: 'stream',
@@ -305,6 +307,7 @@ function sections(r: BenchReport): Section[] {
       ],
     });
   }
+  if (s.cost) out.push(costTable(s.cost));
   if (s.stream) {
     const st = s.stream;
     out.push({

@@ -1,6 +1,6 @@
 // `npm run bench [-- --quick] [--scenario NAME[,NAME]] [--repeats N]`
 //
-// Runs the scenarios (steady, burst, peak, stream, telemetry, concurrency, micro) one after another on this machine and
+// Runs the scenarios (steady, burst, peak, cost, stream, telemetry, concurrency, micro) one after another on this machine and
 // writes bench/results/<out>.json (every figure, machine, Node version, commit), <out>.md and
 // <out>-burst.svg; a table goes to stdout. <out> is `latest`, or `quick` with --quick so that a
 // smoke run never overwrites the full figures. With --scenario, the other scenarios' figures are
@@ -20,6 +20,7 @@ import { runSteady } from './scenarios/steady.ts';
 import { runStream } from './scenarios/stream.ts';
 import { runTelemetry } from './scenarios/telemetry.ts';
 import { runConcurrency } from './scenarios/concurrency.ts';
+import { runCost } from './scenarios/cost.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -147,6 +148,9 @@ async function main(): Promise<void> {
         }
         case 'peak':
           report.scenarios.peak = await runPeak(ctx);
+          break;
+        case 'cost':
+          report.scenarios.cost = await runCost(ctx);
           break;
         case 'stream':
           report.scenarios.stream = await runStream(ctx);
