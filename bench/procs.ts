@@ -40,13 +40,13 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
 }
 
 /** Spawns `node --import tsx <file>` and waits for a line matching `ready` on stdout (its first group is the URL). */
-async function startNodeService(file: string, env: Record<string, string>, ready: RegExp, what: string, cpus?: string): Promise<Service> {
+async function startNodeService(file: string, env: Record<string, string>, ready: RegExp, what: string, cpus?: string, root = ROOT): Promise<Service> {
   const node = [process.execPath, '--import', 'tsx', file];
   // taskset execs node in place, so the child's pid is node's (its CPU is what /proc shows).
   const argv = cpus === undefined ? node : ['taskset', '-c', cpus, ...node];
   const child = track(
     spawn(argv[0]!, argv.slice(1), {
-      cwd: ROOT,
+      cwd: root,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
@@ -108,8 +108,11 @@ export interface RouterStatus {
   concurrency: { instance: string; limit: number; busy: number; elu: number | null; reason: string }[];
 }
 
-/** The router in its own process, exactly as the container runs it, invoking `lambdaUrl`; `cpus`: a `taskset -c` list. */
-export async function startRouterProcess(lambdaUrl: string, env: Record<string, string> = {}, cpus?: string): Promise<RouterProcess> {
+/**
+ * The router in its own process, exactly as the container runs it, invoking `lambdaUrl`; `cpus`: a
+ * `taskset -c` list; `root`: another checkout's router (a baseline measured side by side).
+ */
+export async function startRouterProcess(lambdaUrl: string, env: Record<string, string> = {}, cpus?: string, root?: string): Promise<RouterProcess> {
   // Status is on the admin listener (loopback), never on the client port.
   const adminPort = await freePort();
   const svc = await startNodeService(
@@ -131,6 +134,7 @@ export async function startRouterProcess(lambdaUrl: string, env: Record<string, 
     /router: (http:\/\/\S+)/,
     'router',
     cpus,
+    root,
   );
   return {
     ...svc,

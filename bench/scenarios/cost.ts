@@ -43,13 +43,33 @@ export interface RouterVariant {
   env: Record<string, string>;
   /** `taskset -c` list: `0` stands for a 1 vCPU task. */
   cpus?: string;
+  /** Another checkout to run the router from (LD_BENCH_BASELINE). */
+  root?: string;
 }
 
 export const ROUTER_VARIANTS: Record<string, RouterVariant> = {
   router: { env: {} },
+  'router-main': { env: { LAMBDA_DISPATCH_DispatcherThread: 'main' } },
   'router-1cpu': { env: {}, cpus: '0' },
   'router-1cpu-worker': { env: { LAMBDA_DISPATCH_DispatcherThread: 'worker' }, cpus: '0' },
 };
+
+/**
+ * The router targets of this run: LD_BENCH_ROUTERS (comma-separated names) narrows them, and
+ * LD_BENCH_BASELINE=<checkout with node_modules> adds `baseline` (and `baseline-1cpu`): that
+ * checkout's router, measured side by side with this one.
+ */
+export function routerVariants(env: NodeJS.ProcessEnv = process.env): Record<string, RouterVariant> {
+  const all: Record<string, RouterVariant> = { ...ROUTER_VARIANTS };
+  const base = env.LD_BENCH_BASELINE;
+  if (base) {
+    all.baseline = { env: {}, root: base };
+    all['baseline-1cpu'] = { env: {}, cpus: '0', root: base };
+  }
+  const only = env.LD_BENCH_ROUTERS?.split(',').filter((n) => n !== '');
+  if (!only || only.length === 0) return all;
+  return Object.fromEntries(Object.entries(all).filter(([n]) => only.includes(n)));
+}
 
 /** As in peak: fleets keep what their warm-up scaled to while other targets run. */
 const SETTLED = { LAMBDA_DISPATCH_ScaleInIntervalMs: '600000', LAMBDA_DISPATCH_IdleReleaseMs: '600000' };
@@ -82,10 +102,11 @@ export async function runCost(ctx: Ctx): Promise<CostResult> {
     const routerPids: Record<CostMode, Record<string, Awaited<ReturnType<typeof startRouterProcess>>>> = { saturation: {}, rate: {} };
     const affinity = tasksetAvailable();
     if (!affinity) notes.push('taskset not available: the 1 vCPU router targets are skipped');
-    for (const [name, v] of Object.entries(ROUTER_VARIANTS)) {
+    const variants = routerVariants();
+    for (const [name, v] of Object.entries(variants)) {
       if (v.cpus !== undefined && !affinity) continue;
       for (const mode of modes) {
-        const r = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...SETTLED, ...v.env }, v.cpus);
+        const r = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...SETTLED, ...v.env }, v.cpus, v.root);
         started.push(r);
         urls[mode][name] = r.url;
         routerPids[mode][name] = r;
@@ -168,7 +189,7 @@ export async function runCost(ctx: Ctx): Promise<CostResult> {
       }
     }
     notes.push(
-      `router targets: ${Object.entries(ROUTER_VARIANTS).map(([n, v]) => `${n}${v.cpus !== undefined ? ` (taskset -c ${v.cpus})` : ''}${Object.keys(v.env).length > 0 ? ` ${Object.entries(v.env).map(([k, x]) => `${k}=${x}`).join(' ')}` : ''}`).join('; ')}; default settings otherwise (control channel over TLS), each load its own router process`,
+      `router targets: ${Object.entries(variants).map(([n, v]) => `${n}${v.cpus !== undefined ? ` (taskset -c ${v.cpus})` : ''}${v.root !== undefined ? ` from ${v.root}` : ''}${Object.keys(v.env).length > 0 ? ` ${Object.entries(v.env).map(([k, x]) => `${k}=${x}`).join(' ')}` : ''}`).join('; ')}; default settings otherwise (control channel over TLS), each load its own router process`,
       '`lambda` is this process, which hosts the local Lambda environments (extension + demo app in memory); `app` is the demo app served over HTTP by itself',
     );
     return { path, concurrency, rate, roundMs, rounds, modes: out, notes };
