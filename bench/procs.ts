@@ -13,10 +13,17 @@ import type { LoadResult, Plan, StreamResult } from './loadgen.ts';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const children = new Set<ChildProcess>();
 
-// Whatever happens to the orchestrator, no child outlives it.
-process.once('exit', () => {
+// Whatever happens to the orchestrator, no child outlives it: a signal that ends it ends them too.
+const killChildren = () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+};
+process.once('exit', killChildren);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killChildren();
+    process.exit(130);
+  });
+}
 
 export interface Service {
   url: string;
@@ -143,6 +150,26 @@ export async function startRouterProcess(lambdaUrl: string, env: Record<string, 
       return (await res.json()) as RouterStatus;
     },
   };
+}
+
+/**
+ * A local Lambda (infra/local/main.ts) in a process of its own, running `handlerModule`: what one
+ * router's environments cost is then that process's CPU, apart from every other router's.
+ */
+export function startLambdaProcess(handlerModule: string, functionName: string, concurrency: number, timeoutS: number): Promise<Service> {
+  return startNodeService(
+    'infra/local/main.ts',
+    {
+      LOCAL_LAMBDA_PORT: '0',
+      LOCAL_LAMBDA_HANDLER: handlerModule,
+      LOCAL_LAMBDA_CONCURRENCY: String(concurrency),
+      LOCAL_LAMBDA_TIMEOUT_S: String(timeoutS),
+      LOCAL_LAMBDA_QUIET: 'true',
+      LAMBDA_DISPATCH_FunctionName: functionName,
+    },
+    /listening on (http:\/\/\S+)/,
+    'local lambda',
+  );
 }
 
 /** demo/serve.ts: the same app with no router in front. */

@@ -5,13 +5,14 @@
 // per load, warmed at that load first so that its fleet has settled; then rounds alternate the
 // targets' order and each figure is the median over rounds. A round's CPU is read around the
 // whole load-generator run and divided by every request it answered (lead-in included), so that
-// no estimate of when the measured phase began enters the figure.
+// no estimate of when the measured phase began enters the figure. Each router invokes a local
+// Lambda process of its own, so that its Lambda side's CPU is not mixed with other fleets' pings.
 
 import { spawnSync } from 'node:child_process';
 import { median, mergeEncoded, summarize, type LatencySummary } from '../hist.ts';
 import type { LoadResult } from '../loadgen.ts';
-import { nginxAvailable, processTreeCpuMs, runLoadgen, startDemoProcess, startNginx, startNodeProxy, startRouterProcess, type Service } from '../procs.ts';
-import { ROUTER_ENV, routerLambda, rotation, type Ctx } from './common.ts';
+import { nginxAvailable, processTreeCpuMs, runLoadgen, startDemoProcess, startLambdaProcess, startNginx, startNodeProxy, startRouterProcess, type Service } from '../procs.ts';
+import { FUNCTION_NAME, FUNCTION_TIMEOUT_S, ROUTER_ENV, rotation, type Ctx } from './common.ts';
 
 export type CostMode = 'saturation' | 'rate';
 
@@ -88,8 +89,6 @@ export async function runCost(ctx: Ctx): Promise<CostResult> {
   const rounds = ctx.quick ? 1 : Math.max(3, ctx.repeats);
   const modes: CostMode[] = ['saturation', 'rate'];
   const notes: string[] = [];
-  // Two routers per variant, each with its own fleet: more environments than the other scenarios.
-  const lambda = await routerLambda(ctx, { concurrency: 160 });
   const started: Service[] = [];
   try {
     const demo = await startDemoProcess();
@@ -97,8 +96,9 @@ export async function runCost(ctx: Ctx): Promise<CostResult> {
     const proxy = await startNodeProxy(demo.url);
     started.push(proxy);
     const urls: Record<CostMode, Record<string, string>> = { saturation: {}, rate: {} };
-    // Whose CPU each target's requests use; `self` is this process, which hosts the local Lambda's environments.
-    const pids: Record<string, Record<string, number | 'self'>> = {};
+    // Whose CPU each target's requests use.
+    const pids: Record<string, Record<string, number>> = {};
+    const lambdaPids: Record<CostMode, Record<string, number>> = { saturation: {}, rate: {} };
     const routerPids: Record<CostMode, Record<string, Awaited<ReturnType<typeof startRouterProcess>>>> = { saturation: {}, rate: {} };
     const affinity = tasksetAvailable();
     if (!affinity) notes.push('taskset not available: the 1 vCPU router targets are skipped');
@@ -106,6 +106,9 @@ export async function runCost(ctx: Ctx): Promise<CostResult> {
     for (const [name, v] of Object.entries(variants)) {
       if (v.cpus !== undefined && !affinity) continue;
       for (const mode of modes) {
+        const lambda = await startLambdaProcess(ctx.functions.router, FUNCTION_NAME, 64, FUNCTION_TIMEOUT_S);
+        started.push(lambda);
+        lambdaPids[mode][name] = lambda.pid;
         const r = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...SETTLED, ...v.env }, v.cpus, v.root);
         started.push(r);
         urls[mode][name] = r.url;
@@ -131,15 +134,10 @@ export async function runCost(ctx: Ctx): Promise<CostResult> {
     const cpuOf = (name: string, mode: CostMode): Record<string, number> => {
       const out: Record<string, number> = {};
       const rp = routerPids[mode][name];
-      const who = rp ? { router: rp.pid, lambda: 'self' as const } : (pids[name] ?? {});
+      const who = rp ? { router: rp.pid, lambda: lambdaPids[mode][name]! } : (pids[name] ?? {});
       for (const [component, pid] of Object.entries(who)) {
-        if (pid === 'self') {
-          const c = process.cpuUsage();
-          out[component] = (c.user + c.system) / 1000;
-        } else {
-          const ms = processTreeCpuMs(pid);
-          if (ms !== undefined) out[component] = ms;
-        }
+        const ms = processTreeCpuMs(pid);
+        if (ms !== undefined) out[component] = ms;
       }
       return out;
     };
@@ -190,12 +188,11 @@ export async function runCost(ctx: Ctx): Promise<CostResult> {
     }
     notes.push(
       `router targets: ${Object.entries(variants).map(([n, v]) => `${n}${v.cpus !== undefined ? ` (taskset -c ${v.cpus})` : ''}${v.root !== undefined ? ` from ${v.root}` : ''}${Object.keys(v.env).length > 0 ? ` ${Object.entries(v.env).map(([k, x]) => `${k}=${x}`).join(' ')}` : ''}`).join('; ')}; default settings otherwise (control channel over TLS), each load its own router process`,
-      '`lambda` is this process, which hosts the local Lambda environments (extension + demo app in memory); `app` is the demo app served over HTTP by itself',
+      '`lambda`: the router\'s own local Lambda process (its environments: extension + demo app in memory, and the Invoke API); `app`: the demo app served over HTTP by itself',
     );
     return { path, concurrency, rate, roundMs, rounds, modes: out, notes };
   } finally {
     for (const s of started.reverse()) await s.stop();
-    await lambda.close();
   }
 }
 
