@@ -2,9 +2,9 @@
 // add hops and no parallelism (dispatcherOnMainThread) — and speaks its control protocol
 // (status, shutdown, logs) over a MessagePort either way.
 
-import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { hostDispatcher } from '../core/dispatcher/host.ts';
+import { cpuBudget } from './cpu-budget.ts';
 import type { RouterConfig } from '../core/config.ts';
 import type { StatusSnapshot } from '../core/dispatcher/status.ts';
 import type { LifecycleEvent } from '../core/dispatcher/events.ts';
@@ -25,11 +25,11 @@ export interface ThreadLog {
 export const DEFAULT_THREAD_FILE = new URL('../core/dispatcher/thread-dev.mjs', import.meta.url);
 
 /**
- * `auto` runs the dispatcher on the main thread when the process may use one CPU or less
- * (os.availableParallelism() follows the CPU affinity and, on Node 22+, the cgroup quota): there the
- * worker's two ring hops per request cost wake-ups and buy no parallelism.
+ * `auto` runs the dispatcher on the main thread when the process may use one CPU or less (its
+ * affinity or its cgroup quota, cpu-budget.ts): there the worker's two ring hops per request cost
+ * wake-ups and buy no parallelism.
  */
-export function dispatcherOnMainThread(mode: RouterConfig['dispatcherThread'], cpus = availableParallelism()): boolean {
+export function dispatcherOnMainThread(mode: RouterConfig['dispatcherThread'], cpus = cpuBudget()): boolean {
   return mode === 'main' || (mode === 'auto' && cpus <= 1);
 }
 

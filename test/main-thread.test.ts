@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { quotaCpus } from '../ingress/cpu-budget.ts';
 import { dispatcherOnMainThread } from '../ingress/dispatcher-thread.ts';
 import { call, startStack, type Stack } from './stack.ts';
 
@@ -12,6 +13,14 @@ test('auto puts the dispatcher on the main thread only with one CPU or less', ()
   assert.equal(dispatcherOnMainThread('auto', 2), false);
   assert.equal(dispatcherOnMainThread('worker', 1), false);
   assert.equal(dispatcherOnMainThread('main', 8), true);
+  assert.equal(dispatcherOnMainThread('auto', 0.5), true, 'a half-vCPU quota');
+});
+
+test('the cgroup v2 quota in CPUs: none for "max", a fraction for a half vCPU', () => {
+  assert.equal(quotaCpus('max 100000\n'), undefined);
+  assert.equal(quotaCpus('50000 100000\n'), 0.5);
+  assert.equal(quotaCpus('200000 100000'), 2);
+  assert.equal(quotaCpus(undefined), undefined);
 });
 
 describe('dispatcher on the main thread', () => {
