@@ -27,6 +27,8 @@ export interface CostTarget {
   roundsUs: Record<string, number[]>;
   /** Router targets: invokes started during the rounds (0: the fleet had settled). */
   invokesWhileMeasured?: number;
+  /** Router targets: open instances after the last round. */
+  instances?: number;
 }
 
 export interface CostResult {
@@ -72,8 +74,11 @@ export function routerVariants(env: NodeJS.ProcessEnv = process.env): Record<str
   return Object.fromEntries(Object.entries(all).filter(([n]) => only.includes(n)));
 }
 
-/** As in peak: fleets keep what their warm-up scaled to while other targets run. */
-const SETTLED = { LAMBDA_DISPATCH_ScaleInIntervalMs: '600000', LAMBDA_DISPATCH_IdleReleaseMs: '600000' };
+/**
+ * As in peak: fleets keep what their warm-up scaled to while other targets run. LD_BENCH_ROUTER_ENV
+ * (JSON) adds settings to every router target, e.g. a fixed fleet for an A/B of two checkouts.
+ */
+const SETTLED = { LAMBDA_DISPATCH_ScaleInIntervalMs: '600000', LAMBDA_DISPATCH_IdleReleaseMs: '600000', ...(JSON.parse(process.env.LD_BENCH_ROUTER_ENV ?? '{}') as Record<string, string>) };
 
 function tasksetAvailable(): boolean {
   const r = spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
@@ -155,7 +160,7 @@ export async function runCost(ctx: Ctx): Promise<CostResult> {
       }
     }
 
-    const acc: Record<CostMode, Record<string, { rps: number[]; hist: string[]; errors: number; us: Record<string, number[]>; invokes?: number }>> = { saturation: {}, rate: {} };
+    const acc: Record<CostMode, Record<string, { rps: number[]; hist: string[]; errors: number; us: Record<string, number[]>; invokes?: number; instances?: number }>> = { saturation: {}, rate: {} };
     for (let r = 0; r < rounds; r++) {
       for (const mode of modes) {
         for (const name of rotation(Object.keys(urls[mode]), r)) {
@@ -164,12 +169,14 @@ export async function runCost(ctx: Ctx): Promise<CostResult> {
           const cpu0 = cpuOf(name, mode);
           const res: LoadResult = await plan(mode, urls[mode][name]!, leadMs, roundMs);
           const cpu1 = cpuOf(name, mode);
-          const inv1 = rp ? await rp.status().then((s) => s.invokes.started, () => undefined) : undefined;
+          const st1 = rp ? await rp.status().catch(() => undefined) : undefined;
+          const inv1 = st1?.invokes.started;
           const ok = res.phases.reduce((n, p) => n + p.ok, 0);
           const m = res.phases[1]!;
           const a = (acc[mode][name] ??= { rps: [], hist: [], errors: 0, us: {} });
           for (const [k, v] of Object.entries(cpu1)) (a.us[k] ??= []).push(ok > 0 ? ((v - (cpu0[k] ?? v)) * 1000) / ok : 0);
           if (inv0 !== undefined && inv1 !== undefined) a.invokes = (a.invokes ?? 0) + (inv1 - inv0);
+          if (st1 !== undefined) a.instances = st1.instances.open;
           a.rps.push(m.rps);
           a.hist.push(m.histogram);
           a.errors += res.phases.reduce((n, p) => n + p.errors, 0);
@@ -183,7 +190,7 @@ export async function runCost(ctx: Ctx): Promise<CostResult> {
         const h = mergeEncoded(a.hist);
         const cpuUs: Record<string, number> = {};
         for (const [k, v] of Object.entries(a.us)) cpuUs[k] = Math.round(median(v) * 10) / 10;
-        out[mode][name] = { rps: median(a.rps), latency: summarize(h), errors: a.errors, cpuUs, roundsUs: a.us, ...(a.invokes !== undefined ? { invokesWhileMeasured: a.invokes } : {}) };
+        out[mode][name] = { rps: median(a.rps), latency: summarize(h), errors: a.errors, cpuUs, roundsUs: a.us, ...(a.invokes !== undefined ? { invokesWhileMeasured: a.invokes } : {}), ...(a.instances !== undefined ? { instances: a.instances } : {}) };
         h.destroy();
       }
     }
@@ -220,13 +227,13 @@ export function costTable(c: CostResult): { title: string; head: string[]; rows:
   for (const [name, sat] of Object.entries(c.modes.saturation)) {
     const rate = c.modes.rate[name];
     for (const proc of Object.keys(sat.cpuUs)) {
-      rows.push([`${name}: ${proc}`, r1(sat.cpuUs[proc]), spread(sat.roundsUs[proc]), r1(rate?.cpuUs[proc]), spread(rate?.roundsUs[proc]), Math.round(sat.rps).toLocaleString('en-US'), r1(rate?.latency.p50), String(sat.errors + (rate?.errors ?? 0)), `${sat.invokesWhileMeasured ?? ''}${rate?.invokesWhileMeasured !== undefined ? ` / ${rate.invokesWhileMeasured}` : ''}`]);
+      rows.push([`${name}: ${proc}`, r1(sat.cpuUs[proc]), spread(sat.roundsUs[proc]), r1(rate?.cpuUs[proc]), spread(rate?.roundsUs[proc]), Math.round(sat.rps).toLocaleString('en-US'), r1(rate?.latency.p50), String(sat.errors + (rate?.errors ?? 0)), `${sat.invokesWhileMeasured ?? ''}${rate?.invokesWhileMeasured !== undefined ? ` / ${rate.invokesWhileMeasured}` : ''}`, `${sat.instances ?? ''}${rate?.instances !== undefined ? ` / ${rate.instances}` : ''}`]);
     }
   }
   const s = costSummary(c);
   return {
     title: `cost — CPU µs per request of each process on ${c.path}: saturation (${c.concurrency} clients) and open loop ${c.rate.toLocaleString('en-US')} req/s, median of ${c.rounds} alternating rounds × ${c.roundMs / 1000} s`,
-    head: ['target: process', 'µs sat.', 'rounds', `µs ${c.rate}/s`, 'rounds', 'req/s sat.', `p50 ms ${c.rate}/s`, 'errors', 'invokes while measured'],
+    head: ['target: process', 'µs sat.', 'rounds', `µs ${c.rate}/s`, 'rounds', 'req/s sat.', `p50 ms ${c.rate}/s`, 'errors', 'invokes while measured', 'instances'],
     rows,
     notes: [...s.map((x) => `${x.mode}: router ÷ node proxy ${x.routerVsProxy.toFixed(2)}; Lambda side − app alone ${x.lambdaMinusApp.toFixed(1)} µs; router p50 − direct p50 ${x.addedP50Ms.toFixed(2)} ms`), ...c.notes],
   };
