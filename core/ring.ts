@@ -8,8 +8,7 @@
 // again at offset 0, so the consumer can always hand out one contiguous view per record.
 //
 // Wake-ups are what cost (~30 µs per cross-thread wake), so the consumer drains everything that
-// is there per wake and the producer only notifies a consumer that has said it is going to sleep,
-// once per event-loop turn however many records the turn committed.
+// is there per wake and the producer only notifies a consumer that has said it is going to sleep.
 //
 // Both ends may also live on one thread (the router's single-thread mode): `Atomics.notify` to a
 // waiter of the same thread goes through the platform's task queue and an eventfd, so a same-thread
@@ -88,8 +87,6 @@ class RingView {
 export class RingProducer extends RingView {
   private head: number;
   private pending = -1;
-  /** A wake-up is due at the end of this event-loop turn. */
-  private wakeScheduled = false;
   /** The largest payload one record may carry; callers split bodies below it. */
   readonly maxPayload: number;
 
@@ -134,9 +131,10 @@ export class RingProducer extends RingView {
   }
 
   /**
-   * Publishes the reserved record. A sleeping consumer is woken once, after the rest of this
-   * event-loop turn's records (setImmediate), so that it finds them all in one drain; a same-thread
-   * consumer is woken at once (a resolved promise: it drains after the current callback).
+   * Publishes the reserved record and wakes the consumer only if it is asleep: across threads with
+   * Atomics.notify (at once: deferring it to the end of the producer's event-loop turn measured no
+   * better, see README "Performance notes"), on one thread with a resolved promise (it drains after
+   * the current callback).
    */
   commit(): void {
     if (this.pending === -1) throw new RingError('commit() without reserve()');
@@ -149,19 +147,11 @@ export class RingProducer extends RingView {
         this.local.consumer = null;
         wake();
       }
-    } else if (!this.wakeScheduled) {
-      this.wakeScheduled = true;
-      setImmediate(this.wake);
-    }
-  }
-
-  private readonly wake = (): void => {
-    this.wakeScheduled = false;
-    if (Atomics.load(this.ctl, CONSUMER_SLEEPING) === 1) {
+    } else if (Atomics.load(this.ctl, CONSUMER_SLEEPING) === 1) {
       Atomics.store(this.ctl, CONSUMER_SLEEPING, 0);
       Atomics.notify(this.ctl, CONSUMER_SLEEPING);
     }
-  };
+  }
 
   /** Writes one record made of `parts` concatenated; false when the ring is full. */
   tryWrite(type: number, slot: number, ...parts: Uint8Array[]): boolean {
