@@ -69,7 +69,11 @@ export class DispatcherThread {
       this.worker = null;
       this.thread = port1 as MessagePort & Link;
       port1.once('close', () => exited(0));
-      this.hosted = hostDispatcher(port2, { ...init, sameThread: true });
+      // A start that fails leaves nothing listening on the channel to keep the process alive.
+      this.hosted = hostDispatcher(port2, { ...init, sameThread: true }).catch((err: unknown) => {
+        port2.close();
+        throw err;
+      });
     } else {
       this.worker = new Worker(file, { workerData: init, name: 'lambda-dispatch-dispatcher' });
       this.thread = this.worker;
