@@ -178,7 +178,7 @@ test('thinning keeps every slow point and an even sample of the rest', () => {
 });
 
 test('arguments: --quick, --scenario (repeated or comma-separated), --repeats, unknown ones refused', () => {
-  assert.deepEqual(parseArgs([]), { quick: false, scenarios: ['steady', 'burst', 'peak', 'stream', 'telemetry', 'concurrency', 'websocket', 'micro'], repeats: 3, out: 'latest' });
+  assert.deepEqual(parseArgs([]), { quick: false, scenarios: ['steady', 'burst', 'peak', 'cost', 'stream', 'telemetry', 'concurrency', 'websocket', 'micro'], repeats: 3, out: 'latest' });
   assert.deepEqual(parseArgs(['--quick', '--scenario', 'burst']), { quick: true, scenarios: ['burst'], repeats: 3, out: 'quick' });
   assert.deepEqual(parseArgs(['--scenario=micro,peak', '--scenario', 'micro', '--repeats', '5']).scenarios, ['micro', 'peak']);
   assert.throws(() => parseArgs(['--scenario', 'nope']), /unknown scenario/);

@@ -13,10 +13,17 @@ import type { LoadResult, Plan, StreamResult } from './loadgen.ts';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const children = new Set<ChildProcess>();
 
-// Whatever happens to the orchestrator, no child outlives it.
-process.once('exit', () => {
+// Whatever happens to the orchestrator, no child outlives it: a signal that ends it ends them too.
+const killChildren = () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+};
+process.once('exit', killChildren);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killChildren();
+    process.exit(130);
+  });
+}
 
 export interface Service {
   url: string;
@@ -40,10 +47,13 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
 }
 
 /** Spawns `node --import tsx <file>` and waits for a line matching `ready` on stdout (its first group is the URL). */
-async function startNodeService(file: string, env: Record<string, string>, ready: RegExp, what: string): Promise<Service> {
+async function startNodeService(file: string, env: Record<string, string>, ready: RegExp, what: string, cpus?: string, root = ROOT): Promise<Service> {
+  const node = [process.execPath, '--import', 'tsx', file];
+  // taskset execs node in place, so the child's pid is node's (its CPU is what /proc shows).
+  const argv = cpus === undefined ? node : ['taskset', '-c', cpus, ...node];
   const child = track(
-    spawn(process.execPath, ['--import', 'tsx', file], {
-      cwd: ROOT,
+    spawn(argv[0]!, argv.slice(1), {
+      cwd: root,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
@@ -105,8 +115,11 @@ export interface RouterStatus {
   concurrency: { instance: string; limit: number; busy: number; elu: number | null; reason: string }[];
 }
 
-/** The router in its own process, exactly as the container runs it, invoking `lambdaUrl`. */
-export async function startRouterProcess(lambdaUrl: string, env: Record<string, string> = {}): Promise<RouterProcess> {
+/**
+ * The router in its own process, exactly as the container runs it, invoking `lambdaUrl`; `cpus`: a
+ * `taskset -c` list; `root`: another checkout's router (a baseline measured side by side).
+ */
+export async function startRouterProcess(lambdaUrl: string, env: Record<string, string> = {}, cpus?: string, root?: string): Promise<RouterProcess> {
   // Status is on the admin listener (loopback), never on the client port.
   const adminPort = await freePort();
   const svc = await startNodeService(
@@ -127,6 +140,8 @@ export async function startRouterProcess(lambdaUrl: string, env: Record<string, 
     },
     /router: (http:\/\/\S+)/,
     'router',
+    cpus,
+    root,
   );
   return {
     ...svc,
@@ -135,6 +150,26 @@ export async function startRouterProcess(lambdaUrl: string, env: Record<string, 
       return (await res.json()) as RouterStatus;
     },
   };
+}
+
+/**
+ * A local Lambda (infra/local/main.ts) in a process of its own, running `handlerModule`: what one
+ * router's environments cost is then that process's CPU, apart from every other router's.
+ */
+export function startLambdaProcess(handlerModule: string, functionName: string, concurrency: number, timeoutS: number): Promise<Service> {
+  return startNodeService(
+    'infra/local/main.ts',
+    {
+      LOCAL_LAMBDA_PORT: '0',
+      LOCAL_LAMBDA_HANDLER: handlerModule,
+      LOCAL_LAMBDA_CONCURRENCY: String(concurrency),
+      LOCAL_LAMBDA_TIMEOUT_S: String(timeoutS),
+      LOCAL_LAMBDA_QUIET: 'true',
+      LAMBDA_DISPATCH_FunctionName: functionName,
+    },
+    /listening on (http:\/\/\S+)/,
+    'local lambda',
+  );
 }
 
 /** demo/serve.ts: the same app with no router in front. */
@@ -267,4 +302,19 @@ export function processCpuMs(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** CPU time (ms) of a process and its live children (nginx's master and workers), from /proc. */
+export function processTreeCpuMs(pid: number): number | undefined {
+  const own = processCpuMs(pid);
+  if (own === undefined) return undefined;
+  let total = own;
+  let children = '';
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  } catch {
+    return total;
+  }
+  for (const c of children.trim().split(/\s+/)) if (c !== '') total += processTreeCpuMs(Number(c)) ?? 0;
+  return total;
 }

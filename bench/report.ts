@@ -6,6 +6,7 @@
 
 import type { BurstResult } from './scenarios/burst.ts';
 import type { ConcurrencyResult } from './scenarios/concurrency.ts';
+import { costTable, costTargets, type CostResult } from './scenarios/cost.ts';
 import type { MicroResult } from './scenarios/micro.ts';
 import type { PeakResult } from './scenarios/peak.ts';
 import type { SteadyResult } from './scenarios/steady.ts';
@@ -13,9 +14,8 @@ import type { StreamScenarioResult } from './scenarios/stream.ts';
 import { websocketCheck, websocketSection, type WebSocketScenarioResult } from './scenarios/websocket.ts';
 import type { TelemetryResult } from './scenarios/telemetry.ts';
 import { f1, f2, int, pct, usd } from './format.ts';
-import { scatterSvg, thin, type Point } from './svg.ts';
 
-export const SCENARIOS = ['steady', 'burst', 'peak', 'stream', 'telemetry', 'concurrency', 'websocket', 'micro'] as const;
+export const SCENARIOS = ['steady', 'burst', 'peak', 'cost', 'stream', 'telemetry', 'concurrency', 'websocket', 'micro'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface RunInfo {
@@ -30,6 +30,7 @@ export interface ScenarioResults {
   steady?: SteadyResult;
   burst?: Omit<BurstResult, 'points'>;
   peak?: PeakResult;
+  cost?: CostResult;
   stream?: StreamScenarioResult;
   telemetry?: TelemetryResult;
   concurrency?: ConcurrencyResult;
@@ -185,6 +186,7 @@ export function checkTargets(s: ScenarioResults): TargetCheck[] {
       met: s.peak.routerVsNodeProxy >= 1,
     });
   }
+  if (s.cost) for (const t of costTargets(s.cost)) out.push({ scenario: 'cost', ...t });
   if (s.stream) {
     out.push({
       scenario: 'stream',
@@ -307,6 +309,7 @@ function sections(r: BenchReport): Section[] {
       ],
     });
   }
+  if (s.cost) out.push(costTable(s.cost));
   if (s.stream) {
     const st = s.stream;
     out.push({
@@ -379,22 +382,4 @@ export function markdownReport(r: BenchReport, chartFile: string | undefined): s
   }
   for (const [name, err] of Object.entries(r.errors)) lines.push(`**${name} failed:** ${err}`, '');
   return lines.join('\n');
-}
-
-/** The burst chart: every request's latency against its send time, router and direct Lambda. */
-export function burstChart(b: BurstResult, maxPoints = 6000): string {
-  const series = (p: { t: number[]; ms: number[] }): Point[] => p.t.map((t, i) => ({ t, ms: p.ms[i]! }));
-  const router = series(b.points.router);
-  const direct = series(b.points.direct);
-  return scatterSvg(
-    [
-      { name: 'router', colour: '#1f77b4', points: thin(router, maxPoints, b.initMs / 4), total: router.length },
-      { name: 'direct Lambda', colour: '#e8590c', points: thin(direct, maxPoints, b.initMs / 4), total: direct.length },
-    ],
-    {
-      title: `burst: ${b.warmClients} → ${b.burstClients} clients, /delay?ms=${b.delayMs}, cold start ${b.initMs} ms`,
-      marks: [{ ms: b.initMs, label: `cold start (${b.initMs} ms)` }],
-      events: [{ t: b.warmMs / 1000, label: `${b.burstClients} clients` }],
-    },
-  );
 }

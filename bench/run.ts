@@ -1,6 +1,6 @@
 // `npm run bench [-- --quick] [--scenario NAME[,NAME]] [--repeats N]`
 //
-// Runs the scenarios (steady, burst, peak, stream, telemetry, concurrency, websocket, micro) one after another on this machine and
+// Runs the scenarios (steady, burst, peak, cost, stream, telemetry, concurrency, websocket, micro) one after another on this machine and
 // writes bench/results/<out>.json (every figure, machine, Node version, commit), <out>.md and
 // <out>-burst.svg; a table goes to stdout. <out> is `latest`, or `quick` with --quick so that a
 // smoke run never overwrites the full figures. With --scenario, the other scenarios' figures are
@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { cpus, loadavg, platform, arch, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { buildFunctions } from './functions.ts';
-import { burstChart, checkTargets, markdownReport, SCENARIOS, textReport, type BenchReport, type RunInfo, type ScenarioName } from './report.ts';
+import { burstChart } from './burst-chart.ts';
+import { checkTargets, markdownReport, SCENARIOS, textReport, type BenchReport, type RunInfo, type ScenarioName } from './report.ts';
 import { runBurst } from './scenarios/burst.ts';
 import type { Ctx } from './scenarios/common.ts';
 import { runMicro } from './scenarios/micro.ts';
@@ -21,6 +22,7 @@ import { runStream } from './scenarios/stream.ts';
 import { runTelemetry } from './scenarios/telemetry.ts';
 import { runConcurrency } from './scenarios/concurrency.ts';
 import { runWebSocket } from './scenarios/websocket.ts';
+import { runCost } from './scenarios/cost.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -148,6 +150,9 @@ async function main(): Promise<void> {
         }
         case 'peak':
           report.scenarios.peak = await runPeak(ctx);
+          break;
+        case 'cost':
+          report.scenarios.cost = await runCost(ctx);
           break;
         case 'stream':
           report.scenarios.stream = await runStream(ctx);

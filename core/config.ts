@@ -39,6 +39,11 @@ export interface RouterConfig {
   windowBytes: number;
   /** Size of each SharedArrayBuffer ring's data area. */
   ringBytes: number;
+  /**
+   * Where the dispatcher runs: its own worker thread, the main thread, or `auto` (the main thread
+   * when the process may use one CPU or less, ingress/dispatcher-thread.ts).
+   */
+  dispatcherThread: 'auto' | 'worker' | 'main';
   maxHeaderBytes: number;
   scaleOutIntervalMs: number;
   scaleInIntervalMs: number;
@@ -253,6 +258,7 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
       refine(integer({ min: 65_536, max: 2 ** 30 }), (v) => (v & (v - 1)) === 0, `a power of two from 65536 to ${2 ** 30}`),
       4 * 1024 * 1024,
     ),
+    dispatcherThread: read('LAMBDA_DISPATCH_DispatcherThread', oneOf(['auto', 'worker', 'main']), 'auto'),
     maxHeaderBytes: read('LAMBDA_DISPATCH_MaxHeaderBytes', integer({ min: 1024, max: 1024 * 1024 }), 16 * 1024),
     scaleOutIntervalMs: read('LAMBDA_DISPATCH_ScaleOutIntervalMs', milliseconds({ whole: true, max: 600_000 }), 2000),
     scaleInIntervalMs: read('LAMBDA_DISPATCH_ScaleInIntervalMs', milliseconds({ whole: true, max: 3_600_000 }), 5000),

@@ -9,6 +9,10 @@
 //
 // Wake-ups are what cost (~30 µs per cross-thread wake), so the consumer drains everything that
 // is there per wake and the producer only notifies a consumer that has said it is going to sleep.
+//
+// Both ends may also live on one thread (the router's single-thread mode): `Atomics.notify` to a
+// waiter of the same thread goes through the platform's task queue and an eventfd, so a same-thread
+// ring wakes its consumer with a plain promise instead (`sameThread` on both ends).
 
 const HEAD = 0;
 const TAIL = 1;
@@ -19,6 +23,23 @@ export const RECORD_HEADER_BYTES = 12;
 const WRAP = 0xffffffff;
 
 const align4 = (n: number) => (n + 3) & ~3;
+
+/** Same-thread rings: how the producer wakes the consumer, and the consumer a blocked producer. */
+interface LocalWaiters {
+  consumer: (() => void) | null;
+  producer: (() => void) | null;
+}
+const localWaiters = new WeakMap<SharedArrayBuffer, LocalWaiters>();
+function localOf(sab: SharedArrayBuffer): LocalWaiters {
+  let w = localWaiters.get(sab);
+  if (w === undefined) localWaiters.set(sab, (w = { consumer: null, producer: null }));
+  return w;
+}
+
+export interface RingEndOptions {
+  /** The other end runs on this thread: wake it with a promise, not Atomics.notify. */
+  sameThread?: boolean;
+}
 
 export class RingError extends Error {
   override name = 'RingError';
@@ -38,8 +59,10 @@ class RingView {
   protected readonly bytes: Uint8Array;
   protected readonly capacity: number;
   protected readonly mask: number;
+  protected readonly local: LocalWaiters | null;
 
-  constructor(sab: SharedArrayBuffer) {
+  constructor(sab: SharedArrayBuffer, opts: RingEndOptions = {}) {
+    this.local = opts.sameThread === true ? localOf(sab) : null;
     this.capacity = sab.byteLength - CONTROL_BYTES;
     if (this.capacity < 256 || (this.capacity & (this.capacity - 1)) !== 0) {
       throw new RingError('not a ring buffer: use createRingBuffer()');
@@ -67,8 +90,8 @@ export class RingProducer extends RingView {
   /** The largest payload one record may carry; callers split bodies below it. */
   readonly maxPayload: number;
 
-  constructor(sab: SharedArrayBuffer) {
-    super(sab);
+  constructor(sab: SharedArrayBuffer, opts: RingEndOptions = {}) {
+    super(sab, opts);
     this.head = Atomics.load(this.ctl, HEAD) >>> 0;
     // A quarter of the ring keeps one big record from starving everything else.
     this.maxPayload = (this.capacity >>> 2) - RECORD_HEADER_BYTES;
@@ -107,13 +130,24 @@ export class RingProducer extends RingView {
     this.pending = -1;
   }
 
-  /** Publishes the reserved record and wakes the consumer only if it is asleep. */
+  /**
+   * Publishes the reserved record and wakes the consumer only if it is asleep: across threads with
+   * Atomics.notify (at once: deferring it to the end of the producer's event-loop turn measured no
+   * better, see README "Performance notes"), on one thread with a resolved promise (it drains after
+   * the current callback).
+   */
   commit(): void {
     if (this.pending === -1) throw new RingError('commit() without reserve()');
     this.head = this.pending;
     this.pending = -1;
     Atomics.store(this.ctl, HEAD, this.head | 0);
-    if (Atomics.load(this.ctl, CONSUMER_SLEEPING) === 1) {
+    if (this.local !== null) {
+      const wake = this.local.consumer;
+      if (wake !== null) {
+        this.local.consumer = null;
+        wake();
+      }
+    } else if (Atomics.load(this.ctl, CONSUMER_SLEEPING) === 1) {
       Atomics.store(this.ctl, CONSUMER_SLEEPING, 0);
       Atomics.notify(this.ctl, CONSUMER_SLEEPING);
     }
@@ -144,6 +178,11 @@ export class RingProducer extends RingView {
    * ring full pauses its sources and awaits this before trying again.
    */
   async waitForSpace(): Promise<void> {
+    if (this.local !== null) {
+      if (((this.head - (Atomics.load(this.ctl, TAIL) >>> 0)) >>> 0) === 0) return;
+      const local = this.local;
+      return new Promise<void>((resolve) => (local.producer = resolve));
+    }
     Atomics.store(this.ctl, PRODUCER_WAITING, 1);
     // The consumer may have drained between our failed reserve and the flag: check after setting it.
     if (((this.head - (Atomics.load(this.ctl, TAIL) >>> 0)) >>> 0) === 0) {
@@ -161,8 +200,8 @@ export class RingConsumer extends RingView {
   private tail: number;
   private running = false;
 
-  constructor(sab: SharedArrayBuffer) {
-    super(sab);
+  constructor(sab: SharedArrayBuffer, opts: RingEndOptions = {}) {
+    super(sab, opts);
     this.tail = Atomics.load(this.ctl, TAIL) >>> 0;
   }
 
@@ -203,6 +242,14 @@ export class RingConsumer extends RingView {
 
   private release(): void {
     Atomics.store(this.ctl, TAIL, this.tail | 0);
+    if (this.local !== null) {
+      const wake = this.local.producer;
+      if (wake !== null) {
+        this.local.producer = null;
+        wake();
+      }
+      return;
+    }
     if (Atomics.load(this.ctl, PRODUCER_WAITING) === 1) {
       Atomics.store(this.ctl, PRODUCER_WAITING, 0);
       Atomics.notify(this.ctl, PRODUCER_WAITING);
@@ -225,6 +272,12 @@ export class RingConsumer extends RingView {
           await new Promise<void>((resolve) => setImmediate(resolve));
           continue;
         }
+        if (this.local !== null) {
+          if ((Atomics.load(this.ctl, HEAD) >>> 0) !== this.tail || !this.running) continue;
+          const local = this.local;
+          await new Promise<void>((resolve) => (local.consumer = resolve));
+          continue;
+        }
         Atomics.store(this.ctl, CONSUMER_SLEEPING, 1);
         if ((Atomics.load(this.ctl, HEAD) >>> 0) !== this.tail || !this.running) {
           Atomics.store(this.ctl, CONSUMER_SLEEPING, 0);
@@ -242,6 +295,11 @@ export class RingConsumer extends RingView {
   /** Ends run() at its next wake-up, waking it now if it sleeps. */
   stop(): void {
     this.running = false;
+    const wake = this.local?.consumer;
+    if (wake) {
+      this.local!.consumer = null;
+      wake();
+    }
     Atomics.store(this.ctl, CONSUMER_SLEEPING, 0);
     Atomics.notify(this.ctl, CONSUMER_SLEEPING);
   }

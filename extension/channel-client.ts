@@ -36,7 +36,7 @@
 // left would need all of this class's fields if split again.
 
 import { STATUS_CODES } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import WebSocket from 'ws';
 import { decodeFrame, encodeFrame, headerListSize, type Frame, type HeaderList, type LoadReport, type RequestHead, type ResponseHead } from '../core/frames.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
@@ -103,6 +103,8 @@ export class ChannelClient {
   private current: AppCall | null = null;
   /** An upgraded connection holding this channel (app-tunnel.ts); exclusive with `current`. */
   private tunnel: AppTunnel | null = null;
+  /** The socket is corked until the end of this tick (batchWrites). */
+  private corked = false;
   private readonly lowWaterMark: number;
   /** Abandons the certificate check of a wss:// channel still connecting. */
   private readonly connecting = new AbortController();
@@ -217,7 +219,9 @@ export class ChannelClient {
   private tunnelChannel(): TunnelChannel {
     return {
       send: (f, sent) => {
-        if (this.sendable) this.ws.send(encodeFrame(f), sent ?? this.onSent);
+        if (!this.sendable) return;
+        this.batchWrites();
+        this.ws.send(encodeFrame(f), sent ?? this.onSent);
       },
       buffered: () => (this.sendable ? this.ws.bufferedAmount : 0),
       highWaterMark: this.host.options.highWaterMark,
@@ -476,6 +480,7 @@ export class ChannelClient {
   private sendBody(call: AppCall, res: Readable, chunk: Buffer): void {
     if (call.finished || !this.sendable) return;
     const max = this.host.options.maxChunkBytes;
+    this.batchWrites();
     for (let off = 0; off < chunk.length; off += max) {
       const body = off === 0 && chunk.length <= max ? chunk : chunk.subarray(off, Math.min(off + max, chunk.length));
       this.ws.send(encodeFrame({ type: 'res-body', id: call.id, body }), this.onSent);
@@ -533,7 +538,25 @@ export class ChannelClient {
   }
 
   private send(f: Frame): void {
-    if (this.sendable) this.ws.send(encodeFrame(f), this.onSent);
+    if (!this.sendable) return;
+    this.batchWrites();
+    this.ws.send(encodeFrame(f), this.onSent);
+  }
+
+  /**
+   * Frames sent in one tick (a head, its body chunks, the end) leave in one socket write, and so
+   * one TLS record and one syscall: the socket stays corked until the tick is over.
+   */
+  private batchWrites(): void {
+    if (this.corked) return;
+    const socket = (this.ws as unknown as { _socket?: Duplex | null })._socket;
+    if (socket == null) return;
+    this.corked = true;
+    socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      socket.uncork();
+    });
   }
 
   private close(): void {

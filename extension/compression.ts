@@ -48,14 +48,18 @@ export function isTextual(contentType: string | undefined): boolean {
   );
 }
 
+// Names are compared by length first: most headers differ in length from the one looked for, and
+// a lower-cased copy of each name would be garbage for every response, compressed or not.
+const named = (candidate: string, name: string) => candidate.length === name.length && candidate.toLowerCase() === name;
+
 function first(headers: readonly string[], name: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === name) return headers[i + 1];
+  for (let i = 0; i < headers.length; i += 2) if (named(headers[i]!, name)) return headers[i + 1];
   return undefined;
 }
 
 function all(headers: readonly string[], name: string): string[] {
   const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === name) out.push(headers[i + 1]!);
+  for (let i = 0; i < headers.length; i += 2) if (named(headers[i]!, name)) out.push(headers[i + 1]!);
   return out;
 }
 

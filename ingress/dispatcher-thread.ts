@@ -1,6 +1,10 @@
-// Starts the one dispatcher thread and speaks its control protocol (status, shutdown, logs).
+// Starts the dispatcher — in its own thread, or on this (main) thread when a second thread would
+// add hops and no parallelism (dispatcherOnMainThread) — and speaks its control protocol
+// (status, shutdown, logs) over a MessagePort either way.
 
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { hostDispatcher } from '../core/dispatcher/host.ts';
+import { cpuBudget } from './cpu-budget.ts';
 import type { RouterConfig } from '../core/config.ts';
 import type { StatusSnapshot } from '../core/dispatcher/status.ts';
 import type { LifecycleEvent } from '../core/dispatcher/events.ts';
@@ -20,26 +24,62 @@ export interface ThreadLog {
 
 export const DEFAULT_THREAD_FILE = new URL('../core/dispatcher/thread-dev.mjs', import.meta.url);
 
+/**
+ * `auto` runs the dispatcher on the main thread when the process may use one CPU or less (its
+ * affinity or its cgroup quota, cpu-budget.ts): there the worker's two ring hops per request cost
+ * wake-ups and buy no parallelism.
+ */
+export function dispatcherOnMainThread(mode: RouterConfig['dispatcherThread'], cpus = cpuBudget()): boolean {
+  return mode === 'main' || (mode === 'auto' && cpus <= 1);
+}
+
+/** The dispatcher's side as this class drives it: a Worker, or the main thread's end of a MessageChannel. */
+interface Link {
+  postMessage(m: ToDispatcher): void;
+  on(event: 'message', listener: (m: ToIngress) => void): unknown;
+  off(event: 'message', listener: (m: ToIngress) => void): unknown;
+}
+
 export class DispatcherThread {
-  private readonly thread: Worker;
+  private readonly thread: Link;
+  private readonly worker: Worker | null;
   private nextId = 1;
   private readonly waiting = new Map<number, (s: ThreadStatus) => void>();
   private stopped: Promise<void>;
+  /** On the main thread: the dispatcher's start (it rejects when the start fails). */
+  private readonly hosted: Promise<void> | null = null;
   controlPort = 0;
   /** The control port certificate's pin; null when it serves plain ws://. */
   certSha256: string | null = null;
   alive = true;
 
-  private constructor(init: DispatcherInit, file: URL | string, log: ThreadLog, onExit: (code: number) => void) {
-    this.thread = new Worker(file, { workerData: init, name: 'lambda-dispatch-dispatcher' });
+  private constructor(init: DispatcherInit, file: URL | string | null, log: ThreadLog, onExit: (code: number) => void) {
+    let exited!: (code: number) => void;
     this.stopped = new Promise((resolve) => {
-      this.thread.on('exit', (code) => {
+      exited = (code) => {
+        if (!this.alive) return;
         this.alive = false;
         onExit(code);
         resolve();
-      });
+      };
     });
-    this.thread.on('error', (err) => log.line('error', `dispatcher thread crashed: ${err.stack ?? err.message}`));
+    if (file === null) {
+      // On this thread: the dispatcher's end of the channel closes when it has stopped.
+      const { port1, port2 } = new MessageChannel();
+      this.worker = null;
+      this.thread = port1 as MessagePort & Link;
+      port1.once('close', () => exited(0));
+      // A start that fails leaves nothing listening on the channel to keep the process alive.
+      this.hosted = hostDispatcher(port2, { ...init, sameThread: true }).catch((err: unknown) => {
+        port2.close();
+        throw err;
+      });
+    } else {
+      this.worker = new Worker(file, { workerData: init, name: 'lambda-dispatch-dispatcher' });
+      this.thread = this.worker;
+      this.worker.on('exit', exited);
+      this.worker.on('error', (err) => log.line('error', `dispatcher thread crashed: ${err.stack ?? err.message}`));
+    }
     this.thread.on('message', (m: ToIngress) => {
       if (m.type === 'log') log.line(m.level, m.line);
       else if (m.type === 'event') log.event(m.event);
@@ -50,22 +90,24 @@ export class DispatcherThread {
     });
   }
 
+  /** `mainThread`: host the dispatcher here instead of in a worker (see dispatcherOnMainThread). */
   static start(
     init: DispatcherInit,
-    opts: { file?: URL | string; log: ThreadLog; onExit: (code: number) => void },
+    opts: { file?: URL | string; mainThread?: boolean; log: ThreadLog; onExit: (code: number) => void },
   ): Promise<DispatcherThread> {
-    const t = new DispatcherThread(init, opts.file ?? DEFAULT_THREAD_FILE, opts.log, opts.onExit);
+    const t = new DispatcherThread(init, opts.mainThread === true ? null : (opts.file ?? DEFAULT_THREAD_FILE), opts.log, opts.onExit);
     return new Promise((resolve, reject) => {
       const onMessage = (m: ToIngress) => {
         if (m.type !== 'ready') return;
         t.thread.off('message', onMessage);
-        t.thread.off('error', reject);
+        t.worker?.off('error', reject);
         t.controlPort = m.controlPort;
         t.certSha256 = m.certSha256;
         resolve(t);
       };
       t.thread.on('message', onMessage);
-      t.thread.once('error', reject);
+      t.worker?.once('error', reject);
+      t.hosted?.catch(reject);
     });
   }
 
@@ -86,7 +128,7 @@ export class DispatcherThread {
   /** Asks the dispatcher to drain its instances (bounded by graceMs) and waits for it to exit. */
   async stop(graceMs: number): Promise<void> {
     if (this.alive) this.post({ type: 'shutdown', graceMs });
-    const hardStop = setTimeout(() => void this.thread.terminate(), graceMs + 5000);
+    const hardStop = setTimeout(() => void this.worker?.terminate(), graceMs + 5000);
     await this.stopped;
     clearTimeout(hardStop);
   }

@@ -10,7 +10,7 @@ import { RingConsumer, RingProducer, createRingBuffer } from '../core/ring.ts';
 import { RingWriter } from '../core/ring-writer.ts';
 import { Health, isHealthRequest, processMemory, serveAdmin, serveHealth, type RouterStatus } from './admin.ts';
 import { dashboardPage } from './dashboard/dashboard.ts';
-import { DispatcherThread } from './dispatcher-thread.ts';
+import { DispatcherThread, dispatcherOnMainThread } from './dispatcher-thread.ts';
 import { ForwardedHeaders } from './forwarded.ts';
 import { Proxy } from './proxy.ts';
 import { AccessLog } from './telemetry/access-log.ts';
@@ -83,9 +83,11 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
   const log = o.log ?? ((line: string) => logger.warn(line));
   const requestRing = createRingBuffer(config.ringBytes);
   const responseRing = createRingBuffer(config.ringBytes);
+  const mainThread = dispatcherOnMainThread(config.dispatcherThread);
+  const ring = { sameThread: mainThread };
 
   let proxy: Proxy | undefined;
-  const writer = new RingWriter(new RingProducer(requestRing), {
+  const writer = new RingWriter(new RingProducer(requestRing, ring), {
     onBlocked: () => proxy?.ringFull(),
     onUnblocked: () => proxy?.ringDrained(),
   });
@@ -118,6 +120,7 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
         },
       },
       ...(o.threadFile ? { file: o.threadFile } : {}),
+      mainThread,
       onExit: (code) => {
         health.invalidate();
         if (stopping) return;
@@ -126,7 +129,7 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
       },
     },
   );
-  const responses = new RingConsumer(responseRing);
+  const responses = new RingConsumer(responseRing, ring);
   // One bad record must cost one request, never the router: log it and go on.
   const consuming = responses.run((type, slot, payload) => {
     try {
@@ -181,7 +184,8 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
         activeRequests: p.active,
         connections,
         draining,
-        memory: processMemory(memory),
+        // One isolate when the dispatcher shares the main thread: its heap is already ingress's.
+        memory: processMemory(mainThread ? null : memory),
         eventLoop: { ingress: eventLoop.window, dispatcher: dispatcherLoop },
         stalls: { requestWindow: p.windowStalls, requestRingFull: writer.fullEvents },
         requestRing: writer.fill,

@@ -5,7 +5,7 @@
 // for what TLS costs per request.
 
 import { mergeEncoded, median, summarize, type LatencySummary } from '../hist.ts';
-import { nginxAvailable, processCpuMs, runLoadgen, startDemoProcess, startNginx, startNodeProxy, startRouterProcess, type RouterProcess, type Service } from '../procs.ts';
+import { nginxAvailable, processTreeCpuMs, runLoadgen, startDemoProcess, startNginx, startNodeProxy, startRouterProcess, type RouterProcess, type Service } from '../procs.ts';
 import { ROUTER_ENV, routerLambda, rotation, type Ctx } from './common.ts';
 import { PLAIN_CONTROL } from './stream.ts';
 
@@ -19,7 +19,7 @@ export interface PeakTarget {
   /**
    * CPU time per answered request (µs) of each process involved, over the measured rounds:
    * `router` (both threads), `lambda` (the local Lambda: the extension and the app in its
-   * environments), `proxy`, `app` (demo/serve.ts), `loadgen`. nginx's workers are not read.
+   * environments), `proxy`, `nginx` (master and worker), `app` (demo/serve.ts), `loadgen`.
    */
   cpuUsPerRequest: Record<string, number>;
   /** Router targets: invokes started during the measured phases (0: the fleet had settled). */
@@ -91,6 +91,7 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
       if (nginx) {
         started.push(nginx);
         urls.nginx = nginx.url;
+        pids.nginx = { nginx: nginx.pid, app: demo.pid };
         notes.push('nginx: 1 worker process, upstream keep-alive');
       }
     } else notes.push('nginx not installed: skipped (apt-get install -y nginx to include it)');
@@ -105,7 +106,7 @@ export async function runPeak(ctx: Ctx): Promise<PeakResult> {
           const c = process.cpuUsage();
           out[component] = (c.user + c.system) / 1000;
         } else {
-          const ms = processCpuMs(pid);
+          const ms = processTreeCpuMs(pid);
           if (ms !== undefined) out[component] = ms;
         }
       }

@@ -11,6 +11,8 @@ export interface DispatcherInit {
   bindHost: string;
   requestRing: SharedArrayBuffer;
   responseRing: SharedArrayBuffer;
+  /** The dispatcher runs on the router's main thread (ingress/dispatcher-thread.ts). */
+  sameThread?: boolean;
 }
 
 /**

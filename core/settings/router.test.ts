@@ -36,6 +36,7 @@ const ROWS: Row[] = [
   { variable: 'LAMBDA_DISPATCH_PingIntervalMs', field: 'pingIntervalMs', fallback: 2000, good: [['500', 500]], bad: ['49', '60001', '100.5'] },
   { variable: 'LAMBDA_DISPATCH_WindowBytes', field: 'windowBytes', fallback: 512 * 1024, good: [['65536', 65_536]], bad: ['1024', String(64 * 1024 * 1024 + 1), 'big'] },
   { variable: 'LAMBDA_DISPATCH_RingBytes', field: 'ringBytes', fallback: 4 * 1024 * 1024, good: [['65536', 65_536]], bad: ['100000', '32768', String(2 ** 31), 'x'] },
+  { variable: 'LAMBDA_DISPATCH_DispatcherThread', field: 'dispatcherThread', fallback: 'auto', good: [['worker', 'worker'], ['MAIN', 'main']], bad: ['both', '1'] },
   { variable: 'LAMBDA_DISPATCH_MaxHeaderBytes', field: 'maxHeaderBytes', fallback: 16 * 1024, good: [['4096', 4096]], bad: ['1023', String(1024 * 1024 + 1)] },
   { variable: 'LAMBDA_DISPATCH_ScaleOutIntervalMs', field: 'scaleOutIntervalMs', fallback: 2000, good: [['0', 0]], bad: ['-1', '600001'] },
   { variable: 'LAMBDA_DISPATCH_ScaleInIntervalMs', field: 'scaleInIntervalMs', fallback: 5000, good: [['500', 500]], bad: ['-1', '3600001'] },
