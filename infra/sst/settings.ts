@@ -1,0 +1,90 @@
+// The LambdaDispatch component's fixed numbers and the check of its arguments: what the types
+// cannot say, every problem reported at once, each naming its argument.
+
+import { checkObservability } from './observability.ts';
+import type { LambdaDispatchArgs } from './args.ts';
+
+/** Ports the router listens on inside its task (LAMBDA_DISPATCH_IncomingRequestHTTPPort / _ControlChannelInsecureHTTP2Port). */
+export const ROUTER_HTTP_PORT = 5001;
+export const ROUTER_CONTROL_PORT = 5003;
+export const HEALTH_PATH = '/_lambda_dispatch/health';
+
+/** The router's own default for LAMBDA_DISPATCH_ShutdownGraceMs (core/config.ts), in seconds. */
+export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 20;
+/** ECS refuses a longer stopTimeout for a Fargate container. */
+export const FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120;
+// A request that starts just as the target is deregistered still gets the whole grace from the
+// load balancer, plus the time its last bytes take through it.
+const DEREGISTRATION_MARGIN_SECONDS = 5;
+// After the grace the router still closes connections, stops its dispatcher thread and exits;
+// SIGKILL must not land in the middle of that.
+const STOP_TIMEOUT_MARGIN_SECONDS = 10;
+export const MAX_SHUTDOWN_GRACE_SECONDS = FARGATE_MAX_STOP_TIMEOUT_SECONDS - STOP_TIMEOUT_MARGIN_SECONDS;
+
+/** What one drain grace sets: the router's setting, the target group's delay, the container's stop timeout. */
+export function drainTimings(graceSeconds: number) {
+  return {
+    shutdownGraceMs: graceSeconds * 1000,
+    deregistrationDelay: graceSeconds + DEREGISTRATION_MARGIN_SECONDS,
+    stopTimeout: graceSeconds + STOP_TIMEOUT_MARGIN_SECONDS,
+  };
+}
+
+/** Validates what the types cannot say; every problem is reported at once, each naming its argument. */
+export function checkArgs(name: string, args: LambdaDispatchArgs, production: boolean) {
+  const problems: string[] = [];
+  const int = (label: string, v: number | undefined, dflt: number, min: number, max: number, why = '') => {
+    const n = v ?? dflt;
+    if (!Number.isInteger(n) || n < min || n > max) problems.push(`${label} must be an integer from ${min} to ${max}${why}, got ${n}`);
+    return n;
+  };
+  if (!args.function.bundle && !/^[^.]+\.[A-Za-z_$][\w$]*$/.test(args.function.handler)) {
+    problems.push(`function.handler must look like "path/to/module.export", got "${args.function.handler}"`);
+  }
+  const timeout = int('function.timeout', args.function.timeout, 60, 1, 900);
+  const memory = int('function.memory', args.function.memory, 512, 128, 10_240);
+  const scaling = args.router?.scaling ?? {};
+  const defaultMin = production ? 2 : 1;
+  const min = int('router.scaling.min', scaling.min, defaultMin, 0, 1000);
+  const max = int('router.scaling.max', scaling.max, 10, 1, 1000);
+  if (min > max) {
+    const note = scaling.min === undefined ? (production ? ', the default in the production stage' : ', the default') : '';
+    problems.push(`router.scaling.min (${min}${note}) exceeds router.scaling.max (${max})`);
+  }
+  const cpuUtilization = int('router.scaling.cpuUtilization', scaling.cpuUtilization, 50, 1, 100);
+  const shutdownGraceSeconds = int(
+    'router.shutdownGraceSeconds',
+    args.router?.shutdownGraceSeconds,
+    DEFAULT_SHUTDOWN_GRACE_SECONDS,
+    0,
+    MAX_SHUTDOWN_GRACE_SECONDS,
+    ` (ECS's stop timeout follows it at +${STOP_TIMEOUT_MARGIN_SECONDS} s and Fargate allows at most ${FARGATE_MAX_STOP_TIMEOUT_SECONDS} s)`,
+  );
+  const extra = args.router?.settings ?? {};
+  if ('LAMBDA_DISPATCH_ShutdownGraceMs' in extra) {
+    problems.push('router.settings.LAMBDA_DISPATCH_ShutdownGraceMs cannot be set: use router.shutdownGraceSeconds, which the deregistration delay and the stop timeout follow');
+  }
+  // The router's spellings of true (core/settings/env.ts). Only a literal can be checked here; a
+  // value computed at deploy time is the caller's to keep.
+  const tls = extra.LAMBDA_DISPATCH_ControlTls;
+  if (typeof tls === 'string' && !['true', '1', 'yes'].includes(tls.trim().toLowerCase())) {
+    problems.push(`router.settings.LAMBDA_DISPATCH_ControlTls cannot turn off TLS on the control channel (the function's callbacks cross the VPC), got "${tls}"`);
+  }
+  const observability = checkObservability(args, extra, problems);
+  if (problems.length > 0) throw new Error(`LambdaDispatch "${name}": ${problems.join('; ')}`);
+  return {
+    runtime: args.function.runtime ?? 'nodejs24.x',
+    fnArchitecture: args.function.architecture ?? 'arm64',
+    timeout,
+    memory,
+    router: {
+      cpu: args.router?.cpu ?? '0.5 vCPU',
+      memory: args.router?.memory ?? '1 GB',
+      architecture: args.router?.architecture ?? (args.router?.capacity === 'spot' ? 'x86_64' : 'arm64'),
+      capacity: args.router?.capacity ?? 'fargate',
+      scaling: { min, max, cpuUtilization },
+      shutdownGraceSeconds,
+    },
+    observability,
+  };
+}
