@@ -3,12 +3,18 @@
 // The readers are the shared ones of core/settings/env.ts; this file stays where the dispatcher,
 // the ingress and the tests have always imported RouterConfig from.
 
+import { loadRoutedFunctions, type RoutedFunctions } from './routing/function-configs.ts';
 import { boolean, cidrList, decimal, envReader, host, integer, milliseconds, oneOf, port, refine, secret, SettingError, text, url } from './settings/env.ts';
 
 export type ScalingAlgorithm = 'simple' | 'ewma';
 
 export interface RouterConfig {
   functionName: string;
+  /**
+   * Several functions behind the router (LAMBDA_DISPATCH_Routes, core/routing/): the declaration
+   * and each function's own settings, in its order. Unset: one function, functionName.
+   */
+  routes: RoutedFunctions<RouterConfig> | undefined;
   /** WebSocket channels each instance opens; extra ones beyond maxConcurrent are spares. */
   channelCount: number;
   /**
@@ -209,6 +215,7 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
   }
   return Object.freeze({
     functionName: read('LAMBDA_DISPATCH_FunctionName', text, 'lambda-dispatch-demo'),
+    routes: loadRoutedFunctions(env, loadRouterConfig),
     channelCount,
     minConcurrentCount,
     maxConcurrentCount,

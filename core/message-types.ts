@@ -30,6 +30,11 @@ export const MessageType = {
    * concurrency. Sent only to a router that announced the `load` feature.
    */
   LOAD: 13,
+  /**
+   * rings only: [u16 function index] the function the next REQ_HEAD of this slot is for, sent
+   * before each head when several functions share the router (core/routing/route-table.ts)
+   */
+  ROUTE: 14,
 } as const;
 
 export type MessageTypeName = keyof typeof MessageType;

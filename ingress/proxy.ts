@@ -6,7 +6,7 @@ import { validateHeaderName, validateHeaderValue, type IncomingMessage, type Ser
 import { ERROR_CODE_HEADER, routerError, type RouterErrorCode } from '../core/errors.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
 import { FLAG_END, asBuffer, readHeaderList, readResponseHead, requestHeadSize, writeRequestHead, type HeaderList, type RequestHead } from '../core/frames.ts';
-import { Rec, decodeCredit, encodeCredit, readReport, type RequestReport } from '../core/records.ts';
+import { Rec, decodeCredit, encodeCredit, encodeRoute, readReport, type RequestReport } from '../core/records.ts';
 import type { RingWriter } from '../core/ring-writer.ts';
 import { ensureTraceContext, type TraceContext } from '../core/trace-context.ts';
 import { ForwardedHeaders } from './forwarded.ts';
@@ -58,7 +58,11 @@ export class Proxy {
     return this.slots.size;
   }
 
-  handle(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * `fn`: the function's index when several share the router (a ROUTE record goes before the
+   * head); undefined with one function.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, fn?: number): void {
     const startedAt = performance.now();
     if (this.draining) return this.refuse(req, res, startedAt, 'LD_SHUTTING_DOWN', undefined, true);
     const headers = this.forwarded.headersOf(req);
@@ -76,6 +80,7 @@ export class Proxy {
     const cx: ClientExchange = { req, res, unacked: 0, windowFull: false, done: false, discard: false, startedAt, bytesIn: 0, bytesOut: 0, clientGone: false, trace };
     const slot = this.slots.add(cx);
     const hasBody = requestHasBody(req);
+    if (fn !== undefined) this.ring.write(Rec.ROUTE, slot, encodeRoute(fn));
     this.ring.writeWith(Rec.REQ_HEAD, slot, size, (dst) => {
       dst[0] = hasBody ? 0 : FLAG_END;
       writeRequestHead(asBuffer(dst), 1, head);
@@ -105,6 +110,13 @@ export class Proxy {
         this.ring.write(Rec.REQ_ABORT, slot);
       }
     });
+  }
+
+  /** No function is routed this request (several share the router): 404 LD_NO_ROUTE from the router. */
+  noRoute(req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = performance.now();
+    if (this.draining) return this.refuse(req, res, startedAt, 'LD_SHUTTING_DOWN', undefined, true);
+    this.refuse(req, res, startedAt, 'LD_NO_ROUTE');
   }
 
   /** Response ring consumer. The payload view is only valid during the call. */

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RouterConfig } from '../core/config.ts';
 import { describeEvent } from '../core/dispatcher/events.ts';
+import { RouteTable } from '../core/routing/route-table.ts';
 import { EventLoopStats } from '../core/event-loop-stats.ts';
 import { RingConsumer, RingProducer, createRingBuffer } from '../core/ring.ts';
 import { RingWriter } from '../core/ring-writer.ts';
@@ -136,6 +137,8 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     }
   });
 
+  // Several functions: each request's is resolved here, from what Node has parsed already.
+  const routes = config.routes ? RouteTable.compile(config.routes.spec) : null;
   let connections = 0;
   /** When a client connection last opened or closed. */
   let connectionsChangedAt = 0;
@@ -150,7 +153,11 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
       // During the drain every response closes its connection, the router's own included.
       if (draining) res.shouldKeepAlive = false;
       if (isHealthRequest(req)) return serveHealth(req, res, health);
-      p.handle(req, res);
+      if (routes === null) return p.handle(req, res);
+      const header = routes.headerName === null ? undefined : req.headers[routes.headerName];
+      const to = routes.resolve({ host: req.headers.host, target: req.url ?? '/', header: Array.isArray(header) ? header.join(',') : header });
+      if (to.kind === 'none') return p.noRoute(req, res);
+      p.handle(req, res, to.index);
     },
   );
   server.headersTimeout = 30_000;

@@ -9,6 +9,7 @@ import { RingWriter } from '../ring-writer.ts';
 import { ChannelServer } from './channel-server.ts';
 import { generateControlTls, loadControlTls } from './control-tls.ts';
 import { Dispatcher } from './dispatcher.ts';
+import { FunctionDispatchers } from './functions.ts';
 import { Invoker } from './invoker.ts';
 import type { ToIngress, ToDispatcher, DispatcherInit } from './messages.ts';
 
@@ -22,12 +23,19 @@ const eventLoop = new EventLoopStats();
 
 const requests = new RingConsumer(init.requestRing);
 const responses = new RingWriter(new RingProducer(init.responseRing));
-const invoker = new Invoker({
-  functionName: config.functionName,
-  region: config.region,
-  endpoint: config.lambdaEndpoint,
-  functionTimeoutMs: config.functionTimeoutMs,
-});
+// One function, or several behind routes (functions.ts), each with its own settings and invoker.
+const functions = config.routes
+  ? config.routes.functions.map((c, i) => ({ name: config.routes!.spec.functions[i]!.name, config: c }))
+  : [{ name: config.functionName, config }];
+const invokers = functions.map(
+  (f) =>
+    new Invoker({
+      functionName: f.config.functionName,
+      region: config.region,
+      endpoint: config.lambdaEndpoint,
+      functionTimeoutMs: f.config.functionTimeoutMs,
+    }),
+);
 
 // Made or read here rather than on the main thread so that the private key stays in the one thread
 // that serves TLS (control-tls.ts). A bad file stops the start with a SettingError naming it.
@@ -38,7 +46,7 @@ const tls = !config.controlTls
     : await generateControlTls();
 
 // The port to put in the invoke payload is only known once we listen (it may be ephemeral).
-let dispatcher: Dispatcher | undefined;
+let dispatcher: FunctionDispatchers | undefined;
 const server = new ChannelServer(
   {
     tokenFor: (id) => dispatcher?.tokenFor(id) ?? null,
@@ -51,20 +59,21 @@ const server = new ChannelServer(
   tls,
 );
 const controlPort = await server.listen(config.controlPort, init.bindHost);
-const d = new Dispatcher(
-  {
-    ...config,
-    routerUrl: `${tls ? 'wss' : 'ws'}://${config.callbackHost}:${controlPort}`,
-    certSha256: tls?.certSha256,
-    startTimeoutMs: 30_000,
-    drainTimeoutMs: 30_000,
-  },
-  responses,
-  (payload) => invoker.invoke(payload),
-  // Sub-millisecond, for queue wait and time to first byte in the metrics.
-  () => performance.timeOrigin + performance.now(),
+const routerUrl = `${tls ? 'wss' : 'ws'}://${config.callbackHost}:${controlPort}`;
+const d = new FunctionDispatchers(
+  functions.map((f, i) => ({
+    name: f.name,
+    dispatcher: new Dispatcher(
+      { ...f.config, routerUrl, certSha256: tls?.certSha256, startTimeoutMs: 30_000, drainTimeoutMs: 30_000 },
+      responses,
+      (payload) => invokers[i]!.invoke(payload),
+      // Sub-millisecond, for queue wait and time to first byte in the metrics.
+      () => performance.timeOrigin + performance.now(),
+      log,
+      (event) => post({ type: 'event', event }),
+    ),
+  })),
   log,
-  (event) => post({ type: 'event', event }),
 );
 dispatcher = d;
 if (config.prewarmOnStart) d.prewarm();
@@ -92,7 +101,7 @@ async function shutdown(graceMs: number): Promise<void> {
   await consuming;
   responses.close();
   await server.close();
-  invoker.destroy();
+  for (const invoker of invokers) invoker.destroy();
   eventLoop.stop();
   post({ type: 'stopped' });
   port.close();

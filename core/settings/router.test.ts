@@ -48,6 +48,19 @@ const ROWS: Row[] = [
   { variable: 'LAMBDA_DISPATCH_ShutdownGraceMs', field: 'shutdownGraceMs', fallback: 20_000, good: [['10000', 10_000], ['0', 0]], bad: ['abc', '-1', '3600001', '1.5'] },
   { variable: 'LAMBDA_DISPATCH_AbortAckMs', field: 'abortAckMs', fallback: 2000, good: [['500', 500]], bad: ['99', '600001', 'soon', '1.5'] },
   {
+    variable: 'LAMBDA_DISPATCH_Routes',
+    field: 'routes',
+    fallback: undefined,
+    good: [],
+    bad: [
+      '{',
+      '{"functions":[],"routes":[]}',
+      '{"functions":[{"name":"a","functionName":"a"}],"routes":[{"function":"b"}]}',
+      '{"functions":[{"name":"a","functionName":"a","settings":{"IncomingRequestHTTPPort":1}}],"routes":[{"function":"a"}]}',
+      '{"functions":[{"name":"a","functionName":"a","settings":{"MaxConcurrentCount":0}}],"routes":[{"function":"a"}]}',
+    ],
+  },
+  {
     variable: 'LAMBDA_DISPATCH_TrustProxy',
     field: 'trustProxy',
     fallback: [],
@@ -130,6 +143,27 @@ describe('router settings', () => {
       /is false but LAMBDA_DISPATCH_TlsCertFile/,
     );
     assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_ControlTls: 'maybe' }), 'LAMBDA_DISPATCH_ControlTls', /true or false/);
+  });
+
+  test('several functions: each gets the router\'s settings with its name and its own overrides', () => {
+    const routes = {
+      functions: [
+        { name: 'api', functionName: 'api-fn', settings: { MaxConcurrentCount: 4, MinInstances: 1 } },
+        { name: 'img', functionName: 'img-fn' },
+      ],
+      routes: [{ pathPrefix: '/img', function: 'img' }, { function: 'api' }],
+    };
+    const config = loadRouterConfig({ LAMBDA_DISPATCH_Routes: JSON.stringify(routes), LAMBDA_DISPATCH_MaxConcurrentCount: '16' });
+    assert.deepEqual(config.routes?.spec, routes);
+    const [api, img] = config.routes!.functions;
+    assert.deepEqual([api!.functionName, api!.maxConcurrentCount, api!.minInstances], ['api-fn', 4, 1]);
+    assert.deepEqual([img!.functionName, img!.maxConcurrentCount, img!.minInstances], ['img-fn', 16, 0]);
+    assert.equal(api!.routes, undefined);
+    assertSettingError(
+      () => loadRouterConfig({ LAMBDA_DISPATCH_Routes: JSON.stringify({ ...routes, functions: [{ name: 'api', functionName: 'x', settings: { MaxConcurrentCount: 0 } }], routes: [{ function: 'api' }] }) }),
+      'LAMBDA_DISPATCH_Routes',
+      /functions\[0\] \("api"\): LAMBDA_DISPATCH_MaxConcurrentCount must be an integer/,
+    );
   });
 
   test('region falls back to AWS_DEFAULT_REGION', () => {
