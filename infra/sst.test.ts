@@ -683,6 +683,70 @@ test('observability options the types cannot catch fail synthesis with a message
   assert.deepEqual(alarmsWithoutMetrics.errors, ['LambdaDispatch "Dispatch": alarms watch the router\'s metrics: with metrics: false, set alarms: false too']);
 });
 
+test('several functions: each deployed like the first, the router told their routes and deployed names, invoke granted on exactly them', async () => {
+  const configPath = variantConfig(
+    'functions.config.ts',
+    'lambda-dispatch',
+    `{
+      function: { handler: 'demo/function.handler' },
+      functions: [
+        { name: 'images', function: { handler: 'demo/function.handler', memory: 1024, timeout: 30 }, settings: { MaxConcurrentCount: 4 } },
+        { name: 'beta', function: { handler: 'demo/function.handler' } },
+      ],
+      routes: [{ pathPrefix: '/images', function: 'images' }, { function: 'main' }],
+      header: { name: 'x-fn', allow: { 'beta-2026': 'beta' } },
+    }`,
+  );
+  const r = await synth('staging', false, configPath);
+  assert.deepEqual(r.errors, []);
+  const g = new Graph(r.resources);
+  const fns = g.all('aws:lambda/function:Function');
+  assert.equal(fns.length, 3);
+  // SST's Function component `DispatchFunctionImages` makes the Lambda function `DispatchFunctionImagesFunction`.
+  const [main, images, beta] = [/^DispatchFunctionFunction$/, /^DispatchFunctionImagesFunction$/, /^DispatchFunctionBetaFunction$/].map((re) => g.one('aws:lambda/function:Function', re));
+  const fnSg = g.idOf('aws:ec2/securityGroup:SecurityGroup', /FunctionSecurityGroup$/);
+  for (const f of [main, images, beta]) assert.deepEqual((f!.inputs.vpcConfig as { securityGroupIds: string[] }).securityGroupIds, [fnSg], 'every function may reach the control port');
+  assert.equal(images!.inputs.memorySize, 1024);
+  const env = routerEnv(g);
+  const routes = JSON.parse(env.LAMBDA_DISPATCH_Routes!) as { functions: { name: string; functionName: string; settings: Record<string, unknown> }[]; routes: unknown[]; header: unknown };
+  assert.deepEqual(
+    routes.functions.map((f) => [f.name, f.functionName, f.settings]),
+    [
+      ['main', main!.state.name, { FunctionTimeout: 60 }],
+      ['images', images!.state.name, { MaxConcurrentCount: 4, FunctionTimeout: 30 }],
+      ['beta', beta!.state.name, { FunctionTimeout: 60 }],
+    ],
+  );
+  assert.deepEqual(routes.routes, [{ pathPrefix: '/images', function: 'images' }, { function: 'main' }]);
+  assert.deepEqual(routes.header, { name: 'x-fn', allow: { 'beta-2026': 'beta' } });
+  // The router's own reader accepts what the component wrote.
+  const { loadRouterConfig } = await import('../core/config.ts');
+  assert.deepEqual(loadRouterConfig({ LAMBDA_DISPATCH_Routes: env.LAMBDA_DISPATCH_Routes }).routes?.functions.map((c) => c.functionName), [main!.state.name, images!.state.name, beta!.state.name]);
+  const taskRole = g.one('aws:iam/role:Role', /RouterTaskRole$/);
+  const invoke = inlineStatements(taskRole.inputs).filter((st) => st.Action.some((a) => a.startsWith('lambda:')));
+  assert.deepEqual(invoke, [{ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [main, images, beta].map((f) => String(f!.state.arn)) }]);
+});
+
+test('several functions: a route to an unknown function, a reused name or a router-wide setting fails synthesis naming it', async () => {
+  const r = await synth(
+    'staging',
+    false,
+    variantConfig(
+      'bad-functions.config.ts',
+      'lambda-dispatch',
+      `{
+        function: { handler: 'demo/function.handler' },
+        functions: [{ name: 'main', function: { handler: 'demo/function.handler' }, settings: { IncomingRequestHTTPPort: 1 } }],
+        routes: [{ pathPrefix: '/x', function: 'nope' }],
+      }`,
+    ),
+  );
+  const text = r.errors.join('\n');
+  assert.match(text, /functions\[0\]\.name cannot be "main"/);
+  assert.match(text, /functions\[0\]\.settings\.IncomingRequestHTTPPort is not a per-function setting/);
+  assert.match(text, /routes\[0\]\.function names "nope", which is not in "functions"/);
+});
+
 test('bring your own bundle: a function built by npm run build deploys as given', async () => {
   const { build } = await import('./build.ts');
   const built = await build({ outdir: path.join(CHECK, 'variants', 'dist') });

@@ -5,27 +5,9 @@
 // TLS, rings and logging are the router's.
 
 import { SettingError, type Env } from '../settings/env.ts';
-import { RouteTable, type RoutesSpec } from './route-table.ts';
+import { RoutesError, RouteTable, type RoutesSpec } from './route-table.ts';
 
 export const ROUTES_SETTING = 'LAMBDA_DISPATCH_Routes';
-
-/** Settings (LAMBDA_DISPATCH_ + key) a function may set for itself. */
-export const PER_FUNCTION_SETTINGS = [
-  'MaxConcurrentCount',
-  'MinConcurrentCount',
-  'ChannelCount',
-  'InstanceCountMultiplier',
-  'ScalingAlgorithm',
-  'IncomingRequestTimeout',
-  'MaxPendingRequests',
-  'MinInstances',
-  'MaxInstances',
-  'FunctionTimeout',
-  'ScaleOutIntervalMs',
-  'ScaleInIntervalMs',
-  'IdleReleaseMs',
-  'ReplacementWaitMs',
-] as const;
 
 export interface RoutedFunctions<C> {
   spec: RoutesSpec;
@@ -37,16 +19,17 @@ export interface RoutedFunctions<C> {
 export function loadRoutedFunctions<C>(env: Env, load: (env: Env) => C): RoutedFunctions<C> | undefined {
   const raw = env[ROUTES_SETTING];
   if (raw === undefined || raw.trim() === '') return undefined;
-  const table = RouteTable.parse(raw, ROUTES_SETTING);
+  let table: RouteTable;
+  try {
+    table = RouteTable.parse(raw, ROUTES_SETTING);
+  } catch (err) {
+    if (err instanceof RoutesError) throw new SettingError(ROUTES_SETTING, '(JSON)', 'a routes declaration', err.message);
+    throw err;
+  }
   const spec: RoutesSpec = JSON.parse(raw) as RoutesSpec;
   const functions = table.functions.map((f, i) => {
     const own: Record<string, string> = { [ROUTES_SETTING]: '', LAMBDA_DISPATCH_FunctionName: f.functionName };
-    for (const [key, value] of Object.entries(f.settings ?? {})) {
-      if (!(PER_FUNCTION_SETTINGS as readonly string[]).includes(key)) {
-        throw new SettingError(ROUTES_SETTING, '(JSON)', 'per-function settings', `${ROUTES_SETTING}: functions[${i}].settings.${key} is not a per-function setting (${PER_FUNCTION_SETTINGS.join(', ')})`);
-      }
-      own[`LAMBDA_DISPATCH_${key}`] = String(value);
-    }
+    for (const [key, value] of Object.entries(f.settings ?? {})) own[`LAMBDA_DISPATCH_${key}`] = String(value);
     try {
       return load({ ...env, ...own });
     } catch (err) {

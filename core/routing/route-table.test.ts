@@ -3,8 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SettingError } from '../settings/env.ts';
-import { RouteTable, type RoutesSpec } from './route-table.ts';
+import { RoutesError, RouteTable, type RoutesSpec } from './route-table.ts';
 
 const SPEC: RoutesSpec = {
   functions: [
@@ -74,7 +73,7 @@ test('a declaration is checked at start, every problem named at once', () => {
   assert.throws(
     () => RouteTable.compile(bad),
     (err: unknown) => {
-      assert.ok(err instanceof SettingError);
+      assert.ok(err instanceof RoutesError);
       for (const part of [
         'functions[1].name "a" is declared twice',
         'functions[1].functionName must be a function name or ARN',

@@ -14,7 +14,28 @@
 //      `/api?q`, never `/apix`.
 //   3. Nothing matched: 404 from the router (LD_NO_ROUTE), never a guess.
 
-import { SettingError } from '../settings/env.ts';
+/** A declaration that cannot work; the message names the setting and every problem. */
+export class RoutesError extends Error {
+  override name = 'RoutesError';
+}
+
+/** Settings (LAMBDA_DISPATCH_ + key) a function may set for itself; the rest are the router's. */
+export const PER_FUNCTION_SETTINGS = [
+  'MaxConcurrentCount',
+  'MinConcurrentCount',
+  'ChannelCount',
+  'InstanceCountMultiplier',
+  'ScalingAlgorithm',
+  'IncomingRequestTimeout',
+  'MaxPendingRequests',
+  'MinInstances',
+  'MaxInstances',
+  'FunctionTimeout',
+  'ScaleOutIntervalMs',
+  'ScaleInIntervalMs',
+  'IdleReleaseMs',
+  'ReplacementWaitMs',
+] as const;
 
 /** One function behind the router, with the settings it does not share with the others. */
 export interface FunctionSpec {
@@ -86,6 +107,9 @@ export class RouteTable {
       if (index.has(f.name)) problems.push(`functions[${i}].name "${f.name}" is declared twice`);
       if (typeof f.functionName !== 'string' || f.functionName.trim() === '') problems.push(`functions[${i}].functionName must be a function name or ARN`);
       if (f.settings !== undefined && !isObject(f.settings)) problems.push(`functions[${i}].settings must be an object`);
+      for (const key of Object.keys(isObject(f.settings) ? f.settings : {})) {
+        if (!(PER_FUNCTION_SETTINGS as readonly string[]).includes(key)) problems.push(`functions[${i}].settings.${key} is not a per-function setting (${PER_FUNCTION_SETTINGS.join(', ')})`);
+      }
       index.set(f.name, i);
     });
     const known = (name: unknown, where: string): number => {
@@ -122,7 +146,7 @@ export class RouteTable {
     }
     if (routes.length === 0 && allow.size === 0) problems.push('no route and no allowed header value: nothing could reach a function');
     if (problems.length > 0) {
-      throw new SettingError(setting, '(JSON)', 'a routes declaration', `${setting}: ${problems.join('; ')}`);
+      throw new RoutesError(`${setting}: ${problems.join('; ')}`);
     }
     return new RouteTable(functions, routes, headerName, allow);
   }
@@ -133,7 +157,7 @@ export class RouteTable {
     try {
       spec = JSON.parse(json);
     } catch (err) {
-      throw new SettingError(setting, '(not JSON)', 'a routes declaration', `${setting} is not JSON: ${(err as Error).message}`);
+      throw new RoutesError(`${setting} is not JSON: ${(err as Error).message}`);
     }
     return RouteTable.compile(spec, setting);
   }

@@ -16,25 +16,17 @@ export interface LambdaDispatchArgs extends ObservabilityArgs {
    * `bundle` (a directory you built, e.g. `dist/lambda` from `npm run build`, with `handler`
    * relative to it, e.g. `index.handler`).
    */
-  function: {
-    handler: string;
-    bundle?: string;
-    /** Default `nodejs24.x`. */
-    runtime?: 'nodejs22.x' | 'nodejs24.x';
-    /** Seconds, 1–900. The router's invoke timeout follows it. Default 60. */
-    timeout?: number;
-    /** MB, 128–10240. Default 512. */
-    memory?: number;
-    /** Default `arm64` (20% cheaper per GB-second than x86_64). */
-    architecture?: 'arm64' | 'x86_64';
-    environment?: Record<string, $util.Input<string>>;
-    /** Resources to link to the function (SST linking), e.g. a bucket your app reads. */
-    link?: FunctionArgs['link'];
-    /** Files shipped next to the handler, e.g. the binary of a `{ port }` app in another language. */
-    copyFiles?: FunctionArgs['copyFiles'];
-    /** Anything else of sst.aws.Function, applied last. */
-    transform?: FunctionArgs['transform'];
-  };
+  function: FunctionOptions;
+  /**
+   * More functions behind the same router, each with its own pool, scaler and pool settings
+   * (LAMBDA_DISPATCH_Routes; README: Several functions behind one router). `function` above is
+   * the one named `main`. With `functions`, `routes` or `header` say which requests reach which.
+   */
+  functions?: { name: string; function: FunctionOptions; settings?: Record<string, string | number | boolean> }[];
+  /** In order, the first match wins; a request that matches none gets 404 from the router. `function` is `main` or a name in `functions`. */
+  routes?: { host?: string; pathPrefix?: string; function: string }[];
+  /** A request header whose allow-listed values select a function; any other value reaches none. */
+  header?: { name: string; allow: Record<string, string> };
   router?: {
     /**
      * The router image. Default: built from the package's router bundle (dist/router/ and its
@@ -79,4 +71,25 @@ export interface LambdaDispatchArgs extends ObservabilityArgs {
   };
   /** An existing VPC. Default: a new one with a managed NAT gateway when `$app.stage` is `production`, NAT instances otherwise. */
   vpc?: Vpc;
+}
+
+/** One function the router invokes (see LambdaDispatchArgs.function). */
+export interface FunctionOptions {
+  handler: string;
+  bundle?: string;
+  /** Default `nodejs24.x`. */
+  runtime?: 'nodejs22.x' | 'nodejs24.x';
+  /** Seconds, 1–900. The router's invoke timeout follows it. Default 60. */
+  timeout?: number;
+  /** MB, 128–10240. Default 512. */
+  memory?: number;
+  /** Default `arm64` (20% cheaper per GB-second than x86_64). */
+  architecture?: 'arm64' | 'x86_64';
+  environment?: Record<string, $util.Input<string>>;
+  /** Resources to link to the function (SST linking), e.g. a bucket your app reads. */
+  link?: FunctionArgs['link'];
+  /** Files shipped next to the handler, e.g. the binary of a `{ port }` app in another language. */
+  copyFiles?: FunctionArgs['copyFiles'];
+  /** Anything else of sst.aws.Function, applied last. */
+  transform?: FunctionArgs['transform'];
 }

@@ -6,18 +6,20 @@
 // imported dynamically from inside `run()` of sst.config.ts (never at the top of the file, which
 // SST evaluates once without them). The router's metrics, dashboard and alarms: observability.ts.
 
-import type { Cluster, Fn, LambdaDispatchArgs, Service, Vpc } from './args.ts';
+import type { Cluster, Fn, FunctionOptions, LambdaDispatchArgs, Service, Vpc } from './args.ts';
 import { ComponentResource } from './component-base.ts';
 import { createObservability, emfEnvironment } from './observability.ts';
 import { routerImageDefaults } from './router-image.ts';
-import { checkArgs, drainTimings, HEALTH_PATH, ROUTER_CONTROL_PORT, ROUTER_HTTP_PORT } from './settings.ts';
+import { checkArgs, MAIN_FUNCTION, drainTimings, HEALTH_PATH, ROUTER_CONTROL_PORT, ROUTER_HTTP_PORT } from './settings.ts';
 
-export type { LambdaDispatchArgs } from './args.ts';
+export type { FunctionOptions, LambdaDispatchArgs } from './args.ts';
 export { drainTimings, HEALTH_PATH, ROUTER_CONTROL_PORT, ROUTER_HTTP_PORT } from './settings.ts';
 
 export class LambdaDispatch extends ComponentResource {
   readonly vpc: Vpc;
   readonly function: Fn;
+  /** Every function behind the router by its routes' name: `main` (the one above) and those of `functions`. */
+  readonly functions: Record<string, Fn>;
   readonly cluster: Cluster;
   readonly router: Service;
   /** The security group of the function's network interfaces: the only source allowed on the control port. */
@@ -72,25 +74,38 @@ export class LambdaDispatch extends ComponentResource {
       parent,
     );
 
-    this.function = new sst.aws.Function(
-      `${name}Function`,
-      {
-        handler: args.function.handler,
-        ...(args.function.bundle ? { bundle: args.function.bundle } : {}),
-        runtime: settings.runtime,
-        architecture: settings.fnArchitecture,
-        timeout: `${settings.timeout} seconds`,
-        memory: `${settings.memory} MB`,
-        vpc: { privateSubnets: vpc.privateSubnets, securityGroups: [this.functionSecurityGroup.id] },
-        // Invoked by the router only: no function URL.
-        url: false,
-        ...(args.function.environment ? { environment: args.function.environment } : {}),
-        ...(args.function.link ? { link: args.function.link } : {}),
-        ...(args.function.copyFiles ? { copyFiles: args.function.copyFiles } : {}),
-        ...(args.function.transform ? { transform: args.function.transform } : {}),
-      },
-      parent,
-    );
+    const createFunction = (id: string, f: FunctionOptions, fs: { runtime: string; architecture: string; timeout: number; memory: number }) =>
+      new sst.aws.Function(
+        id,
+        {
+          handler: f.handler,
+          ...(f.bundle ? { bundle: f.bundle } : {}),
+          runtime: fs.runtime as FunctionOptions['runtime'] & string,
+          architecture: fs.architecture as FunctionOptions['architecture'] & string,
+          timeout: `${fs.timeout} seconds`,
+          memory: `${fs.memory} MB`,
+          vpc: { privateSubnets: vpc.privateSubnets, securityGroups: [this.functionSecurityGroup.id] },
+          // Invoked by the router only: no function URL.
+          url: false,
+          ...(f.environment ? { environment: f.environment } : {}),
+          ...(f.link ? { link: f.link } : {}),
+          ...(f.copyFiles ? { copyFiles: f.copyFiles } : {}),
+          ...(f.transform ? { transform: f.transform } : {}),
+        },
+        parent,
+      );
+    this.function = createFunction(`${name}Function`, args.function, {
+      runtime: settings.runtime,
+      architecture: settings.fnArchitecture,
+      timeout: settings.timeout,
+      memory: settings.memory,
+    });
+    this.functions = { [MAIN_FUNCTION]: this.function };
+    for (const f of settings.functions) this.functions[f.name] = createFunction(`${name}Function${pascal(f.name)}`, f.function, f);
+    // Several functions: the router gets the routes with each one's deployed name.
+    const routes = settings.routes
+      ? $jsonStringify({ ...settings.routes, functions: settings.routes.functions.map((f) => ({ ...f, functionName: this.functions[f.name]!.name })) })
+      : undefined;
 
     this.cluster = new sst.aws.Cluster(
       `${name}Cluster`,
@@ -132,6 +147,7 @@ export class LambdaDispatch extends ComponentResource {
         ...(router.capacity === 'spot' ? { capacity: 'spot' as const } : {}),
         environment: {
           LAMBDA_DISPATCH_FunctionName: this.function.name,
+          ...(routes ? { LAMBDA_DISPATCH_Routes: routes } : {}),
           LAMBDA_DISPATCH_FunctionTimeout: String(settings.timeout),
           LAMBDA_DISPATCH_IncomingRequestHTTPPort: String(ROUTER_HTTP_PORT),
           LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: String(ROUTER_CONTROL_PORT),
@@ -142,7 +158,8 @@ export class LambdaDispatch extends ComponentResource {
           ...($dev ? {} : emfEnvironment(name, settings.observability)),
           ...args.router?.settings,
         },
-        permissions: [{ actions: ['lambda:InvokeFunction'], resources: [this.function.arn] }],
+        // Exactly the functions it routes to.
+        permissions: [{ actions: ['lambda:InvokeFunction'], resources: Object.values(this.functions).map((f) => f.arn) }],
         loadBalancer: {
           ...(args.router?.domain ? { domain: args.router.domain } : {}),
           rules: args.router?.domain
@@ -240,4 +257,9 @@ export class LambdaDispatch extends ComponentResource {
     this.url = $output(this.router.url);
     this.registerOutputs({ url: this.url });
   }
+}
+
+/** `images-v2` → `ImagesV2`: resource names are PascalCase. */
+function pascal(name: string): string {
+  return name.replace(/(^|[-_])(\w)/g, (_, __, c: string) => c.toUpperCase());
 }

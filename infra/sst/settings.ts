@@ -2,7 +2,8 @@
 // cannot say, every problem reported at once, each naming its argument.
 
 import { checkObservability } from './observability.ts';
-import type { LambdaDispatchArgs } from './args.ts';
+import { PER_FUNCTION_SETTINGS, RouteTable, type RoutesSpec } from '../../core/routing/route-table.ts';
+import type { FunctionOptions, LambdaDispatchArgs } from './args.ts';
 
 /** Ports the router listens on inside its task (LAMBDA_DISPATCH_IncomingRequestHTTPPort / _ControlChannelInsecureHTTP2Port). */
 export const ROUTER_HTTP_PORT = 5001;
@@ -38,11 +39,18 @@ export function checkArgs(name: string, args: LambdaDispatchArgs, production: bo
     if (!Number.isInteger(n) || n < min || n > max) problems.push(`${label} must be an integer from ${min} to ${max}${why}, got ${n}`);
     return n;
   };
-  if (!args.function.bundle && !/^[^.]+\.[A-Za-z_$][\w$]*$/.test(args.function.handler)) {
-    problems.push(`function.handler must look like "path/to/module.export", got "${args.function.handler}"`);
-  }
-  const timeout = int('function.timeout', args.function.timeout, 60, 1, 900);
-  const memory = int('function.memory', args.function.memory, 512, 128, 10_240);
+  const fnOf = (label: string, f: FunctionOptions) => {
+    if (!f.bundle && !/^[^.]+\.[A-Za-z_$][\w$]*$/.test(f.handler)) problems.push(`${label}.handler must look like "path/to/module.export", got "${f.handler}"`);
+    return {
+      runtime: f.runtime ?? 'nodejs24.x',
+      architecture: f.architecture ?? 'arm64',
+      timeout: int(`${label}.timeout`, f.timeout, 60, 1, 900),
+      memory: int(`${label}.memory`, f.memory, 512, 128, 10_240),
+    };
+  };
+  const main = fnOf('function', args.function);
+  const functions = (args.functions ?? []).map((f, i) => ({ ...f, ...fnOf(`functions[${i}].function`, f.function) }));
+  const routes = checkRoutes(args, functions, main.timeout, problems);
   const scaling = args.router?.scaling ?? {};
   const defaultMin = production ? 2 : 1;
   const min = int('router.scaling.min', scaling.min, defaultMin, 0, 1000);
@@ -73,10 +81,12 @@ export function checkArgs(name: string, args: LambdaDispatchArgs, production: bo
   const observability = checkObservability(args, extra, problems);
   if (problems.length > 0) throw new Error(`LambdaDispatch "${name}": ${problems.join('; ')}`);
   return {
-    runtime: args.function.runtime ?? 'nodejs24.x',
-    fnArchitecture: args.function.architecture ?? 'arm64',
-    timeout,
-    memory,
+    runtime: main.runtime,
+    fnArchitecture: main.architecture,
+    timeout: main.timeout,
+    memory: main.memory,
+    functions,
+    routes,
     router: {
       cpu: args.router?.cpu ?? '0.5 vCPU',
       memory: args.router?.memory ?? '1 GB',
@@ -87,4 +97,48 @@ export function checkArgs(name: string, args: LambdaDispatchArgs, production: bo
     },
     observability,
   };
+}
+
+/** The name `function` has among several. */
+export const MAIN_FUNCTION = 'main';
+
+/**
+ * With `functions`: the routes declaration the router gets (LAMBDA_DISPATCH_Routes) with the Lambda
+ * names left for the deploy to fill in, checked now by the router's own rules. Without: undefined.
+ */
+function checkRoutes(
+  args: LambdaDispatchArgs,
+  functions: { name: string; timeout: number; settings?: Record<string, string | number | boolean> }[],
+  mainTimeout: number,
+  problems: string[],
+): RoutesSpec | undefined {
+  if (args.functions === undefined) {
+    if (args.routes !== undefined || args.header !== undefined) problems.push('routes and header need functions (more than the one function)');
+    return undefined;
+  }
+  const names = [MAIN_FUNCTION, ...functions.map((f) => f.name)];
+  functions.forEach((f, i) => {
+    if (f.name === MAIN_FUNCTION) problems.push(`functions[${i}].name cannot be "${MAIN_FUNCTION}": that is \`function\``);
+    for (const key of Object.keys(f.settings ?? {})) {
+      if (!(PER_FUNCTION_SETTINGS as readonly string[]).includes(key) || key === 'FunctionTimeout') {
+        problems.push(`functions[${i}].settings.${key} is not a per-function setting (${PER_FUNCTION_SETTINGS.filter((k) => k !== 'FunctionTimeout').join(', ')}; the timeout is function.timeout)`);
+      }
+    }
+  });
+  const spec: RoutesSpec = {
+    functions: names.map((name, i) => ({
+      name,
+      functionName: name,
+      // The router's invoke timeout follows each function's own.
+      settings: { ...(i === 0 ? {} : functions[i - 1]!.settings), FunctionTimeout: i === 0 ? mainTimeout : functions[i - 1]!.timeout },
+    })),
+    routes: args.routes ?? [],
+    ...(args.header ? { header: args.header } : {}),
+  };
+  try {
+    RouteTable.compile(spec, 'routes');
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  return spec;
 }
