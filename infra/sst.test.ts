@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { EMF_METRICS } from '../ingress/telemetry/emf.ts';
 import { Graph } from './sst-check/graph.ts';
-import { sstInstall } from './sst-check/sst-cli.ts';
+import { sstInstallOnce } from './sst-check/sst-cli.ts';
 import { synthesize, type SynthResult } from './sst-check/synth.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -214,7 +214,7 @@ function assertAlarms(g: Graph, o: { namespace: string; service: string; errorRa
 }
 
 before(async () => {
-  const install = await sstInstall(ROOT, 'check');
+  const install = await sstInstallOnce(ROOT);
   timings.push(`sst install: ${install.ms} ms`);
 });
 

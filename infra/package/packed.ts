@@ -1,20 +1,15 @@
-// The package as a user gets it, made once per test run and shared by the test files that need
-// it: `npm pack` of this repository, and an empty project with the tarball installed from its
-// path (its dependencies come from the registry). The test runner starts every test file as its
-// own process, so the files agree through the file system: the first to arrive creates the
-// directory (named for the runner's pid) and builds, the others wait for its answer. Directories
-// of runners that have exited are removed by the next run.
+// The package as a user gets it, made once per test run (once-per-run.ts) and shared by the test
+// files that need it: `npm pack` of this repository, and an empty project with the tarball
+// installed from its path (its dependencies come from the registry).
 
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { oncePerRun } from './once-per-run.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const PREFIX = 'lambda-dispatch-pack-';
-const WAIT_MS = 240_000;
 
 export interface PackedFile {
   path: string;
@@ -42,59 +37,9 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 
 const run = promisify(execFile);
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function sweep(): void {
-  for (const name of readdirSync(tmpdir())) {
-    if (!name.startsWith(PREFIX)) continue;
-    const pid = Number(name.slice(PREFIX.length));
-    if (Number.isInteger(pid) && !alive(pid)) rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
-  }
-}
-
-let shared: Promise<Packed> | undefined;
-
 /** The packed and installed package of this test run. */
 export function packed(): Promise<Packed> {
-  return (shared ??= arrive());
-}
-
-async function arrive(): Promise<Packed> {
-  const dir = path.join(tmpdir(), `${PREFIX}${process.ppid}`);
-  const answer = path.join(dir, 'packed.json');
-  const failure = path.join(dir, 'failed.txt');
-  let leader = false;
-  try {
-    mkdirSync(dir);
-    leader = true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-  if (leader) {
-    sweep();
-    try {
-      const result = await make(dir);
-      writeFileSync(answer, JSON.stringify(result));
-      return result;
-    } catch (err) {
-      writeFileSync(failure, err instanceof Error ? (err.stack ?? err.message) : String(err));
-      throw err;
-    }
-  }
-  const until = Date.now() + WAIT_MS;
-  while (Date.now() < until) {
-    if (existsSync(answer)) return JSON.parse(readFileSync(answer, 'utf8')) as Packed;
-    if (existsSync(failure)) throw new Error(`packing failed in another test file:\n${readFileSync(failure, 'utf8')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`no packed package in ${dir} after ${WAIT_MS} ms`);
+  return oncePerRun('pack', make);
 }
 
 async function make(dir: string): Promise<Packed> {
