@@ -7,7 +7,7 @@ import { EventLoopStats } from '../event-loop-stats.ts';
 import { RingConsumer, RingProducer } from '../ring.ts';
 import { RingWriter } from '../ring-writer.ts';
 import { ChannelServer } from './channel-server.ts';
-import { generateControlTls, loadControlTls } from './control-tls.ts';
+import { controlTlsFromPem, generateControlTls, loadControlTls } from './control-tls.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { FunctionDispatchers } from './functions.ts';
 import { Invoker } from './invoker.ts';
@@ -41,9 +41,11 @@ const invokers = functions.map(
 // that serves TLS (control-tls.ts). A bad file stops the start with a SettingError naming it.
 const tls = !config.controlTls
   ? null
-  : config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
-    ? loadControlTls(config.tlsCertFile, config.tlsKeyFile)
-    : await generateControlTls();
+  : config.tlsCertPem !== undefined && config.tlsKeyPem !== undefined
+    ? controlTlsFromPem(config.tlsCertPem, config.tlsKeyPem)
+    : config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
+      ? loadControlTls(config.tlsCertFile, config.tlsKeyFile)
+      : await generateControlTls();
 
 // The port to put in the invoke payload is only known once we listen (it may be ephemeral).
 let dispatcher: FunctionDispatchers | undefined;
@@ -134,7 +136,7 @@ post({
   level: tls ? 'info' : 'warn',
   line:
   tls
-    ? `control port ${controlPort}: wss://, certificate SHA-256 ${tls.certSha256} (${tls.source === 'files' ? `from ${config.tlsCertFile}` : 'generated at start'})`
+    ? `control port ${controlPort}: wss://, certificate SHA-256 ${tls.certSha256} (${tls.source === 'files' ? `from ${config.tlsCertFile}` : tls.source === 'settings' ? 'from LAMBDA_DISPATCH_TlsCert' : 'generated at start'})`
     : `control port ${controlPort}: plain ws:// (LAMBDA_DISPATCH_ControlTls=false): tokens and requests cross the network unencrypted`,
 });
 post({ type: 'ready', controlPort, certSha256: tls?.certSha256 ?? null });

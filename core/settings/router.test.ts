@@ -166,6 +166,24 @@ describe('router settings', () => {
     );
   });
 
+  test('the control port\'s certificate and key as PEM text (LAMBDA_DISPATCH_TlsCert, _TlsKey): both or neither, not with the files, only with TLS on', () => {
+    const none = loadRouterConfig({});
+    assert.equal(none.tlsCertPem, undefined);
+    assert.equal(none.tlsKeyPem, undefined);
+    // A one-line secret's written-out \\n is a line break.
+    const both = loadRouterConfig({ LAMBDA_DISPATCH_TlsCert: '-----BEGIN CERTIFICATE-----\\nAAA\\n-----END CERTIFICATE-----', LAMBDA_DISPATCH_TlsKey: '-----BEGIN PRIVATE KEY-----\nBBB\n-----END PRIVATE KEY-----' });
+    assert.equal(both.tlsCertPem, '-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----');
+    assert.equal(both.tlsKeyPem, '-----BEGIN PRIVATE KEY-----\nBBB\n-----END PRIVATE KEY-----');
+    assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_TlsCert: 'x' }), 'LAMBDA_DISPATCH_TlsKey', /must be set together with LAMBDA_DISPATCH_TlsCert/);
+    assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_TlsKey: 'x' }), 'LAMBDA_DISPATCH_TlsCert', /must be set together with LAMBDA_DISPATCH_TlsKey/);
+    assertSettingError(
+      () => loadRouterConfig({ LAMBDA_DISPATCH_TlsCert: 'x', LAMBDA_DISPATCH_TlsKey: 'y', LAMBDA_DISPATCH_TlsCertFile: '/c', LAMBDA_DISPATCH_TlsKeyFile: '/k' }),
+      'LAMBDA_DISPATCH_TlsCert',
+      /give the certificate one way/,
+    );
+    assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_ControlTls: 'false', LAMBDA_DISPATCH_TlsCert: 'x', LAMBDA_DISPATCH_TlsKey: 'y' }), 'LAMBDA_DISPATCH_ControlTls', /TlsCert and LAMBDA_DISPATCH_TlsKey are set/);
+  });
+
   test('region falls back to AWS_DEFAULT_REGION', () => {
     assert.equal(loadRouterConfig({ AWS_DEFAULT_REGION: 'ap-south-1' }).region, 'ap-south-1');
     assert.equal(loadRouterConfig({ AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'ap-south-1' }).region, 'eu-west-1');
