@@ -747,6 +747,73 @@ test('several functions: a route to an unknown function, a reused name or a rout
   assert.match(text, /routes\[0\]\.function names "nope", which is not in "functions"/);
 });
 
+test('container workers: an ECS service of the same app registers with the routers through the shared secret and the pinned certificate, scaled on its own CPU', async () => {
+  const { generateControlTls } = await import('../core/dispatcher/control-tls.ts');
+  const tls = await generateControlTls();
+  const secret = 'worker-secret-from-the-store-0123456789';
+  // What `sst secret set` would have stored; SST hands secrets to the program as SST_SECRET_<name>.
+  process.env.SST_SECRET_DispatchWorkerSecret = secret;
+  process.env.SST_SECRET_DispatchRouterTlsCert = tls.cert;
+  process.env.SST_SECRET_DispatchRouterTlsKey = tls.key;
+  const configPath = variantConfig(
+    'workers.config.ts',
+    'lambda-dispatch',
+    `{
+      function: { handler: 'demo/function.handler' },
+      workers: { image: 'public.ecr.aws/example/app:1', command: ['npx', 'lambda-dispatch', 'worker', '--module', 'app.mjs'], maxConcurrent: 16, scaling: { min: 2, max: 6, cpuUtilization: 70 } },
+    }`,
+  );
+  let r: SynthResult;
+  try {
+    r = await synth('staging', false, configPath);
+  } finally {
+    delete process.env.SST_SECRET_DispatchWorkerSecret;
+    delete process.env.SST_SECRET_DispatchRouterTlsCert;
+    delete process.env.SST_SECRET_DispatchRouterTlsKey;
+  }
+  assert.deepEqual(r.errors, []);
+  const g = new Graph(r.resources);
+  const services = g.all('aws:ecs/service:Service');
+  assert.equal(services.length, 2);
+  const tasks = g.all('aws:ecs/taskDefinition:TaskDefinition');
+  const envOf = (re: RegExp) => {
+    const t = tasks.find((x) => re.test(x.name))!;
+    const [c] = JSON.parse(String(t.inputs.containerDefinitions)) as { environment: { name: string; value: string }[]; command?: string[]; image: string }[];
+    return { env: Object.fromEntries(c!.environment.map((e) => [e.name, e.value])), command: c!.command, image: c!.image };
+  };
+  const router = envOf(/Router/);
+  const workers = envOf(/Workers/);
+  // The router accepts workers with the store's secret, and serves the store's certificate.
+  assert.equal(router.env.LAMBDA_DISPATCH_WorkerSecret, secret);
+  assert.equal(router.env.LAMBDA_DISPATCH_TlsCert, tls.cert);
+  assert.equal(router.env.LAMBDA_DISPATCH_TlsKey, tls.key);
+  // The workers present the same secret, pin that certificate, and find every router task by Cloud Map.
+  assert.equal(workers.env.LAMBDA_DISPATCH_WorkerSecret, secret);
+  assert.equal(workers.env.LAMBDA_DISPATCH_RouterCertSha256, tls.certSha256);
+  assert.match(workers.env.LAMBDA_DISPATCH_RouterUrl!, /^wss:\/\/[\w.-]+:5003$/);
+  assert.equal(workers.env.LAMBDA_DISPATCH_MaxConcurrentCount, '16');
+  assert.deepEqual(workers.command, ['npx', 'lambda-dispatch', 'worker', '--module', 'app.mjs']);
+  assert.equal(workers.image, 'public.ecr.aws/example/app:1');
+  // What the worker's own parser makes of its environment: a valid worker command.
+  const { parseWorkerArgs } = await import('../extension/cli.ts');
+  const cmd = parseWorkerArgs(['worker', '--module', 'app.mjs'], workers.env);
+  assert.equal(cmd.routerCertSha256, tls.certSha256);
+  // Its own security group, admitted on the control port; no load balancer of its own.
+  const workerService = services.find((x) => /Workers/.test(x.name))!;
+  const workerSg = g.idOf('aws:ec2/securityGroup:SecurityGroup', /WorkerSecurityGroup$/);
+  assert.deepEqual((workerService.inputs.networkConfiguration as { securityGroups: string[] }).securityGroups, [workerSg]);
+  const rule = g.one('aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule', /ControlPortFromWorkers$/);
+  assert.equal(rule.inputs.referencedSecurityGroupId, workerSg);
+  assert.equal(rule.inputs.fromPort, 5003);
+  assert.equal(rule.inputs.securityGroupId, g.idOf('aws:ec2/securityGroup:SecurityGroup', /RouterSecurityGroup$/));
+  assert.ok(!workerService.inputs.loadBalancers || (workerService.inputs.loadBalancers as unknown[]).length === 0);
+  // Scaled on its own CPU, apart from the routers'.
+  const target = g.all('aws:appautoscaling/target:Target').find((t) => /Workers/.test(t.name))!;
+  assert.deepEqual([target.inputs.minCapacity, target.inputs.maxCapacity], [2, 6]);
+  const cpu = g.all('aws:appautoscaling/policy:Policy').find((x) => /Workers/.test(x.name) && /Cpu/i.test(x.name))!;
+  assert.equal((cpu.inputs.targetTrackingScalingPolicyConfiguration as { targetValue: number }).targetValue, 70);
+});
+
 test('bring your own bundle: a function built by npm run build deploys as given', async () => {
   const { build } = await import('./build.ts');
   const built = await build({ outdir: path.join(CHECK, 'variants', 'dist') });

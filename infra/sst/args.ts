@@ -69,6 +69,12 @@ export interface LambdaDispatchArgs extends ObservabilityArgs {
     /** What `sst dev` runs instead of the service. Default `npx lambda-dispatch router` (here: the sources with tsx). */
     devCommand?: string;
   };
+  /**
+   * Container workers (not in `sst dev`): an ECS service running the same app as permanent
+   * capacity that registers with the routers, scaled on its own CPU; Lambda absorbs what it cannot
+   * take. Its secret and the routers' certificate come from SST's secret store (workers.ts).
+   */
+  workers?: WorkersOptions;
   /** An existing VPC. Default: a new one with a managed NAT gateway when `$app.stage` is `production`, NAT instances otherwise. */
   vpc?: Vpc;
 }
@@ -92,4 +98,27 @@ export interface FunctionOptions {
   copyFiles?: FunctionArgs['copyFiles'];
   /** Anything else of sst.aws.Function, applied last. */
   transform?: FunctionArgs['transform'];
+}
+
+/** The container workers' service (see LambdaDispatchArgs.workers). */
+export interface WorkersOptions {
+  /**
+   * Your app with this package, whose bin runs it as a worker (`lambda-dispatch worker --module
+   * app.mjs`, or `--port P --command "…"`): an image URI, or built by SST from `{ context, dockerfile }`.
+   */
+  image: ServiceArgs['image'];
+  /** The container's command; default the image's own. */
+  command?: string[];
+  /** Default `0.5 vCPU`. */
+  cpu?: ServiceArgs['cpu'];
+  /** Default `1 GB`. */
+  memory?: ServiceArgs['memory'];
+  /** Default `arm64`. */
+  architecture?: 'arm64' | 'x86_64';
+  /** CPU target tracking of the workers alone. Defaults: min 1, max 4, target 60% CPU. */
+  scaling?: { min?: number; max?: number; cpuUtilization?: number };
+  /** Requests one worker serves at once (LAMBDA_DISPATCH_MaxConcurrentCount of the worker). */
+  maxConcurrent?: number;
+  environment?: Record<string, $util.Input<string>>;
+  link?: ServiceArgs['link'];
 }

@@ -9,10 +9,11 @@
 import type { Cluster, Fn, FunctionOptions, LambdaDispatchArgs, Service, Vpc } from './args.ts';
 import { ComponentResource } from './component-base.ts';
 import { createObservability, emfEnvironment } from './observability.ts';
+import { createWorkers, routerWorkerEnvironment, workerSecrets } from './workers.ts';
 import { routerImageDefaults } from './router-image.ts';
 import { checkArgs, MAIN_FUNCTION, drainTimings, HEALTH_PATH, ROUTER_CONTROL_PORT, ROUTER_HTTP_PORT } from './settings.ts';
 
-export type { FunctionOptions, LambdaDispatchArgs } from './args.ts';
+export type { FunctionOptions, LambdaDispatchArgs, WorkersOptions } from './args.ts';
 export { drainTimings, HEALTH_PATH, ROUTER_CONTROL_PORT, ROUTER_HTTP_PORT } from './settings.ts';
 
 export class LambdaDispatch extends ComponentResource {
@@ -30,6 +31,8 @@ export class LambdaDispatch extends ComponentResource {
   /** The CloudWatch dashboard and alarms of observability.ts (none in `sst dev`, or when turned off). */
   readonly dashboard: InstanceType<typeof aws.cloudwatch.Dashboard> | undefined;
   readonly alarms: InstanceType<typeof aws.cloudwatch.MetricAlarm>[];
+  /** The container workers' service (workers.ts), when `workers` is given (never in `sst dev`). */
+  readonly workers: Service | undefined;
 
   constructor(name: string, args: LambdaDispatchArgs, opts: $util.ComponentResourceOptions = {}) {
     super('lambda-dispatch:aws:LambdaDispatch', name, {}, opts);
@@ -125,6 +128,8 @@ export class LambdaDispatch extends ComponentResource {
       parent,
     );
 
+    // Container workers share a secret and the routers' certificate through SST's secret store.
+    const secrets = args.workers && !$dev ? workerSecrets(name) : undefined;
     const router = settings.router;
     const defaults = routerImageDefaults();
     const region = aws.getRegionOutput({}, parent).region;
@@ -148,6 +153,7 @@ export class LambdaDispatch extends ComponentResource {
         environment: {
           LAMBDA_DISPATCH_FunctionName: this.function.name,
           ...(routes ? { LAMBDA_DISPATCH_Routes: routes } : {}),
+          ...(secrets ? routerWorkerEnvironment(secrets) : {}),
           LAMBDA_DISPATCH_FunctionTimeout: String(settings.timeout),
           LAMBDA_DISPATCH_IncomingRequestHTTPPort: String(ROUTER_HTTP_PORT),
           LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: String(ROUTER_CONTROL_PORT),
@@ -253,6 +259,11 @@ export class LambdaDispatch extends ComponentResource {
     const observed = createObservability(name, settings.observability, { region, cluster: this.cluster, router: this.router, fn: this.function }, parent);
     this.dashboard = observed.dashboard;
     this.alarms = observed.alarms;
+
+    this.workers =
+      args.workers && secrets
+        ? createWorkers(name, args.workers, { cluster: this.cluster, router: this.router, routerSecurityGroup: this.routerSecurityGroup, vpcId: vpc.id, secrets }, parent).service
+        : undefined;
 
     this.url = $output(this.router.url);
     this.registerOutputs({ url: this.url });

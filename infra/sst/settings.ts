@@ -51,6 +51,14 @@ export function checkArgs(name: string, args: LambdaDispatchArgs, production: bo
   const main = fnOf('function', args.function);
   const functions = (args.functions ?? []).map((f, i) => ({ ...f, ...fnOf(`functions[${i}].function`, f.function) }));
   const routes = checkRoutes(args, functions, main.timeout, problems);
+  if (args.workers) {
+    const w = args.workers.scaling ?? {};
+    const wMin = int('workers.scaling.min', w.min, 1, 0, 1000);
+    const wMax = int('workers.scaling.max', w.max, 4, 1, 1000);
+    if (wMin > wMax) problems.push(`workers.scaling.min (${wMin}) exceeds workers.scaling.max (${wMax})`);
+    int('workers.scaling.cpuUtilization', w.cpuUtilization, 60, 1, 100);
+    if (args.workers.maxConcurrent !== undefined) int('workers.maxConcurrent', args.workers.maxConcurrent, 10, 1, 1000);
+  }
   const scaling = args.router?.scaling ?? {};
   const defaultMin = production ? 2 : 1;
   const min = int('router.scaling.min', scaling.min, defaultMin, 0, 1000);
