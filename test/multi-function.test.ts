@@ -36,6 +36,8 @@ const ROUTES = {
 const lambdas = new Map<string, LocalLambda>();
 let front: FunctionFront;
 let router: Router;
+/** The router's diagnostics and lifecycle events as text. */
+const lines: string[] = [];
 
 before(async () => {
   for (const name of NAMES) {
@@ -52,7 +54,7 @@ before(async () => {
     LAMBDA_DISPATCH_AdminPort: '0',
     AWS_ENDPOINT_URL_LAMBDA: front.url,
   });
-  router = await startRouter({ config, bindHost: '127.0.0.1', log: () => {}, logger: createLogger('silent') });
+  router = await startRouter({ config, bindHost: '127.0.0.1', log: (l) => lines.push(l), logger: createLogger('silent') });
 });
 
 after(async () => {
@@ -126,4 +128,7 @@ test('each function has its own pool, settings and scaling: a burst on one start
   assert.equal(end.requests.served, ['orders', 'images', 'beta'].reduce((n, f) => n + ofFunction(end, f).requests.served, 0));
   // Every invoke went to the function its fleet is for: the orders Lambda ran several environments.
   assert.ok(lambdas.get('orders-fn')!.stats().environments.length >= 2);
+  // The lifecycle events say whose they are.
+  assert.ok(lines.some((l) => /^function orders: scaling \d+ → \d+/.test(l)), lines.join('\n'));
+  assert.ok(!lines.some((l) => /^(instance|scaling) /.test(l)), 'no event without its function');
 });

@@ -72,7 +72,8 @@ const d = new FunctionDispatchers(
       // Sub-millisecond, for queue wait and time to first byte in the metrics.
       () => performance.timeOrigin + performance.now(),
       log,
-      (event) => post({ type: 'event', event }),
+      // Several functions: each event says whose it is.
+      (event) => post({ type: 'event', event: functions.length > 1 ? { ...event, function: f.name } : event }),
     ),
   })),
   log,
