@@ -10,6 +10,7 @@ import { execFile, spawn } from 'node:child_process';
 import { builtinModules } from 'node:module';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { cleanEnv, packed, ROOT } from './package/packed.ts';
 
@@ -237,3 +238,71 @@ async function waitFor<T>(probe: () => T | undefined, ms: number, describe: () =
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+test('installed from the tarball: lambda-dispatch/router starts a router in code, and `lambda-dispatch worker` serves through it as a container worker', async () => {
+  const p = await packed();
+  const installed = path.join(p.project, 'node_modules', 'lambda-dispatch');
+  const { startRouter, routerConfig } = (await import(pathToFileURL(path.join(installed, 'dist/router/index.js')).href)) as typeof import('./package/router.ts');
+  const secret = 'a-worker-secret-of-some-length';
+  const router = await startRouter({
+    config: routerConfig({
+      LAMBDA_DISPATCH_FunctionName: 'no-lambda-here',
+      LAMBDA_DISPATCH_IncomingRequestHTTPPort: '0',
+      LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: '0',
+      LAMBDA_DISPATCH_AdminPort: '0',
+      LAMBDA_DISPATCH_WorkerSecret: secret,
+      LAMBDA_DISPATCH_LogLevel: 'silent',
+    }),
+    bindHost: '127.0.0.1',
+  });
+  writeFileSync(path.join(p.project, 'worker-app.mjs'), `export default (req, res) => res.end('worker served ' + req.url);\n`);
+  const bin = path.join(p.project, 'node_modules', '.bin', 'lambda-dispatch');
+  const worker = spawn(bin, ['worker', '--router', `wss://127.0.0.1:${router.controlPort}`, '--router-cert-sha256', router.certSha256!, '--module', 'worker-app.mjs', '--max-concurrent', '2'], {
+    cwd: p.project,
+    env: cleanEnv({ LAMBDA_DISPATCH_WorkerSecret: secret }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  worker.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  worker.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  const exit = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+  try {
+    const until = Date.now() + 30_000;
+    while ((await router.status()).workers.connected === 0) {
+      assert.ok(Date.now() < until, `the worker did not register within 30 s:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const res = await fetch(`${router.url}/from-the-package`);
+    assert.equal(res.status, 200, output);
+    assert.equal(await res.text(), 'worker served /from-the-package');
+  } finally {
+    worker.kill('SIGTERM');
+    const code = await exit;
+    await router.close(2000);
+    assert.equal(code, 0, output);
+  }
+});
+
+test('installed from the tarball: `lambda-dispatch router` starts from flags, answers its health check and drains on SIGTERM', async () => {
+  const p = await packed();
+  const bin = path.join(p.project, 'node_modules', '.bin', 'lambda-dispatch');
+  const child = spawn(bin, ['router', '--function', 'my-fn', '--port', '0', '--control-port', '0', '--admin-port', '0', '--bind', '127.0.0.1'], {
+    cwd: p.project,
+    env: cleanEnv({ LAMBDA_DISPATCH_ShutdownGraceMs: '1000' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const url = await waitFor(() => /lambda-dispatch router: (http:\/\/\S+)/.exec(output)?.[1], 30_000, () => output);
+    assert.match(output, /function my-fn\)/);
+    const health = await fetch(`${url}/_lambda_dispatch/health`);
+    assert.equal(health.status, 200);
+  } finally {
+    child.kill('SIGTERM');
+    const code = await exit;
+    assert.equal(code, 0, output);
+  }
+});
