@@ -3,12 +3,18 @@
 // The readers are the shared ones of core/settings/env.ts; this file stays where the dispatcher,
 // the ingress and the tests have always imported RouterConfig from.
 
+import { loadRoutedFunctions, type RoutedFunctions } from './routing/function-configs.ts';
 import { boolean, cidrList, decimal, envReader, host, integer, milliseconds, oneOf, port, refine, secret, SettingError, text, url } from './settings/env.ts';
 
 export type ScalingAlgorithm = 'simple' | 'ewma';
 
 export interface RouterConfig {
   functionName: string;
+  /**
+   * Several functions behind the router (LAMBDA_DISPATCH_Routes, core/routing/): the declaration
+   * and each function's own settings, in its order. Unset: one function, functionName.
+   */
+  routes: RoutedFunctions<RouterConfig> | undefined;
   /** WebSocket channels each instance opens; extra ones beyond maxConcurrent are spares. */
   channelCount: number;
   /** Upgraded connections (WebSockets) one instance may hold at once, beside its requests. */
@@ -88,6 +94,12 @@ export interface RouterConfig {
   tlsCertFile: string | undefined;
   /** PEM private key of tlsCertFile. Only the path is here: the key is read on the dispatcher thread. */
   tlsKeyFile: string | undefined;
+  /**
+   * The certificate and key as PEM text (LAMBDA_DISPATCH_TlsCert / _TlsKey), for a deployment
+   * whose secret store hands out values, not files (ECS). A pin that outlives restarts, as the files give.
+   */
+  tlsCertPem: string | undefined;
+  tlsKeyPem: string | undefined;
   /** Per-request metrics and the access log; off only to measure what they cost (the bench's `router-quiet`). */
   requestTelemetry: boolean;
   /** Least level of the router's JSON log lines (pino's levels; 'silent' for none). */
@@ -223,6 +235,21 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
     const given = tlsCertFile === undefined ? 'LAMBDA_DISPATCH_TlsKeyFile' : 'LAMBDA_DISPATCH_TlsCertFile';
     throw new SettingError(missing, undefined, `set together with ${given}`, `${missing} must be set together with ${given} (both or neither)`);
   }
+  // PEM text: `\n` written out (a one-line secret) means a line break.
+  const pem = (v: string | undefined) => v?.replace(/\\n/g, '\n');
+  const tlsCertPem = pem(read('LAMBDA_DISPATCH_TlsCert', text));
+  const tlsKeyPem = pem(read('LAMBDA_DISPATCH_TlsKey', text));
+  if ((tlsCertPem === undefined) !== (tlsKeyPem === undefined)) {
+    const missing = tlsCertPem === undefined ? 'LAMBDA_DISPATCH_TlsCert' : 'LAMBDA_DISPATCH_TlsKey';
+    const given = tlsCertPem === undefined ? 'LAMBDA_DISPATCH_TlsKey' : 'LAMBDA_DISPATCH_TlsCert';
+    throw new SettingError(missing, undefined, `set together with ${given}`, `${missing} must be set together with ${given} (both or neither)`);
+  }
+  if (tlsCertPem !== undefined && tlsCertFile !== undefined) {
+    throw new SettingError('LAMBDA_DISPATCH_TlsCert', '(PEM)', 'unset while LAMBDA_DISPATCH_TlsCertFile is set', 'LAMBDA_DISPATCH_TlsCert and LAMBDA_DISPATCH_TlsCertFile are both set: give the certificate one way');
+  }
+  if (!controlTls && tlsCertPem !== undefined) {
+    throw new SettingError('LAMBDA_DISPATCH_ControlTls', env.LAMBDA_DISPATCH_ControlTls, 'true while LAMBDA_DISPATCH_TlsCert is set', 'LAMBDA_DISPATCH_ControlTls is false but LAMBDA_DISPATCH_TlsCert and LAMBDA_DISPATCH_TlsKey are set: unset them, or turn TLS on');
+  }
   // Files for a port that will not use them: whoever set them believes the channel is encrypted.
   if (!controlTls && tlsCertFile !== undefined) {
     throw new SettingError(
@@ -234,6 +261,7 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
   }
   return Object.freeze({
     functionName: read('LAMBDA_DISPATCH_FunctionName', text, 'lambda-dispatch-demo'),
+    routes: loadRoutedFunctions(env, loadRouterConfig),
     channelCount,
     maxSocketsPerInstance,
     minConcurrentCount,
@@ -277,6 +305,8 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
     controlTls,
     tlsCertFile,
     tlsKeyFile,
+    tlsCertPem,
+    tlsKeyPem,
     requestTelemetry: read('LAMBDA_DISPATCH_RequestTelemetry', boolean, true),
     logLevel: read('LAMBDA_DISPATCH_LogLevel', oneOf(LOG_LEVELS), 'info'),
     accessLogSample: read('LAMBDA_DISPATCH_AccessLogSample', decimal({ min: 0, max: 1 }), 1),

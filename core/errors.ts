@@ -9,6 +9,8 @@ export interface RouterErrorDef {
 }
 
 export const ROUTER_ERRORS = {
+  /** Several functions share the router and none is routed this request (or its selection header's value is not allowed). */
+  LD_NO_ROUTE: { status: 404, message: 'no function serves this request' },
   /** The request head cannot be carried by the channel protocol or the ring. */
   LD_HEAD_TOO_LARGE: { status: 431, message: 'request head too large' },
   /** MaxPendingRequests are already waiting for a channel. */

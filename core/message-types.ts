@@ -36,6 +36,11 @@ export const MessageType = {
    * an extension that named the `channels` feature in its upgrade request.
    */
   CHANNELS: 14,
+  /**
+   * rings only: [u16 function index] the function the next REQ_HEAD of this slot is for, sent
+   * before each head when several functions share the router (core/routing/route-table.ts)
+   */
+  ROUTE: 15,
 } as const;
 
 export type MessageTypeName = keyof typeof MessageType;

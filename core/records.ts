@@ -30,7 +30,19 @@ export const Rec = {
   RES_INFO: M.RES_INFO,
   /** dispatcher → ingress: [report][error code, latin1] (core/errors.ts); the slot is done */
   RES_ERROR: M.RES_ERROR,
+  /** ingress → dispatcher: [u16 function index] before REQ_HEAD, when several functions share the router */
+  ROUTE: M.ROUTE,
 } as const;
+
+export function encodeRoute(functionIndex: number): Uint8Array {
+  const b = new Uint8Array(2);
+  new DataView(b.buffer).setUint16(0, functionIndex);
+  return b;
+}
+
+export function decodeRoute(payload: Uint8Array): number {
+  return new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint16(0);
+}
 
 export function encodeCredit(bytes: number): Uint8Array {
   const b = new Uint8Array(4);

@@ -190,7 +190,9 @@ export async function main(args: string[], env: Env = process.env): Promise<numb
 
 function isEntry(): boolean {
   const entry = process.argv[1];
-  if (entry === undefined) return false;
+  // Bundled into the package's bin (dist/cli.mjs) this module shares the entry's file, but the
+  // bin's own main (infra/cli/main.ts) runs, not this one.
+  if (entry === undefined || !import.meta.url.endsWith('/cli.ts')) return false;
   try {
     return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
   } catch {

@@ -213,16 +213,30 @@ test('infra/router.Dockerfile: multi-stage, node slim 22/24, non-root, copies th
   assert.match(dockerfile, /RUN npm run build/);
 });
 
-test('the worker CLI bundle (the package bin) runs with node alone', async () => {
+test('the package entries are built: the bin with its hashbang, the extension, the SST component, declarations, the router image', async () => {
   await built;
   const cli = path.join(out, 'cli.mjs');
   assert.match(readFileSync(cli, 'utf8').split('\n')[0]!, /^#!\/usr\/bin\/env node/);
-  const { stdout } = await promisify(execFile)(process.execPath, [cli, '--help'], { cwd: out, env: routerEnv({}) });
-  assert.match(stdout, /lambda-dispatch worker/);
-  const bad = await promisify(execFile)(process.execPath, [cli, 'worker', '--no-such-flag'], { cwd: out, env: routerEnv({}) }).then(
-    () => ({ code: 0, stderr: '' }),
-    (err: { code: number; stderr: string }) => err,
-  );
-  assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /no-such-flag/);
+  for (const f of ['extension.mjs', 'local-environment.mjs', 'sst/index.js', 'router/index.js', 'types/extension/index.d.ts', 'types/infra/package/router.d.ts', 'types/infra/sst/lambda-dispatch.d.ts']) {
+    assert.ok(existsSync(path.join(out, f)), `${f} is missing`);
+  }
+  // The declarations name the built files (.js), which TypeScript maps to their .d.ts.
+  const dts = readFileSync(path.join(out, 'types/extension/index.d.ts'), 'utf8');
+  assert.match(dts, /from '\.\/handler\.js'/);
+  assert.doesNotMatch(dts, /\.ts'/);
+  // The SST component looks for the router image inside the installed package, not in this repository.
+  const sst = readFileSync(path.join(out, 'sst/index.js'), 'utf8');
+  assert.match(sst, /lambda-dispatch\/package\.json/);
+  assert.doesNotMatch(sst, /infra\/router\.Dockerfile/);
+  // The CLI runs the router bundle beside it rather than carrying a copy.
+  assert.match(readFileSync(cli, 'utf8'), /import\("\.\/router\/index\.js"\)/);
+  // The package's router image needs no build stage: the bundle is its context.
+  const dockerfile = readFileSync(path.join(out, 'router/Dockerfile'), 'utf8');
+  const lines = dockerfile.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+  assert.equal(lines.filter((l) => l.startsWith('FROM ')).length, 1);
+  assert.ok(!lines.some((l) => l.startsWith('RUN ')));
+  assert.ok(lines.includes('USER node') && lines.includes('STOPSIGNAL SIGTERM'));
+  assert.ok(lines.includes('CMD ["node", "--enable-source-maps", "main.js"]'));
+  // The context's .dockerignore already has `.sst`, so SST writes nothing into node_modules.
+  assert.match(readFileSync(path.join(out, 'router/.dockerignore'), 'utf8'), /^\.sst$/m);
 });

@@ -18,7 +18,7 @@ COPY package.json package-lock.json ./
 # optional dependency).
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
-RUN npm run build
+RUN npm run build -- --router-only
 
 FROM node:${NODE_VERSION}-slim
 ENV NODE_ENV=production

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { EMF_METRICS } from '../ingress/telemetry/emf.ts';
 import { Graph } from './sst-check/graph.ts';
-import { sstInstall } from './sst-check/sst-cli.ts';
+import { sstInstallOnce } from './sst-check/sst-cli.ts';
 import { synthesize, type SynthResult } from './sst-check/synth.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -214,7 +214,7 @@ function assertAlarms(g: Graph, o: { namespace: string; service: string; errorRa
 }
 
 before(async () => {
-  const install = await sstInstall(ROOT, 'check');
+  const install = await sstInstallOnce(ROOT);
   timings.push(`sst install: ${install.ms} ms`);
 });
 
@@ -681,6 +681,137 @@ test('observability options the types cannot catch fail synthesis with a message
   ]);
   assert.ok(!new Graph(bad.resources).has(DASHBOARD), 'nothing is created');
   assert.deepEqual(alarmsWithoutMetrics.errors, ['LambdaDispatch "Dispatch": alarms watch the router\'s metrics: with metrics: false, set alarms: false too']);
+});
+
+test('several functions: each deployed like the first, the router told their routes and deployed names, invoke granted on exactly them', async () => {
+  const configPath = variantConfig(
+    'functions.config.ts',
+    'lambda-dispatch',
+    `{
+      function: { handler: 'demo/function.handler' },
+      functions: [
+        { name: 'images', function: { handler: 'demo/function.handler', memory: 1024, timeout: 30 }, settings: { MaxConcurrentCount: 4 } },
+        { name: 'beta', function: { handler: 'demo/function.handler' } },
+      ],
+      routes: [{ pathPrefix: '/images', function: 'images' }, { function: 'main' }],
+      header: { name: 'x-fn', allow: { 'beta-2026': 'beta' } },
+    }`,
+  );
+  const r = await synth('staging', false, configPath);
+  assert.deepEqual(r.errors, []);
+  const g = new Graph(r.resources);
+  const fns = g.all('aws:lambda/function:Function');
+  assert.equal(fns.length, 3);
+  // SST's Function component `DispatchFunctionImages` makes the Lambda function `DispatchFunctionImagesFunction`.
+  const [main, images, beta] = [/^DispatchFunctionFunction$/, /^DispatchFunctionImagesFunction$/, /^DispatchFunctionBetaFunction$/].map((re) => g.one('aws:lambda/function:Function', re));
+  const fnSg = g.idOf('aws:ec2/securityGroup:SecurityGroup', /FunctionSecurityGroup$/);
+  for (const f of [main, images, beta]) assert.deepEqual((f!.inputs.vpcConfig as { securityGroupIds: string[] }).securityGroupIds, [fnSg], 'every function may reach the control port');
+  assert.equal(images!.inputs.memorySize, 1024);
+  const env = routerEnv(g);
+  const routes = JSON.parse(env.LAMBDA_DISPATCH_Routes!) as { functions: { name: string; functionName: string; settings: Record<string, unknown> }[]; routes: unknown[]; header: unknown };
+  assert.deepEqual(
+    routes.functions.map((f) => [f.name, f.functionName, f.settings]),
+    [
+      ['main', main!.state.name, { FunctionTimeout: 60 }],
+      ['images', images!.state.name, { MaxConcurrentCount: 4, FunctionTimeout: 30 }],
+      ['beta', beta!.state.name, { FunctionTimeout: 60 }],
+    ],
+  );
+  assert.deepEqual(routes.routes, [{ pathPrefix: '/images', function: 'images' }, { function: 'main' }]);
+  assert.deepEqual(routes.header, { name: 'x-fn', allow: { 'beta-2026': 'beta' } });
+  // The router's own reader accepts what the component wrote.
+  const { loadRouterConfig } = await import('../core/config.ts');
+  assert.deepEqual(loadRouterConfig({ LAMBDA_DISPATCH_Routes: env.LAMBDA_DISPATCH_Routes }).routes?.functions.map((c) => c.functionName), [main!.state.name, images!.state.name, beta!.state.name]);
+  const taskRole = g.one('aws:iam/role:Role', /RouterTaskRole$/);
+  const invoke = inlineStatements(taskRole.inputs).filter((st) => st.Action.some((a) => a.startsWith('lambda:')));
+  assert.deepEqual(invoke, [{ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [main, images, beta].map((f) => String(f!.state.arn)) }]);
+});
+
+test('several functions: a route to an unknown function, a reused name or a router-wide setting fails synthesis naming it', async () => {
+  const r = await synth(
+    'staging',
+    false,
+    variantConfig(
+      'bad-functions.config.ts',
+      'lambda-dispatch',
+      `{
+        function: { handler: 'demo/function.handler' },
+        functions: [{ name: 'main', function: { handler: 'demo/function.handler' }, settings: { IncomingRequestHTTPPort: 1 } }],
+        routes: [{ pathPrefix: '/x', function: 'nope' }],
+      }`,
+    ),
+  );
+  const text = r.errors.join('\n');
+  assert.match(text, /functions\[0\]\.name cannot be "main"/);
+  assert.match(text, /functions\[0\]\.settings\.IncomingRequestHTTPPort is not a per-function setting/);
+  assert.match(text, /routes\[0\]\.function names "nope", which is not in "functions"/);
+});
+
+test('container workers: an ECS service of the same app registers with the routers through the shared secret and the pinned certificate, scaled on its own CPU', async () => {
+  const { generateControlTls } = await import('../core/dispatcher/control-tls.ts');
+  const tls = await generateControlTls();
+  const secret = 'worker-secret-from-the-store-0123456789';
+  // What `sst secret set` would have stored; SST hands secrets to the program as SST_SECRET_<name>.
+  process.env.SST_SECRET_DispatchWorkerSecret = secret;
+  process.env.SST_SECRET_DispatchRouterTlsCert = tls.cert;
+  process.env.SST_SECRET_DispatchRouterTlsKey = tls.key;
+  const configPath = variantConfig(
+    'workers.config.ts',
+    'lambda-dispatch',
+    `{
+      function: { handler: 'demo/function.handler' },
+      workers: { image: 'public.ecr.aws/example/app:1', command: ['npx', 'lambda-dispatch', 'worker', '--module', 'app.mjs'], maxConcurrent: 16, scaling: { min: 2, max: 6, cpuUtilization: 70 } },
+    }`,
+  );
+  let r: SynthResult;
+  try {
+    r = await synth('staging', false, configPath);
+  } finally {
+    delete process.env.SST_SECRET_DispatchWorkerSecret;
+    delete process.env.SST_SECRET_DispatchRouterTlsCert;
+    delete process.env.SST_SECRET_DispatchRouterTlsKey;
+  }
+  assert.deepEqual(r.errors, []);
+  const g = new Graph(r.resources);
+  const services = g.all('aws:ecs/service:Service');
+  assert.equal(services.length, 2);
+  const tasks = g.all('aws:ecs/taskDefinition:TaskDefinition');
+  const envOf = (re: RegExp) => {
+    const t = tasks.find((x) => re.test(x.name))!;
+    const [c] = JSON.parse(String(t.inputs.containerDefinitions)) as { environment: { name: string; value: string }[]; command?: string[]; image: string }[];
+    return { env: Object.fromEntries(c!.environment.map((e) => [e.name, e.value])), command: c!.command, image: c!.image };
+  };
+  const router = envOf(/Router/);
+  const workers = envOf(/Workers/);
+  // The router accepts workers with the store's secret, and serves the store's certificate.
+  assert.equal(router.env.LAMBDA_DISPATCH_WorkerSecret, secret);
+  assert.equal(router.env.LAMBDA_DISPATCH_TlsCert, tls.cert);
+  assert.equal(router.env.LAMBDA_DISPATCH_TlsKey, tls.key);
+  // The workers present the same secret, pin that certificate, and find every router task by Cloud Map.
+  assert.equal(workers.env.LAMBDA_DISPATCH_WorkerSecret, secret);
+  assert.equal(workers.env.LAMBDA_DISPATCH_RouterCertSha256, tls.certSha256);
+  assert.match(workers.env.LAMBDA_DISPATCH_RouterUrl!, /^wss:\/\/[\w.-]+:5003$/);
+  assert.equal(workers.env.LAMBDA_DISPATCH_MaxConcurrentCount, '16');
+  assert.deepEqual(workers.command, ['npx', 'lambda-dispatch', 'worker', '--module', 'app.mjs']);
+  assert.equal(workers.image, 'public.ecr.aws/example/app:1');
+  // What the worker's own parser makes of its environment: a valid worker command.
+  const { parseWorkerArgs } = await import('../extension/cli.ts');
+  const cmd = parseWorkerArgs(['worker', '--module', 'app.mjs'], workers.env);
+  assert.equal(cmd.routerCertSha256, tls.certSha256);
+  // Its own security group, admitted on the control port; no load balancer of its own.
+  const workerService = services.find((x) => /Workers/.test(x.name))!;
+  const workerSg = g.idOf('aws:ec2/securityGroup:SecurityGroup', /WorkerSecurityGroup$/);
+  assert.deepEqual((workerService.inputs.networkConfiguration as { securityGroups: string[] }).securityGroups, [workerSg]);
+  const rule = g.one('aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule', /ControlPortFromWorkers$/);
+  assert.equal(rule.inputs.referencedSecurityGroupId, workerSg);
+  assert.equal(rule.inputs.fromPort, 5003);
+  assert.equal(rule.inputs.securityGroupId, g.idOf('aws:ec2/securityGroup:SecurityGroup', /RouterSecurityGroup$/));
+  assert.ok(!workerService.inputs.loadBalancers || (workerService.inputs.loadBalancers as unknown[]).length === 0);
+  // Scaled on its own CPU, apart from the routers'.
+  const target = g.all('aws:appautoscaling/target:Target').find((t) => /Workers/.test(t.name))!;
+  assert.deepEqual([target.inputs.minCapacity, target.inputs.maxCapacity], [2, 6]);
+  const cpu = g.all('aws:appautoscaling/policy:Policy').find((x) => /Workers/.test(x.name) && /Cpu/i.test(x.name))!;
+  assert.equal((cpu.inputs.targetTrackingScalingPolicyConfiguration as { targetValue: number }).targetValue, 70);
 });
 
 test('bring your own bundle: a function built by npm run build deploys as given', async () => {

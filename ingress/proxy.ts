@@ -8,7 +8,7 @@ import { routerError, type RouterErrorCode } from '../core/errors.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
 import { FLAG_END, FLAG_UPGRADE, asBuffer, readResponseHead, requestHeadSize, writeRequestHead, type RequestHead } from '../core/frames.ts';
 import { STATUS_TEXT, addTrailers, answer, closeAfterFlush, requestHasBody, writeRaw } from './client-response.ts';
-import { Rec, decodeCredit, encodeCredit, readReport, type RequestReport } from '../core/records.ts';
+import { Rec, decodeCredit, encodeCredit, encodeRoute, readReport, type RequestReport } from '../core/records.ts';
 import type { RingWriter } from '../core/ring-writer.ts';
 import { ensureTraceContext, type TraceContext } from '../core/trace-context.ts';
 import { ForwardedHeaders } from './forwarded.ts';
@@ -69,7 +69,7 @@ export class Proxy implements TunnelHost {
    * A request to switch protocols (`server.on('upgrade')`): the same way into the dispatcher,
    * flagged FLAG_UPGRADE; the slot is a Tunnel (tunnel.ts) from here to its terminal record.
    */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, fn?: number): void {
     const headers = this.forwarded.headersOf(req);
     // Hop-by-hop, but what this request is about: the extension asks its app for the same protocol.
     if (req.headers.upgrade !== undefined) headers.push('upgrade', req.headers.upgrade);
@@ -85,6 +85,7 @@ export class Proxy implements TunnelHost {
     const size = 1 + requestHeadSize(requestHead);
     if (size > this.ring.maxPayload) return refused('LD_HEAD_TOO_LARGE');
     tunnel.slot = this.slots.add(tunnel);
+    if (fn !== undefined) this.ring.write(Rec.ROUTE, tunnel.slot, encodeRoute(fn));
     this.ring.writeWith(Rec.REQ_HEAD, tunnel.slot, size, (dst) => {
       dst[0] = FLAG_UPGRADE;
       writeRequestHead(asBuffer(dst), 1, requestHead);
@@ -98,7 +99,11 @@ export class Proxy implements TunnelHost {
     this.ended(tunnel.record(report, routerError));
   }
 
-  handle(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * `fn`: the function's index when several share the router (a ROUTE record goes before the
+   * head); undefined with one function.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, fn?: number): void {
     const startedAt = performance.now();
     if (this.draining) return this.refuse(req, res, startedAt, 'LD_SHUTTING_DOWN', undefined, true);
     const headers = this.forwarded.headersOf(req);
@@ -116,6 +121,7 @@ export class Proxy implements TunnelHost {
     const cx: ClientExchange = { req, res, unacked: 0, windowFull: false, done: false, discard: false, startedAt, bytesIn: 0, bytesOut: 0, clientGone: false, trace };
     const slot = this.slots.add(cx);
     const hasBody = requestHasBody(req);
+    if (fn !== undefined) this.ring.write(Rec.ROUTE, slot, encodeRoute(fn));
     this.ring.writeWith(Rec.REQ_HEAD, slot, size, (dst) => {
       dst[0] = hasBody ? 0 : FLAG_END;
       writeRequestHead(asBuffer(dst), 1, head);
@@ -145,6 +151,13 @@ export class Proxy implements TunnelHost {
         this.ring.write(Rec.REQ_ABORT, slot);
       }
     });
+  }
+
+  /** No function is routed this request (several share the router): 404 LD_NO_ROUTE from the router. */
+  noRoute(req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = performance.now();
+    if (this.draining) return this.refuse(req, res, startedAt, 'LD_SHUTTING_DOWN', undefined, true);
+    this.refuse(req, res, startedAt, 'LD_NO_ROUTE');
   }
 
   /** Response ring consumer. The payload view is only valid during the call. */

@@ -1,10 +1,12 @@
 // The router process: the client-facing HTTP server on the main thread and the dispatcher thread,
 // joined by two shared-memory rings.
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { RouterConfig } from '../core/config.ts';
 import { describeEvent } from '../core/dispatcher/events.ts';
+import { RouteTable } from '../core/routing/route-table.ts';
 import { EventLoopStats } from '../core/event-loop-stats.ts';
 import { RingConsumer, RingProducer, createRingBuffer } from '../core/ring.ts';
 import { RingWriter } from '../core/ring-writer.ts';
@@ -139,6 +141,15 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     }
   });
 
+  // Several functions: each request's is resolved here, from what Node has parsed already.
+  const routes = config.routes ? RouteTable.compile(config.routes.spec) : null;
+  /** The request's function: undefined with one function, null when none is routed it (404). */
+  const route = (req: IncomingMessage): number | undefined | null => {
+    if (routes === null) return undefined;
+    const header = routes.headerName === null ? undefined : req.headers[routes.headerName];
+    const to = routes.resolve({ host: req.headers.host, target: req.url ?? '/', header: Array.isArray(header) ? header.join(',') : header });
+    return to.kind === 'none' ? null : to.index;
+  };
   let connections = 0;
   /** When a client connection last opened or closed. */
   let connectionsChangedAt = 0;
@@ -153,11 +164,17 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
       // During the drain every response closes its connection, the router's own included.
       if (draining) res.shouldKeepAlive = false;
       if (isHealthRequest(req)) return serveHealth(req, res, health);
-      p.handle(req, res);
+      const to = route(req);
+      if (to === null) return p.noRoute(req, res);
+      p.handle(req, res, to);
     },
   );
   // Upgrades (WebSockets) go to the function like any request and become tunnels (tunnel.ts).
-  server.on('upgrade', (req, socket, head) => p.upgrade(req, socket, head));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const to = route(req);
+    if (to === null) return void socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    p.upgrade(req, socket, head, to);
+  });
   server.headersTimeout = 30_000;
   server.on('connection', (socket) => {
     connections++;

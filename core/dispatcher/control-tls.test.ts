@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { assertSettingError } from '../settings/fixtures/assert.ts';
 import { certSha256 } from '../cert-pin.ts';
-import { generateControlTls, loadControlTls } from './control-tls.ts';
+import { controlTlsFromPem, generateControlTls, loadControlTls } from './control-tls.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ld-tls-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,6 +42,19 @@ describe('control port certificate', () => {
     assert.equal(loaded.source, 'files');
     assert.equal(loaded.certSha256, t.certSha256);
     assert.equal(loaded.cert, t.cert);
+  });
+
+  test('from PEM text (a secret store): the same pin; a bad or mismatched pair names its setting, never the key', async () => {
+    const [t, other] = await Promise.all([generateControlTls(), generateControlTls()]);
+    const given = controlTlsFromPem(t.cert, t.key);
+    assert.equal(given.source, 'settings');
+    assert.equal(given.certSha256, t.certSha256);
+    assertSettingError(() => controlTlsFromPem('junk', t.key), 'LAMBDA_DISPATCH_TlsCert', /holds no PEM certificate/);
+    const swapped = assertSettingError(() => controlTlsFromPem(t.cert, t.cert), 'LAMBDA_DISPATCH_TlsKey', /holds no unencrypted PEM private key/);
+    assert.ok(!swapped.message.includes('BEGIN'));
+    const mismatched = assertSettingError(() => controlTlsFromPem(t.cert, other.key), 'LAMBDA_DISPATCH_TlsKey', /is not the private key of the certificate in LAMBDA_DISPATCH_TlsCert/);
+    const body = other.key.split('\n')[1]!;
+    assert.ok(!mismatched.message.includes(body) && !String(mismatched.value).includes(body), 'no key material in the error');
   });
 
   test('bad files: a SettingError naming the setting, the key never quoted', async () => {

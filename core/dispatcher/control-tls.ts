@@ -23,7 +23,7 @@ export interface ControlTls {
   key: string;
   /** The pin: SHA-256 of the certificate's DER, lower-case hex. */
   certSha256: string;
-  source: 'generated' | 'files';
+  source: 'generated' | 'files' | 'settings';
 }
 
 /**
@@ -61,26 +61,45 @@ function readSetting(setting: string, path: string, what: string): string {
 export function loadControlTls(certFile: string, keyFile: string): ControlTls {
   const certPem = readSetting(CERT_FILE_SETTING, certFile, 'PEM certificate');
   const keyPem = readSetting(KEY_FILE_SETTING, keyFile, 'PEM private key');
+  return { ...checkPair(certPem, keyPem, { setting: CERT_FILE_SETTING, shown: certFile, what: 'file' }, { setting: KEY_FILE_SETTING, shown: keyFile, what: 'file' }), source: 'files' };
+}
+
+export const CERT_PEM_SETTING = 'LAMBDA_DISPATCH_TlsCert';
+export const KEY_PEM_SETTING = 'LAMBDA_DISPATCH_TlsKey';
+
+/** The pair given as PEM text (a deployment's secret store, where files are not at hand); checked as the files are. */
+export function controlTlsFromPem(certPem: string, keyPem: string): ControlTls {
+  return { ...checkPair(certPem, keyPem, { setting: CERT_PEM_SETTING, shown: '(PEM)', what: 'value' }, { setting: KEY_PEM_SETTING, shown: '(secret)', what: 'value' }), source: 'settings' };
+}
+
+interface Origin {
+  setting: string;
+  /** What an error may show of it: a file's path, never a key. */
+  shown: string;
+  what: 'file' | 'value';
+}
+
+function checkPair(certPem: string, keyPem: string, cert: Origin, keyOrigin: Origin): Omit<ControlTls, 'source'> {
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(certPem);
   } catch (err) {
-    throw new SettingError(CERT_FILE_SETTING, certFile, 'a PEM certificate file', `${CERT_FILE_SETTING} (${certFile}) holds no PEM certificate: ${(err as Error).message}`);
+    throw new SettingError(cert.setting, cert.shown, `a PEM certificate ${cert.what}`, `${cert.setting} (${cert.shown}) holds no PEM certificate: ${(err as Error).message}`);
   }
   let key: KeyObject;
   try {
     key = createPrivateKey(keyPem);
   } catch {
-    // The library's message may quote the file; a key file's content is never repeated.
-    throw new SettingError(KEY_FILE_SETTING, keyFile, 'an unencrypted PEM private key file', `${KEY_FILE_SETTING} (${keyFile}) holds no unencrypted PEM private key`);
+    // The library's message may quote the file; a key's content is never repeated.
+    throw new SettingError(keyOrigin.setting, keyOrigin.shown, `an unencrypted PEM private key ${keyOrigin.what}`, `${keyOrigin.setting} (${keyOrigin.shown}) holds no unencrypted PEM private key`);
   }
   if (!x509.checkPrivateKey(key)) {
     throw new SettingError(
-      KEY_FILE_SETTING,
-      keyFile,
-      `the private key of the certificate in ${CERT_FILE_SETTING}`,
-      `${KEY_FILE_SETTING} (${keyFile}) is not the private key of the certificate in ${CERT_FILE_SETTING} (${certFile})`,
+      keyOrigin.setting,
+      keyOrigin.shown,
+      `the private key of the certificate in ${cert.setting}`,
+      `${keyOrigin.setting} (${keyOrigin.shown}) is not the private key of the certificate in ${cert.setting} (${cert.shown})`,
     );
   }
-  return { cert: certPem, key: keyPem, certSha256: certSha256(x509.raw), source: 'files' };
+  return { cert: certPem, key: keyPem, certSha256: certSha256(x509.raw) };
 }

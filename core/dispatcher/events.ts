@@ -4,19 +4,25 @@
 
 import type { InstanceKind } from './state.ts';
 
-export type LifecycleEvent =
+/** `function`: which one, when several share the router (functions.ts); absent with one. */
+export type LifecycleEvent = (
   | { event: 'instance-started'; instance: string; replaces: string | null }
   | { event: 'instance-opened'; instance: string; kind: InstanceKind; startMs: number; coldStart: boolean }
   | { event: 'instance-draining'; instance: string; reason: string }
   | { event: 'instance-closed'; instance: string; kind: InstanceKind; reason: string; lifeMs: number }
   | { event: 'scaled'; from: number; to: number; reason: string }
   | { event: 'limit'; instance: string; from: number; to: number; reason: string }
-  | { event: 'invoke-failed'; instance: string; failure: string; detail: string; nextStartInMs: number };
+  | { event: 'invoke-failed'; instance: string; failure: string; detail: string; nextStartInMs: number }
+) & { function?: string };
 
 export type EventSink = (e: LifecycleEvent) => void;
 
 /** The event as one line of text (the log line's message). */
 export function describeEvent(e: LifecycleEvent): string {
+  return e.function === undefined ? describe(e) : `function ${e.function}: ${describe(e)}`;
+}
+
+function describe(e: LifecycleEvent): string {
   switch (e.event) {
     case 'instance-started':
       return `instance ${e.instance} starting${e.replaces !== null ? ` to replace ${e.replaces}` : ''}`;

@@ -9,8 +9,9 @@ import { EventLoopStats } from '../event-loop-stats.ts';
 import { RingConsumer, RingProducer } from '../ring.ts';
 import { RingWriter } from '../ring-writer.ts';
 import { ChannelServer } from './channel-server.ts';
-import { generateControlTls, loadControlTls } from './control-tls.ts';
+import { controlTlsFromPem, generateControlTls, loadControlTls } from './control-tls.ts';
 import { Dispatcher } from './dispatcher.ts';
+import { FunctionDispatchers } from './functions.ts';
 import { Invoker } from './invoker.ts';
 import type { ToIngress, ToDispatcher, DispatcherInit } from './messages.ts';
 
@@ -31,23 +32,32 @@ export async function hostDispatcher(port: ControlPort, init: DispatcherInit): P
 
   const requests = new RingConsumer(init.requestRing, ring);
   const responses = new RingWriter(new RingProducer(init.responseRing, ring));
-  const invoker = new Invoker({
-    functionName: config.functionName,
-    region: config.region,
-    endpoint: config.lambdaEndpoint,
-    functionTimeoutMs: config.functionTimeoutMs,
-  });
+  // One function, or several behind routes (functions.ts), each with its own settings and invoker.
+  const functions = config.routes
+    ? config.routes.functions.map((c, i) => ({ name: config.routes!.spec.functions[i]!.name, config: c }))
+    : [{ name: config.functionName, config }];
+  const invokers = functions.map(
+    (f) =>
+      new Invoker({
+        functionName: f.config.functionName,
+        region: config.region,
+        endpoint: config.lambdaEndpoint,
+        functionTimeoutMs: f.config.functionTimeoutMs,
+      }),
+  );
 
   // Made or read here rather than on the main thread so that the private key stays in the one thread
   // that serves TLS (control-tls.ts). A bad file stops the start with a SettingError naming it.
   const tls = !config.controlTls
     ? null
-    : config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
-      ? loadControlTls(config.tlsCertFile, config.tlsKeyFile)
-      : await generateControlTls();
+    : config.tlsCertPem !== undefined && config.tlsKeyPem !== undefined
+      ? controlTlsFromPem(config.tlsCertPem, config.tlsKeyPem)
+      : config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
+        ? loadControlTls(config.tlsCertFile, config.tlsKeyFile)
+        : await generateControlTls();
 
   // The port to put in the invoke payload is only known once we listen (it may be ephemeral).
-  let dispatcher: Dispatcher | undefined;
+  let dispatcher: FunctionDispatchers | undefined;
   const server = new ChannelServer(
     {
       tokenFor: (id) => dispatcher?.tokenFor(id) ?? null,
@@ -60,20 +70,22 @@ export async function hostDispatcher(port: ControlPort, init: DispatcherInit): P
     tls,
   );
   const controlPort = await server.listen(config.controlPort, init.bindHost);
-  const d = new Dispatcher(
-    {
-      ...config,
-      routerUrl: `${tls ? 'wss' : 'ws'}://${config.callbackHost}:${controlPort}`,
-      certSha256: tls?.certSha256,
-      startTimeoutMs: 30_000,
-      drainTimeoutMs: 30_000,
-    },
-    responses,
-    (payload) => invoker.invoke(payload),
-    // Sub-millisecond, for queue wait and time to first byte in the metrics.
-    () => performance.timeOrigin + performance.now(),
+  const routerUrl = `${tls ? 'wss' : 'ws'}://${config.callbackHost}:${controlPort}`;
+  const d = new FunctionDispatchers(
+    functions.map((f, i) => ({
+      name: f.name,
+      dispatcher: new Dispatcher(
+        { ...f.config, routerUrl, certSha256: tls?.certSha256, startTimeoutMs: 30_000, drainTimeoutMs: 30_000 },
+        responses,
+        (payload) => invokers[i]!.invoke(payload),
+        // Sub-millisecond, for queue wait and time to first byte in the metrics.
+        () => performance.timeOrigin + performance.now(),
+        log,
+        // Several functions: each event says whose it is.
+        (event) => post({ type: 'event', event: functions.length > 1 ? { ...event, function: f.name } : event }),
+      ),
+    })),
     log,
-    (event) => post({ type: 'event', event }),
   );
   dispatcher = d;
   if (config.prewarmOnStart) d.prewarm();
@@ -101,7 +113,7 @@ export async function hostDispatcher(port: ControlPort, init: DispatcherInit): P
     await consuming;
     responses.close();
     await server.close();
-    invoker.destroy();
+    for (const invoker of invokers) invoker.destroy();
     eventLoop.stop();
     post({ type: 'stopped' });
     port.close();
@@ -134,7 +146,7 @@ export async function hostDispatcher(port: ControlPort, init: DispatcherInit): P
     level: tls ? 'info' : 'warn',
     line:
     tls
-      ? `control port ${controlPort}: wss://, certificate SHA-256 ${tls.certSha256} (${tls.source === 'files' ? `from ${config.tlsCertFile}` : 'generated at start'})`
+      ? `control port ${controlPort}: wss://, certificate SHA-256 ${tls.certSha256} (${tls.source === 'files' ? `from ${config.tlsCertFile}` : tls.source === 'settings' ? 'from LAMBDA_DISPATCH_TlsCert' : 'generated at start'})`
       : `control port ${controlPort}: plain ws:// (LAMBDA_DISPATCH_ControlTls=false): tokens and requests cross the network unencrypted`,
   });
   post({ type: 'ready', controlPort, certSha256: tls?.certSha256 ?? null });

@@ -39,6 +39,8 @@ export interface StatusSnapshot {
    * (null before the first) and why the limit is what it is (core/dispatcher/concurrency.ts).
    */
   concurrency: InstanceConcurrency[];
+  /** Several functions behind the router (functions.ts): each one's own; the fields above are their sum. */
+  functions?: { name: string; status: StatusSnapshot }[];
 }
 
 export interface InstanceConcurrency {

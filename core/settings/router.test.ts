@@ -50,6 +50,19 @@ const ROWS: Row[] = [
   { variable: 'LAMBDA_DISPATCH_ShutdownGraceMs', field: 'shutdownGraceMs', fallback: 20_000, good: [['10000', 10_000], ['0', 0]], bad: ['abc', '-1', '3600001', '1.5'] },
   { variable: 'LAMBDA_DISPATCH_AbortAckMs', field: 'abortAckMs', fallback: 2000, good: [['500', 500]], bad: ['99', '600001', 'soon', '1.5'] },
   {
+    variable: 'LAMBDA_DISPATCH_Routes',
+    field: 'routes',
+    fallback: undefined,
+    good: [],
+    bad: [
+      '{',
+      '{"functions":[],"routes":[]}',
+      '{"functions":[{"name":"a","functionName":"a"}],"routes":[{"function":"b"}]}',
+      '{"functions":[{"name":"a","functionName":"a","settings":{"IncomingRequestHTTPPort":1}}],"routes":[{"function":"a"}]}',
+      '{"functions":[{"name":"a","functionName":"a","settings":{"MaxConcurrentCount":0}}],"routes":[{"function":"a"}]}',
+    ],
+  },
+  {
     variable: 'LAMBDA_DISPATCH_TrustProxy',
     field: 'trustProxy',
     fallback: [],
@@ -133,6 +146,45 @@ describe('router settings', () => {
       /is false but LAMBDA_DISPATCH_TlsCertFile/,
     );
     assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_ControlTls: 'maybe' }), 'LAMBDA_DISPATCH_ControlTls', /true or false/);
+  });
+
+  test('several functions: each gets the router\'s settings with its name and its own overrides', () => {
+    const routes = {
+      functions: [
+        { name: 'api', functionName: 'api-fn', settings: { MaxConcurrentCount: 4, MinInstances: 1 } },
+        { name: 'img', functionName: 'img-fn' },
+      ],
+      routes: [{ pathPrefix: '/img', function: 'img' }, { function: 'api' }],
+    };
+    const config = loadRouterConfig({ LAMBDA_DISPATCH_Routes: JSON.stringify(routes), LAMBDA_DISPATCH_MaxConcurrentCount: '16' });
+    assert.deepEqual(config.routes?.spec, routes);
+    const [api, img] = config.routes!.functions;
+    assert.deepEqual([api!.functionName, api!.maxConcurrentCount, api!.minInstances], ['api-fn', 4, 1]);
+    assert.deepEqual([img!.functionName, img!.maxConcurrentCount, img!.minInstances], ['img-fn', 16, 0]);
+    assert.equal(api!.routes, undefined);
+    assertSettingError(
+      () => loadRouterConfig({ LAMBDA_DISPATCH_Routes: JSON.stringify({ ...routes, functions: [{ name: 'api', functionName: 'x', settings: { MaxConcurrentCount: 0 } }], routes: [{ function: 'api' }] }) }),
+      'LAMBDA_DISPATCH_Routes',
+      /functions\[0\] \("api"\): LAMBDA_DISPATCH_MaxConcurrentCount must be an integer/,
+    );
+  });
+
+  test('the control port\'s certificate and key as PEM text (LAMBDA_DISPATCH_TlsCert, _TlsKey): both or neither, not with the files, only with TLS on', () => {
+    const none = loadRouterConfig({});
+    assert.equal(none.tlsCertPem, undefined);
+    assert.equal(none.tlsKeyPem, undefined);
+    // A one-line secret's written-out \\n is a line break.
+    const both = loadRouterConfig({ LAMBDA_DISPATCH_TlsCert: '-----BEGIN CERTIFICATE-----\\nAAA\\n-----END CERTIFICATE-----', LAMBDA_DISPATCH_TlsKey: '-----BEGIN PRIVATE KEY-----\nBBB\n-----END PRIVATE KEY-----' });
+    assert.equal(both.tlsCertPem, '-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----');
+    assert.equal(both.tlsKeyPem, '-----BEGIN PRIVATE KEY-----\nBBB\n-----END PRIVATE KEY-----');
+    assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_TlsCert: 'x' }), 'LAMBDA_DISPATCH_TlsKey', /must be set together with LAMBDA_DISPATCH_TlsCert/);
+    assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_TlsKey: 'x' }), 'LAMBDA_DISPATCH_TlsCert', /must be set together with LAMBDA_DISPATCH_TlsKey/);
+    assertSettingError(
+      () => loadRouterConfig({ LAMBDA_DISPATCH_TlsCert: 'x', LAMBDA_DISPATCH_TlsKey: 'y', LAMBDA_DISPATCH_TlsCertFile: '/c', LAMBDA_DISPATCH_TlsKeyFile: '/k' }),
+      'LAMBDA_DISPATCH_TlsCert',
+      /give the certificate one way/,
+    );
+    assertSettingError(() => loadRouterConfig({ LAMBDA_DISPATCH_ControlTls: 'false', LAMBDA_DISPATCH_TlsCert: 'x', LAMBDA_DISPATCH_TlsKey: 'y' }), 'LAMBDA_DISPATCH_ControlTls', /TlsCert and LAMBDA_DISPATCH_TlsKey are set/);
   });
 
   test('region falls back to AWS_DEFAULT_REGION', () => {

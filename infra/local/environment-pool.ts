@@ -18,7 +18,8 @@ import type { EnvironmentConfig, EnvironmentMessage, InvocationResult, Invocatio
 /** Lambda's limit on the init phase; it bounds an invocation that never reaches its handler. */
 const INIT_LIMIT_MS = 10_000;
 
-const ENVIRONMENT_FILE = fileURLToPath(new URL('./environment.ts', import.meta.url));
+// From the sources the environment runs under tsx; the package's bin has it compiled beside itself.
+const ENVIRONMENT_FILE = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './environment.ts' : './local-environment.mjs', import.meta.url));
 
 /** The account id in the ARNs the local service makes up. */
 export const ACCOUNT_ID = '000000000000';

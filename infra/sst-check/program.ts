@@ -6,6 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
 export interface ProgramOptions {
@@ -51,7 +52,7 @@ export async function buildProgram(o: ProgramOptions): Promise<void> {
   };
   const entry = `
     import * as pulumi from "@pulumi/pulumi";
-    import { synthesize } from "${slash(path.join(o.root, 'infra/sst-check/harness.ts'))}";
+    import { synthesize } from "${slash(fileURLToPath(new URL('./harness.ts', import.meta.url)))}";
     import { run } from "${slash(path.join(platform, 'src/auto/run.ts'))}";
     import mod from "${slash(o.configPath)}";
     await synthesize({

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { oncePerRun } from '../package/once-per-run.ts';
 
 const run = promisify(execFile);
 
@@ -42,4 +43,9 @@ export async function sstInstall(root: string, stage: string): Promise<{ ms: num
     const e = err as { stdout?: string; stderr?: string; message: string };
     throw new Error(`sst install failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
   }
+}
+
+/** sstInstall once per test run, shared by the test files that synthesize (the SST check, the examples). */
+export function sstInstallOnce(root: string): Promise<{ ms: number; output: string }> {
+  return oncePerRun('sst-install', () => sstInstall(root, 'check'));
 }

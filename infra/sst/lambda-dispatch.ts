@@ -1,122 +1,26 @@
 // LambdaDispatch: the whole deployment of lambda-dispatch as one SST component — a VPC, your function
 // in its private subnets, and the router on Fargate behind a load balancer, allowed to invoke that
-// function only. Copy this file into your own SST app to put lambda-dispatch in front of your handler.
+// function only. In your own SST app: `const { LambdaDispatch } = await import('lambda-dispatch/sst')`.
 //
 // It uses SST's globals (`sst`, `aws`, `$app`, `$dev`, ...) like any SST component does, so it is
 // imported dynamically from inside `run()` of sst.config.ts (never at the top of the file, which
 // SST evaluates once without them). The router's metrics, dashboard and alarms: observability.ts.
 
-import { checkObservability, createObservability, emfEnvironment, type ObservabilityArgs } from './observability.ts';
+import type { Cluster, Fn, FunctionOptions, LambdaDispatchArgs, Service, Vpc } from './args.ts';
+import { ComponentResource } from './component-base.ts';
+import { createObservability, emfEnvironment } from './observability.ts';
+import { createWorkers, routerWorkerEnvironment, workerSecrets } from './workers.ts';
+import { routerImageDefaults } from './router-image.ts';
+import { checkArgs, MAIN_FUNCTION, drainTimings, HEALTH_PATH, ROUTER_CONTROL_PORT, ROUTER_HTTP_PORT } from './settings.ts';
 
-/** Ports the router listens on inside its task (LAMBDA_DISPATCH_IncomingRequestHTTPPort / _ControlChannelInsecureHTTP2Port). */
-export const ROUTER_HTTP_PORT = 5001;
-export const ROUTER_CONTROL_PORT = 5003;
-export const HEALTH_PATH = '/_lambda_dispatch/health';
+export type { FunctionOptions, LambdaDispatchArgs, WorkersOptions } from './args.ts';
+export { drainTimings, HEALTH_PATH, ROUTER_CONTROL_PORT, ROUTER_HTTP_PORT } from './settings.ts';
 
-/** The router's own default for LAMBDA_DISPATCH_ShutdownGraceMs (core/config.ts), in seconds. */
-export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 20;
-/** ECS refuses a longer stopTimeout for a Fargate container. */
-export const FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120;
-// A request that starts just as the target is deregistered still gets the whole grace from the
-// load balancer, plus the time its last bytes take through it.
-const DEREGISTRATION_MARGIN_SECONDS = 5;
-// After the grace the router still closes connections, stops its dispatcher thread and exits;
-// SIGKILL must not land in the middle of that.
-const STOP_TIMEOUT_MARGIN_SECONDS = 10;
-export const MAX_SHUTDOWN_GRACE_SECONDS = FARGATE_MAX_STOP_TIMEOUT_SECONDS - STOP_TIMEOUT_MARGIN_SECONDS;
-
-/** What one drain grace sets: the router's setting, the target group's delay, the container's stop timeout. */
-export function drainTimings(graceSeconds: number) {
-  return {
-    shutdownGraceMs: graceSeconds * 1000,
-    deregistrationDelay: graceSeconds + DEREGISTRATION_MARGIN_SECONDS,
-    stopTimeout: graceSeconds + STOP_TIMEOUT_MARGIN_SECONDS,
-  };
-}
-
-type Vpc = InstanceType<typeof sst.aws.Vpc>;
-type Fn = InstanceType<typeof sst.aws.Function>;
-type Service = InstanceType<typeof sst.aws.Service>;
-type Cluster = InstanceType<typeof sst.aws.Cluster>;
-type FunctionArgs = ConstructorParameters<typeof sst.aws.Function>[1];
-type ServiceArgs = ConstructorParameters<typeof sst.aws.Service>[1];
-
-export interface LambdaDispatchArgs extends ObservabilityArgs {
-  /**
-   * The function the router invokes. `handler` is `path/to/module.export` from the app root: the
-   * module's export must be `createHandler(app)` (extension/handler.ts). SST bundles it, or give
-   * `bundle` (a directory you built, e.g. `dist/lambda` from `npm run build`, with `handler`
-   * relative to it, e.g. `index.handler`).
-   */
-  function: {
-    handler: string;
-    bundle?: string;
-    /** Default `nodejs24.x`. */
-    runtime?: 'nodejs22.x' | 'nodejs24.x';
-    /** Seconds, 1–900. The router's invoke timeout follows it. Default 60. */
-    timeout?: number;
-    /** MB, 128–10240. Default 512. */
-    memory?: number;
-    /** Default `arm64` (20% cheaper per GB-second than x86_64). */
-    architecture?: 'arm64' | 'x86_64';
-    environment?: Record<string, $util.Input<string>>;
-    /** Resources to link to the function (SST linking), e.g. a bucket your app reads. */
-    link?: FunctionArgs['link'];
-    /** Files shipped next to the handler, e.g. the binary of a `{ port }` app in another language. */
-    copyFiles?: FunctionArgs['copyFiles'];
-    /** Anything else of sst.aws.Function, applied last. */
-    transform?: FunctionArgs['transform'];
-  };
-  router?: {
-    /**
-     * The router image. Default: built from infra/router.Dockerfile with the app root as context.
-     * Give an image URI to run a router image you publish yourself.
-     */
-    image?: string;
-    /** Default `0.5 vCPU`. */
-    cpu?: ServiceArgs['cpu'];
-    /** Default `1 GB`. */
-    memory?: ServiceArgs['memory'];
-    /**
-     * Default `arm64` (Graviton, 20% cheaper); `x86_64` with `capacity: "spot"`, because ECS's
-     * documentation does not agree on Fargate Spot for ARM64 and x86_64 Spot works everywhere.
-     */
-    architecture?: 'arm64' | 'x86_64';
-    /** `spot` runs on Fargate Spot (about 70% cheaper, may be reclaimed with a two-minute warning). Default regular Fargate. */
-    capacity?: 'spot' | 'fargate';
-    /**
-     * CPU target tracking. Defaults: min 2 in the `production` stage (one task per availability
-     * zone, so that neither a deploy nor a zone takes the router down), 1 elsewhere; max 10;
-     * target 50% CPU.
-     */
-    scaling?: { min?: number; max?: number; cpuUtilization?: number };
-    /**
-     * Seconds the router may take after SIGTERM to finish requests in flight
-     * (LAMBDA_DISPATCH_ShutdownGraceMs). The load balancer's deregistration delay (grace + 5 s) and
-     * ECS's stop timeout (grace + 10 s) follow it, so nothing cuts a drain short. Integer, 0–110
-     * (Fargate's stop timeout is at most 120 s). Default 20.
-     */
-    shutdownGraceSeconds?: number;
-    /**
-     * Extra LAMBDA_DISPATCH_* settings (README: Configuration), e.g. `{ LAMBDA_DISPATCH_MaxConcurrentCount: "20" }`.
-     * Not `LAMBDA_DISPATCH_ShutdownGraceMs` (use `shutdownGraceSeconds`), and not a
-     * `LAMBDA_DISPATCH_ControlTls` that turns TLS off.
-     */
-    settings?: Record<string, $util.Input<string>>;
-    /** A custom domain for the load balancer (HTTPS, certificate by SST); default the load balancer's own HTTP URL. */
-    domain?: string;
-    /** What `sst dev` runs instead of the service. Default the router from sources with tsx. */
-    devCommand?: string;
-  };
-  /** An existing VPC. Default: a new one with a managed NAT gateway when `$app.stage` is `production`, NAT instances otherwise. */
-  vpc?: Vpc;
-}
-
-const DEFAULT_DEV_COMMAND = 'node --import tsx infra/router/dev.ts';
-
-export class LambdaDispatch extends $util.ComponentResource {
+export class LambdaDispatch extends ComponentResource {
   readonly vpc: Vpc;
   readonly function: Fn;
+  /** Every function behind the router by its routes' name: `main` (the one above) and those of `functions`. */
+  readonly functions: Record<string, Fn>;
   readonly cluster: Cluster;
   readonly router: Service;
   /** The security group of the function's network interfaces: the only source allowed on the control port. */
@@ -127,6 +31,8 @@ export class LambdaDispatch extends $util.ComponentResource {
   /** The CloudWatch dashboard and alarms of observability.ts (none in `sst dev`, or when turned off). */
   readonly dashboard: InstanceType<typeof aws.cloudwatch.Dashboard> | undefined;
   readonly alarms: InstanceType<typeof aws.cloudwatch.MetricAlarm>[];
+  /** The container workers' service (workers.ts), when `workers` is given (never in `sst dev`). */
+  readonly workers: Service | undefined;
 
   constructor(name: string, args: LambdaDispatchArgs, opts: $util.ComponentResourceOptions = {}) {
     super('lambda-dispatch:aws:LambdaDispatch', name, {}, opts);
@@ -171,25 +77,38 @@ export class LambdaDispatch extends $util.ComponentResource {
       parent,
     );
 
-    this.function = new sst.aws.Function(
-      `${name}Function`,
-      {
-        handler: args.function.handler,
-        ...(args.function.bundle ? { bundle: args.function.bundle } : {}),
-        runtime: settings.runtime,
-        architecture: settings.fnArchitecture,
-        timeout: `${settings.timeout} seconds`,
-        memory: `${settings.memory} MB`,
-        vpc: { privateSubnets: vpc.privateSubnets, securityGroups: [this.functionSecurityGroup.id] },
-        // Invoked by the router only: no function URL.
-        url: false,
-        ...(args.function.environment ? { environment: args.function.environment } : {}),
-        ...(args.function.link ? { link: args.function.link } : {}),
-        ...(args.function.copyFiles ? { copyFiles: args.function.copyFiles } : {}),
-        ...(args.function.transform ? { transform: args.function.transform } : {}),
-      },
-      parent,
-    );
+    const createFunction = (id: string, f: FunctionOptions, fs: { runtime: string; architecture: string; timeout: number; memory: number }) =>
+      new sst.aws.Function(
+        id,
+        {
+          handler: f.handler,
+          ...(f.bundle ? { bundle: f.bundle } : {}),
+          runtime: fs.runtime as FunctionOptions['runtime'] & string,
+          architecture: fs.architecture as FunctionOptions['architecture'] & string,
+          timeout: `${fs.timeout} seconds`,
+          memory: `${fs.memory} MB`,
+          vpc: { privateSubnets: vpc.privateSubnets, securityGroups: [this.functionSecurityGroup.id] },
+          // Invoked by the router only: no function URL.
+          url: false,
+          ...(f.environment ? { environment: f.environment } : {}),
+          ...(f.link ? { link: f.link } : {}),
+          ...(f.copyFiles ? { copyFiles: f.copyFiles } : {}),
+          ...(f.transform ? { transform: f.transform } : {}),
+        },
+        parent,
+      );
+    this.function = createFunction(`${name}Function`, args.function, {
+      runtime: settings.runtime,
+      architecture: settings.fnArchitecture,
+      timeout: settings.timeout,
+      memory: settings.memory,
+    });
+    this.functions = { [MAIN_FUNCTION]: this.function };
+    for (const f of settings.functions) this.functions[f.name] = createFunction(`${name}Function${pascal(f.name)}`, f.function, f);
+    // Several functions: the router gets the routes with each one's deployed name.
+    const routes = settings.routes
+      ? $jsonStringify({ ...settings.routes, functions: settings.routes.functions.map((f) => ({ ...f, functionName: this.functions[f.name]!.name })) })
+      : undefined;
 
     this.cluster = new sst.aws.Cluster(
       `${name}Cluster`,
@@ -209,7 +128,10 @@ export class LambdaDispatch extends $util.ComponentResource {
       parent,
     );
 
+    // Container workers share a secret and the routers' certificate through SST's secret store.
+    const secrets = args.workers && !$dev ? workerSecrets(name) : undefined;
     const router = settings.router;
+    const defaults = routerImageDefaults();
     const region = aws.getRegionOutput({}, parent).region;
     const drain = drainTimings(router.shutdownGraceSeconds);
     // The load balancer's nodes sit in the public subnets and reach the router from addresses
@@ -223,13 +145,15 @@ export class LambdaDispatch extends $util.ComponentResource {
       `${name}Router`,
       {
         cluster: this.cluster,
-        image: args.router?.image ?? { context: '.', dockerfile: 'infra/router.Dockerfile' },
+        image: args.router?.image ?? defaults.image,
         cpu: router.cpu,
         memory: router.memory,
         architecture: router.architecture,
         ...(router.capacity === 'spot' ? { capacity: 'spot' as const } : {}),
         environment: {
           LAMBDA_DISPATCH_FunctionName: this.function.name,
+          ...(routes ? { LAMBDA_DISPATCH_Routes: routes } : {}),
+          ...(secrets ? routerWorkerEnvironment(secrets) : {}),
           LAMBDA_DISPATCH_FunctionTimeout: String(settings.timeout),
           LAMBDA_DISPATCH_IncomingRequestHTTPPort: String(ROUTER_HTTP_PORT),
           LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: String(ROUTER_CONTROL_PORT),
@@ -240,7 +164,8 @@ export class LambdaDispatch extends $util.ComponentResource {
           ...($dev ? {} : emfEnvironment(name, settings.observability)),
           ...args.router?.settings,
         },
-        permissions: [{ actions: ['lambda:InvokeFunction'], resources: [this.function.arn] }],
+        // Exactly the functions it routes to.
+        permissions: [{ actions: ['lambda:InvokeFunction'], resources: Object.values(this.functions).map((f) => f.arn) }],
         loadBalancer: {
           ...(args.router?.domain ? { domain: args.router.domain } : {}),
           rules: args.router?.domain
@@ -280,7 +205,7 @@ export class LambdaDispatch extends $util.ComponentResource {
           memoryUtilization: false,
         },
         dev: {
-          command: args.router?.devCommand ?? DEFAULT_DEV_COMMAND,
+          command: args.router?.devCommand ?? defaults.devCommand,
           directory: '.',
           url: `http://127.0.0.1:${ROUTER_HTTP_PORT}`,
         },
@@ -335,66 +260,17 @@ export class LambdaDispatch extends $util.ComponentResource {
     this.dashboard = observed.dashboard;
     this.alarms = observed.alarms;
 
+    this.workers =
+      args.workers && secrets
+        ? createWorkers(name, args.workers, { cluster: this.cluster, router: this.router, routerSecurityGroup: this.routerSecurityGroup, vpcId: vpc.id, secrets }, parent).service
+        : undefined;
+
     this.url = $output(this.router.url);
     this.registerOutputs({ url: this.url });
   }
 }
 
-/** Validates what the types cannot say; every problem is reported at once, each naming its argument. */
-function checkArgs(name: string, args: LambdaDispatchArgs, production: boolean) {
-  const problems: string[] = [];
-  const int = (label: string, v: number | undefined, dflt: number, min: number, max: number, why = '') => {
-    const n = v ?? dflt;
-    if (!Number.isInteger(n) || n < min || n > max) problems.push(`${label} must be an integer from ${min} to ${max}${why}, got ${n}`);
-    return n;
-  };
-  if (!args.function.bundle && !/^[^.]+\.[A-Za-z_$][\w$]*$/.test(args.function.handler)) {
-    problems.push(`function.handler must look like "path/to/module.export", got "${args.function.handler}"`);
-  }
-  const timeout = int('function.timeout', args.function.timeout, 60, 1, 900);
-  const memory = int('function.memory', args.function.memory, 512, 128, 10_240);
-  const scaling = args.router?.scaling ?? {};
-  const defaultMin = production ? 2 : 1;
-  const min = int('router.scaling.min', scaling.min, defaultMin, 0, 1000);
-  const max = int('router.scaling.max', scaling.max, 10, 1, 1000);
-  if (min > max) {
-    const note = scaling.min === undefined ? (production ? ', the default in the production stage' : ', the default') : '';
-    problems.push(`router.scaling.min (${min}${note}) exceeds router.scaling.max (${max})`);
-  }
-  const cpuUtilization = int('router.scaling.cpuUtilization', scaling.cpuUtilization, 50, 1, 100);
-  const shutdownGraceSeconds = int(
-    'router.shutdownGraceSeconds',
-    args.router?.shutdownGraceSeconds,
-    DEFAULT_SHUTDOWN_GRACE_SECONDS,
-    0,
-    MAX_SHUTDOWN_GRACE_SECONDS,
-    ` (ECS's stop timeout follows it at +${STOP_TIMEOUT_MARGIN_SECONDS} s and Fargate allows at most ${FARGATE_MAX_STOP_TIMEOUT_SECONDS} s)`,
-  );
-  const extra = args.router?.settings ?? {};
-  if ('LAMBDA_DISPATCH_ShutdownGraceMs' in extra) {
-    problems.push('router.settings.LAMBDA_DISPATCH_ShutdownGraceMs cannot be set: use router.shutdownGraceSeconds, which the deregistration delay and the stop timeout follow');
-  }
-  // The router's spellings of true (core/settings/env.ts). Only a literal can be checked here; a
-  // value computed at deploy time is the caller's to keep.
-  const tls = extra.LAMBDA_DISPATCH_ControlTls;
-  if (typeof tls === 'string' && !['true', '1', 'yes'].includes(tls.trim().toLowerCase())) {
-    problems.push(`router.settings.LAMBDA_DISPATCH_ControlTls cannot turn off TLS on the control channel (the function's callbacks cross the VPC), got "${tls}"`);
-  }
-  const observability = checkObservability(args, extra, problems);
-  if (problems.length > 0) throw new Error(`LambdaDispatch "${name}": ${problems.join('; ')}`);
-  return {
-    runtime: args.function.runtime ?? 'nodejs24.x',
-    fnArchitecture: args.function.architecture ?? 'arm64',
-    timeout,
-    memory,
-    router: {
-      cpu: args.router?.cpu ?? '0.5 vCPU',
-      memory: args.router?.memory ?? '1 GB',
-      architecture: args.router?.architecture ?? (args.router?.capacity === 'spot' ? 'x86_64' : 'arm64'),
-      capacity: args.router?.capacity ?? 'fargate',
-      scaling: { min, max, cpuUtilization },
-      shutdownGraceSeconds,
-    },
-    observability,
-  };
+/** `images-v2` → `ImagesV2`: resource names are PascalCase. */
+function pascal(name: string): string {
+  return name.replace(/(^|[-_])(\w)/g, (_, __, c: string) => c.toUpperCase());
 }
