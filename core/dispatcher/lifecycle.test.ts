@@ -173,6 +173,26 @@ test('instances idle after the load go away; requests never leave counters behin
   assert.equal(s.requests.served, 1);
 });
 
+test('a client abort before the response head: the RES_END that confirms it frees the channel, which stays open', async () => {
+  h.enqueueGet(0);
+  const p = h.invokes[0]!.payload;
+  const c = await h.connect(p.instanceId, p.token, 0);
+  const head = decodeFrame(await c.first!);
+  assert.equal(head.type, 'req-head');
+  h.dispatcher.onRecord(Rec.REQ_ABORT, 0, new Uint8Array(0));
+  await settle();
+  assert.deepEqual(c.frames.map((f) => f.type), ['req-head', 'req-abort']);
+  c.ws!.send(encodeFrame({ type: 'res-end', id: (head as { id: number }).id }));
+  await settle();
+  const s = h.dispatcher.status();
+  assert.deepEqual([s.channels.busy, s.inFlight, s.channels.open], [0, 0, 1], 'freed, and not closed as a protocol error');
+  assert.equal(s.requests.aborted, 1);
+  // The channel takes the next request.
+  h.enqueueGet(1);
+  await settle();
+  assert.equal(c.frames.filter((f) => f.type === 'req-head').length, 2);
+});
+
 test('a client abort the peer never confirms: after AbortAckMs the channel is closed and its capacity comes back', async () => {
   h.enqueueGet(0);
   const p = h.invokes[0]!.payload;

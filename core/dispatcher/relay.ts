@@ -258,6 +258,9 @@ export class Relay {
         return;
       }
       case FrameType.RES_END: {
+        // After REQ_ABORT this is the extension's confirmation, whatever it had sent: the
+        // response was already cut off, there is no framing left to hold it to.
+        if (ex.abortedAt !== 0) return this.complete(ex, ch, null);
         if (ex.state === 'sent') return this.capacity.protocolError(ch, 'response end before head');
         if (shortfall(ex.responseBody, ex.responseBytes)) return this.framingViolation(ex, ch, 'short-body');
         let trailers: Uint8Array | undefined;
