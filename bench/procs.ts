@@ -14,8 +14,10 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const children = new Set<ChildProcess>();
 
 // Whatever happens to the orchestrator, no child outlives it: a signal that ends it ends them too.
+// nginx's master is asked to stop (SIGTERM: it ends its workers); killed, it would orphan them.
+const finalSignal = new WeakMap<ChildProcess, NodeJS.Signals>();
 const killChildren = () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(finalSignal.get(c) ?? 'SIGKILL');
 };
 process.once('exit', killChildren);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -236,6 +238,7 @@ http {
 `,
   );
   const child = track(spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  finalSignal.set(child, 'SIGTERM');
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const url = `http://127.0.0.1:${port}`;
