@@ -32,13 +32,14 @@ test('a saturated environment is given fewer requests at once; counters return t
     (s) => s.concurrency.length > 0 && s.concurrency.every((c) => c.limit < INITIAL_CONCURRENT),
     20_000,
   );
-  // Channels follow the limit: each instance is told limit + 2 and closes the rest once idle.
+  // Channels follow the limit: each instance is told limit + 2 (fewer only once that halves what
+  // it holds) and closes the rest once idle, far from the ChannelCount it may hold.
   const followed = await waitFor(
     () => stack.router.status(),
-    (s) => s.concurrency.length > 0 && s.concurrency.every((c) => c.channelTarget === Math.min(c.limit + 2, 32) && c.channels <= c.channelTarget),
+    (s) => s.concurrency.length > 0 && s.concurrency.every((c) => c.channelTarget < 2 * (c.limit + 2) && c.channels <= c.channelTarget),
     20_000,
   );
-  for (const c of followed.concurrency) assert.ok(c.channels <= c.limit + 2, `instance ${c.instance}: ${c.channels} channels at limit ${c.limit}`);
+  for (const c of followed.concurrency) assert.ok(c.channels < 2 * (c.limit + 2), `instance ${c.instance}: ${c.channels} channels at limit ${c.limit}`);
   stop = true;
   await Promise.all(clients);
   assert.ok(answered > 0);

@@ -221,7 +221,9 @@ export class Fleet {
   private holdChannels(inst: Instance): void {
     if (!inst.followsLimit) return;
     const target = channelsFor(inst.concurrency.limit + inst.sockets, this.o.channelCount);
-    if (target === inst.channelTarget) return;
+    // More at once; fewer only once it is half of what is held: a limit that moves a step each
+    // second would otherwise close and reopen channels (a TLS handshake each) as often.
+    if (target === inst.channelTarget || (target > inst.channelTarget / 2 && target < inst.channelTarget)) return;
     inst.channelTarget = target;
     let told = false;
     for (const ch of inst.channels) {

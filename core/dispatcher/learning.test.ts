@@ -56,7 +56,7 @@ test('a limit at the busy count stops new requests until one finishes', async ()
   assert.deepEqual([s.inFlight, s.pending], [1, 1], 'the second request waits though a channel is free');
 });
 
-test('channels follow the limit: an extension that follows is asked for limit + 2, those beyond take nothing', async () => {
+test('channels follow the limit: an extension that follows is asked for limit + 2 (fewer once that halves), those beyond take nothing', async () => {
   h = await startHarness({ minConcurrentCount: 1, maxConcurrentCount: 16, channelCount: 16 });
   h.enqueueGet(0);
   const a = h.invokes[0]!.payload;
@@ -65,20 +65,23 @@ test('channels follow the limit: an extension that follows is asked for limit + 
   const c0 = await h.connect(a.instanceId, a.token, 0, follows);
   const c11 = await h.connect(a.instanceId, a.token, 11, follows);
   await settle();
-  c0.ws!.send(load(0.95)); // 10 → 7: hold 9
-  await settle();
-  assert.deepEqual(h.dispatcher.status().concurrency.map((c) => c.limit), [7]);
+  // 10 → 7 → 5 → 3: limit + 2 is 9, then 7 (more than half of the 12 held: no change), then 5.
+  for (const limit of [7, 5, 3]) {
+    c0.ws!.send(load(0.95));
+    await settle();
+    assert.deepEqual(h.dispatcher.status().concurrency.map((c) => c.limit), [limit]);
+  }
   const told = [...c0.frames, ...c11.frames].filter((f) => f.type === 'channels');
-  assert.deepEqual(told, [{ type: 'channels', count: 9 }], 'one CHANNELS frame, on a channel it keeps');
+  assert.deepEqual(told, [{ type: 'channels', count: 5 }], 'one CHANNELS frame, once the count halved, on a channel it keeps');
   assert.ok(c0.frames.some((f) => f.type === 'channels'));
-  // Channel 11 is beyond the count: requests go to channel 0 (busy with the first) and then wait.
+  // Channel 11 is beyond the count: it takes no new request.
   h.enqueueGet(1);
   await settle();
   assert.equal(c11.frames.filter((f) => f.type === 'req-head').length, 0, 'nothing new on a channel beyond the count');
   // A channel beyond the count that opens late is told again on itself.
   const late = await h.connect(a.instanceId, a.token, 12, follows);
   await settle();
-  assert.deepEqual(late.frames, [{ type: 'channels', count: 9 }]);
+  assert.deepEqual(late.frames, [{ type: 'channels', count: 5 }]);
 });
 
 test('an extension that does not follow is never sent CHANNELS', async () => {
