@@ -88,6 +88,18 @@ test('status: the decision carries the smoothed demand and the capacity counted'
   assert.match(s.last.reason, /demand=20\.0/);
 });
 
+test('sockets are demand of their own: instances for them at MaxSocketsPerInstance over the multiplier, kept while they are held', () => {
+  const s = new Scaler({ ...settings, maxSocketsPerInstance: 100 }, 0);
+  // 500 WebSockets and no request: 500 ÷ (100 ÷ 2) = 10 instances, reached a step at a time.
+  assert.match(s.decide(0, obs({ open: 1, sockets: 500 })).reason, /wants 10 \(.*10 for 500 sockets\)/);
+  assert.equal(hold(s, 100, 20_000, obs({ open: 6, sockets: 500 })), 10);
+  // An instance holding sockets serves something: no idle release, no scale-in while they stay.
+  assert.equal(hold(s, 20_100, 60_000, obs({ open: 10, sockets: 500 })), 10);
+  // Without the setting they count for nothing: the instance holding them would be scaled in.
+  const none = new Scaler(settings, 0);
+  assert.equal(hold(none, 0, 20_000, obs({ open: 1, sockets: 500 })), 0);
+});
+
 test('the first request starts one instance at once; the scale-out interval counts from it', () => {
   const s = new Scaler(settings, 0);
   assert.equal(s.first(0, false, 0), null, 'nothing waits');
