@@ -65,6 +65,21 @@ test('waiting requests: on the average, what they need beyond the instances alre
   assert.equal(after.held, 'instances-starting');
 });
 
+test('a request that waits a moment while the instances have room starts nothing; a queue that stays does', () => {
+  const s = new Scaler({ ...settings, instanceCountMultiplier: 1.25 }, 0);
+  // 2 open instances of 20 serving 20 at once, half their room (20 ÷ (20 ÷ 1.25) → 2).
+  assert.equal(hold(s, 0, 10_000, obs({ open: 2, per: 20, inFlight: 20 })), 2);
+  // Now and then one request meets every channel busy for a tick: the open instances clear it.
+  for (let t = 10_100; t <= 30_000; t += 100) {
+    const waiting = t % 1000 === 0 ? 1 : 0;
+    assert.equal(s.decide(t, obs({ open: 2, per: 20, inFlight: 20, waiting })).desired, 2, `at ${t} ms`);
+  }
+  // Full instances: one waiting request is enough to ask for another.
+  const full = new Scaler({ ...settings, instanceCountMultiplier: 1.25 }, 0);
+  hold(full, 0, 10_000, obs({ open: 2, per: 20, inFlight: 40 }));
+  assert.equal(full.decide(10_100, obs({ open: 2, per: 20, inFlight: 40, waiting: 1 })).desired, 3);
+});
+
 test('capacity per instance comes from the open instances, not the setting', () => {
   // Two open instances that serve 32 each (the setting says 10): 60 running at multiplier 2 → 16
   // per instance → 4 instances, not 12.

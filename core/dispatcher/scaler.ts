@@ -211,7 +211,11 @@ export class Scaler {
     // Headroom for what runs, on the average; for what waits (on the average, and only while some
     // does), no more than it needs beyond the starting instances, which will serve it once open.
     const forRun = instancesFor(running, target);
-    const forWait = o.waiting > 0 ? forWaiting(o, this.waiting, per) : 0;
+    // Requests that wait while the open instances have room under their limits met every channel
+    // busy for a moment: the open instances clear them within a tick, so a cold start is started
+    // for them only once the queue averages a request or more over the last second.
+    const full = o.open === 0 || o.inFlight >= o.capacity;
+    const forWait = o.waiting > 0 && (full || this.waiting >= 1) ? forWaiting(o, this.waiting, per) : 0;
     // Sockets fill instances of their own measure; they come and go slowly, so no average.
     const perSockets = s.maxSocketsPerInstance ?? 0;
     const forSockets = perSockets > 0 ? instancesFor(o.sockets ?? 0, targetPerInstance(perSockets, s.instanceCountMultiplier)) : 0;
