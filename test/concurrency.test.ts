@@ -32,14 +32,10 @@ test('a saturated environment is given fewer requests at once; counters return t
     (s) => s.concurrency.length > 0 && s.concurrency.every((c) => c.limit < INITIAL_CONCURRENT),
     20_000,
   );
-  // Channels follow the limit: each instance is told limit + 2 (fewer only once that halves what
-  // it holds) and closes the rest once idle, far from the ChannelCount it may hold.
-  const followed = await waitFor(
-    () => stack.router.status(),
-    (s) => s.concurrency.length > 0 && s.concurrency.every((c) => c.channelTarget < 2 * (c.limit + 2) && c.channels <= c.channelTarget),
-    20_000,
-  );
-  for (const c of followed.concurrency) assert.ok(c.channels < 2 * (c.limit + 2), `instance ${c.instance}: ${c.channels} channels at limit ${c.limit}`);
+  // Channels follow the limit up, never down: an instance whose limit only fell holds the channels
+  // of its initial limit (10 + 2), not the ChannelCount (132) it may hold.
+  const followed = await stack.router.status();
+  for (const c of followed.concurrency) assert.ok(c.channels <= INITIAL_CONCURRENT + 2, `instance ${c.instance}: ${c.channels} channels at limit ${c.limit}`);
   stop = true;
   await Promise.all(clients);
   assert.ok(answered > 0);

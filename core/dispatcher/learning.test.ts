@@ -10,6 +10,13 @@ import { WORKER_SECRET, settle, startHarness, type Harness } from './harness.ts'
 let h: Harness;
 afterEach(() => h.close());
 
+/** As if the instance had had its whole limit busy since its last report (what earns a raise). */
+function busy(h: Harness, index: number): void {
+  const fleet = (h.dispatcher as unknown as { fleet: { all(): Iterable<{ peakBusy: number; concurrency: { limit: number } }> } }).fleet;
+  const inst = [...fleet.all()][index]!;
+  inst.peakBusy = inst.concurrency.limit;
+}
+
 const load = (elu: number) => encodeFrame({ type: 'load', load: { elu, cpu: elu, requests: 10, intervalMs: 1000 } });
 
 test('a saturated Lambda instance is given fewer requests at once; the status and an event say why', async () => {
@@ -56,7 +63,7 @@ test('a limit at the busy count stops new requests until one finishes', async ()
   assert.deepEqual([s.inFlight, s.pending], [1, 1], 'the second request waits though a channel is free');
 });
 
-test('channels follow the limit: an extension that follows is asked for limit + 2 (fewer once that halves), those beyond take nothing', async () => {
+test('channels follow the limit up: an extension that follows is asked for limit + 2 as it rises, never fewer', async () => {
   h = await startHarness({ minConcurrentCount: 1, maxConcurrentCount: 16, channelCount: 16 });
   h.enqueueGet(0);
   const a = h.invokes[0]!.payload;
@@ -65,23 +72,27 @@ test('channels follow the limit: an extension that follows is asked for limit + 
   const c0 = await h.connect(a.instanceId, a.token, 0, follows);
   const c11 = await h.connect(a.instanceId, a.token, 11, follows);
   await settle();
-  // 10 → 7 → 5 → 3: limit + 2 is 9, then 7 (more than half of the 12 held: no change), then 5.
-  for (const limit of [7, 5, 3]) {
-    c0.ws!.send(load(0.95));
+  // Falling (10 → 7): the 12 held stay, no frame.
+  c0.ws!.send(load(0.95));
+  await settle();
+  assert.deepEqual(h.dispatcher.status().concurrency.map((c) => c.limit), [7]);
+  assert.equal([...c0.frames, ...c11.frames].filter((f) => f.type === 'channels').length, 0);
+  // Rising past the initial 10 once the cut's cool-down is over (7 → 8 → 9 → 11: hold 13).
+  for (let i = 0; i < 3; i++) {
+    h.clock.now += 3000;
+    busy(h, 0);
+    c0.ws!.send(encodeFrame({ type: 'load', load: { elu: 0.05, cpu: 0.05, requests: 10, intervalMs: 1000 } }));
     await settle();
-    assert.deepEqual(h.dispatcher.status().concurrency.map((c) => c.limit), [limit]);
   }
+  const [c] = h.dispatcher.status().concurrency;
+  assert.equal(c!.limit, 11);
   const told = [...c0.frames, ...c11.frames].filter((f) => f.type === 'channels');
-  assert.deepEqual(told, [{ type: 'channels', count: 5 }], 'one CHANNELS frame, once the count halved, on a channel it keeps');
+  assert.deepEqual(told, [{ type: 'channels', count: 13 }], 'one CHANNELS frame, when limit + 2 passed the 12 held, on one channel');
   assert.ok(c0.frames.some((f) => f.type === 'channels'));
-  // Channel 11 is beyond the count: it takes no new request.
-  h.enqueueGet(1);
+  // A channel beyond the count that opens (a late one, or one reopened) is told again on itself.
+  const late = await h.connect(a.instanceId, a.token, 13, follows);
   await settle();
-  assert.equal(c11.frames.filter((f) => f.type === 'req-head').length, 0, 'nothing new on a channel beyond the count');
-  // A channel beyond the count that opens late is told again on itself.
-  const late = await h.connect(a.instanceId, a.token, 12, follows);
-  await settle();
-  assert.deepEqual(late.frames, [{ type: 'channels', count: 5 }]);
+  assert.deepEqual(late.frames, [{ type: 'channels', count: 13 }]);
 });
 
 test('an extension that does not follow is never sent CHANNELS', async () => {
