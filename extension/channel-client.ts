@@ -32,8 +32,9 @@
 // state machine: the response path (head, 1xx, body, gzip, trailers) reads the socket's buffered
 // amount, the router's features and the current call, and ends in finish()/release(), which free
 // the channel. The per-request state is already apart (app-call.ts), as are the pinned socket
-// (channel-socket.ts), header rules (app-headers.ts) and refusals (handshake-refusal.ts); what is
-// left would need all of this class's fields if split again.
+// (channel-socket.ts), header rules (app-headers.ts), refusals (handshake-refusal.ts) and upgraded
+// connections (app-tunnel.ts, which sees the channel only through the small TunnelChannel it is
+// given here); what is left would need all of this class's fields if split again.
 
 import { STATUS_CODES } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';

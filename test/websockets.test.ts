@@ -16,11 +16,12 @@ before(async () => {
 });
 after(() => stack?.close());
 
-const wsUrl = (path: string) => stack.router.url.replace(/^http/, 'ws') + path;
+const wsUrl = (path: string, on: Stack = stack) => on.router.url.replace(/^http/, 'ws') + path;
 
-function open(path: string): Promise<WebSocket> {
+/** A socket to `path` on `on` (the shared stack unless said), open. */
+function open(path: string, on: Stack = stack): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl(path), { perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
+    const ws = new WebSocket(wsUrl(path, on), { perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
     ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade answered ${res.statusCode}`)));
@@ -92,18 +93,7 @@ test('a room broadcast reaches every member the environment holds', async () => 
   // One environment, so that every member is in the same room (a room is one server's).
   const one = await startStack({ routerEnv: { LAMBDA_DISPATCH_MaxInstances: '1' } });
   try {
-    const url = one.router.url.replace(/^http/, 'ws') + '/ws/room';
-    const members = await Promise.all(
-      Array.from(
-        { length: 5 },
-        () =>
-          new Promise<WebSocket>((resolve, reject) => {
-            const ws = new WebSocket(url, { perMessageDeflate: false });
-            ws.once('open', () => resolve(ws));
-            ws.once('error', reject);
-          }),
-      ),
-    );
+    const members = await Promise.all(Array.from({ length: 5 }, () => open('/ws/room', one)));
     assert.equal((await one.router.status()).sockets, 5);
     const got = members.map((ws) => within(new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString()))), 10_000, 'the broadcast'));
     members[2]!.send('hello room');
@@ -148,13 +138,7 @@ test('a client that vanishes mid-message frees the channel; the app closing free
 test('at the deadline every socket is closed with 1012 before it, none reset, and reconnects land on the replacement', async () => {
   const short = await startStack({ lambda: { timeoutS: 6 } });
   try {
-    const url = short.router.url.replace(/^http/, 'ws') + '/ws/echo';
-    const connect = () =>
-      new Promise<WebSocket>((resolve, reject) => {
-        const ws = new WebSocket(url, { perMessageDeflate: false });
-        ws.once('open', () => resolve(ws));
-        ws.once('error', reject);
-      });
+    const connect = () => open('/ws/echo', short);
     const sockets = await Promise.all(Array.from({ length: 10 }, connect));
     const [first] = (await short.router.status()).concurrency.filter((c) => c.sockets > 0);
     assert.ok(first !== undefined);
@@ -179,18 +163,7 @@ test('at the deadline every socket is closed with 1012 before it, none reset, an
 
 test('the router\'s drain closes every socket with 1001', async () => {
   const draining = await startStack();
-  const url = draining.router.url.replace(/^http/, 'ws') + '/ws/echo';
-  const sockets = await Promise.all(
-    Array.from(
-      { length: 5 },
-      () =>
-        new Promise<WebSocket>((resolve, reject) => {
-          const ws = new WebSocket(url, { perMessageDeflate: false });
-          ws.once('open', () => resolve(ws));
-          ws.once('error', reject);
-        }),
-    ),
-  );
+  const sockets = await Promise.all(Array.from({ length: 5 }, () => open('/ws/echo', draining)));
   const codes = Promise.all(sockets.map((ws) => new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))));
   const drained = draining.router.close(10_000);
   assert.deepEqual(await codes, [1001, 1001, 1001, 1001, 1001]);

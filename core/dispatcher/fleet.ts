@@ -5,7 +5,9 @@
 // It never touches a request: which request goes where is the relay's business (relay.ts).
 // Long because every transition of an instance (start, open, report, drain, replace, leave,
 // remove), with its event and its timeout, reads and changes the same instance map and launcher:
-// split, each part would reach into the other's private state.
+// split, each part would reach into the other's private state. The decisions themselves are pure
+// and apart (scaler.ts, concurrency.ts and its channelsFor, observe.ts, liveness.ts, replays.ts);
+// what stays is carrying them out on live instances and sockets.
 
 import type { WebSocket } from 'ws';
 import type { RouterConfig } from '../config.ts';

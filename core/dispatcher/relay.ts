@@ -6,7 +6,10 @@
 // needs of capacity goes through the `Capacity` interface.
 // Long because every frame of a response (head, 1xx, body, end with trailers, error) and every ring
 // record of a request meet here, with the framing checks between them; split, they would share the
-// exchange's state across files.
+// exchange's state across files. What could leave has: the framing rules (framing.ts), the replay
+// verdicts (replays.ts), the queue (pending-queue.ts), the report (state.ts). A tunnel (an upgraded
+// request) is not a second path here: it is an exchange whose 101 lets bodies flow until either
+// end, so it adds a few lines to the head and end cases, not a module.
 
 import type { RouterErrorCode } from '../errors.ts';
 import { FLAG_END, FLAG_UPGRADE, FRAME_HEADER_BYTES, FrameError, FrameType, asBuffer, frame, peekFrame, readHeaderList, readLoad, readResponseHead, type LoadReport } from '../frames.ts';
