@@ -69,7 +69,8 @@ export class Proxy implements TunnelHost {
    * A request to switch protocols (`server.on('upgrade')`): the same way into the dispatcher,
    * flagged FLAG_UPGRADE; the slot is a Tunnel (tunnel.ts) from here to its terminal record.
    */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, fn?: number): void {
+  /** `fn`: as for handle(); null when no function is routed it (404 LD_NO_ROUTE, as for a request). */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, fn?: number | null): void {
     const headers = this.forwarded.headersOf(req);
     // Hop-by-hop, but what this request is about: the extension asks its app for the same protocol.
     if (req.headers.upgrade !== undefined) headers.push('upgrade', req.headers.upgrade);
@@ -81,11 +82,12 @@ export class Proxy implements TunnelHost {
     };
     if (this.draining) return refused('LD_SHUTTING_DOWN');
     if (this.down) return refused('LD_DISPATCHER_DOWN');
+    if (fn === null) return refused('LD_NO_ROUTE');
     const requestHead: RequestHead = { method: req.method ?? 'GET', target: req.url ?? '/', headers };
     const size = 1 + requestHeadSize(requestHead);
     if (size > this.ring.maxPayload) return refused('LD_HEAD_TOO_LARGE');
     tunnel.slot = this.slots.add(tunnel);
-    if (fn !== undefined) this.ring.write(Rec.ROUTE, tunnel.slot, encodeRoute(fn));
+    if (fn != null) this.ring.write(Rec.ROUTE, tunnel.slot, encodeRoute(fn));
     this.ring.writeWith(Rec.REQ_HEAD, tunnel.slot, size, (dst) => {
       dst[0] = FLAG_UPGRADE;
       writeRequestHead(asBuffer(dst), 1, requestHead);

@@ -171,9 +171,7 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
   );
   // Upgrades (WebSockets) go to the function like any request and become tunnels (tunnel.ts).
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const to = route(req);
-    if (to === null) return void socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    p.upgrade(req, socket, head, to);
+    p.upgrade(req, socket, head, route(req));
   });
   server.headersTimeout = 30_000;
   server.on('connection', (socket) => {

@@ -7,6 +7,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import WebSocket from 'ws';
 import { fileURLToPath } from 'node:url';
 import { loadRouterConfig } from '../core/config.ts';
 import type { StatusSnapshot } from '../core/dispatcher/status.ts';
@@ -96,6 +97,14 @@ test('an unknown route gets 404 from the router, and no header value off the all
   for (const value of ['beta', 'beta-fn', 'orders', 'orders-fn', 'images', 'BETA-2026', '']) {
     assert.deepEqual(await who('/orders/1', { 'x-fn': value }), { status: 404, error: 'LD_NO_ROUTE' }, `x-fn: ${JSON.stringify(value)}`);
   }
+  // A WebSocket upgrade is routed like a request: none for it, the same answer.
+  const refused = await new Promise<{ status: number; error: string }>((resolve, reject) => {
+    const ws = new WebSocket(`${router.url.replace(/^http/, 'ws')}/`);
+    ws.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, error: String(res.headers['x-lambda-dispatch-error']) }));
+    ws.once('open', () => reject(new Error('an unrouted upgrade opened')));
+    ws.once('error', () => {});
+  });
+  assert.deepEqual(refused, { status: 404, error: 'LD_NO_ROUTE' });
   // None of those reached a dispatcher: no function counted a request.
   const after = await router.status();
   for (const name of ['orders', 'images', 'beta']) {
