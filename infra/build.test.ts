@@ -4,12 +4,12 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { mustRun } from './command.ts';
 import { startLocalLambda } from './local/lambda-service.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -19,7 +19,7 @@ after(() => rmSync(out, { recursive: true, force: true }));
 const built = (async () => {
   // The command behind `npm run build`, as a user runs it.
   const started = Date.now();
-  await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(ROOT, 'infra/build.ts'), '--outdir', out], { cwd: ROOT });
+  await mustRun(process.execPath, ['--import', 'tsx', path.join(ROOT, 'infra/build.ts'), '--outdir', out], { cwd: ROOT, timeoutMs: 180_000 });
   return Date.now() - started;
 })();
 
@@ -81,10 +81,10 @@ test('npm run build writes the router and function bundles with source maps', as
     assert.ok(existsSync(path.join(out, f)), `${f} is missing`);
   }
   assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'router/package.json'), 'utf8')), { type: 'module' });
-  const { stdout } = await promisify(execFile)(
+  const { stdout } = await mustRun(
     process.execPath,
     ['--input-type=module', '-e', `const m = await import(${JSON.stringify(path.join(out, 'lambda/index.mjs'))}); console.log(typeof m.handler)`],
-    { cwd: out, env: routerEnv({}) },
+    { cwd: out, env: routerEnv({}), timeoutMs: 60_000 },
   );
   assert.equal(stdout.trim(), 'function', 'dist/lambda/index.mjs exports handler');
   assert.ok(ms < 60_000, `build took ${ms} ms`);

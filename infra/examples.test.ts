@@ -9,17 +9,16 @@
 
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { runCommand } from './command.ts';
 import { Graph } from './sst-check/graph.ts';
 import { sstInstallOnce } from './sst-check/sst-cli.ts';
 import { synthesize } from './sst-check/synth.ts';
 import { cleanEnv, packed, ROOT, type Packed } from './package/packed.ts';
 
-const run = promisify(execFile);
 const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc');
 
 interface Example {
@@ -58,13 +57,8 @@ before(async () => {
 });
 
 async function attempt(cmd: string, args: string[], cwd: string, env = cleanEnv()): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await run(cmd, args, { cwd, env, maxBuffer: 16 << 20 });
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, out: (e.stdout ?? '') + (e.stderr ?? '') };
-  }
+  const r = await runCommand(cmd, args, { cwd, env, timeoutMs: 180_000 });
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 /** The example's own script, run as npm would (its bins on PATH: the project's and the repository's for esbuild). */
@@ -95,12 +89,14 @@ async function serveAndCheck(commandLine: string, cwd: string, framework: RegExp
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
     const url = await until(() => /^router\s+(http:\/\/\S+)/m.exec(output)?.[1], 60_000, () => output);
-    const root = await fetch(`${url}/`);
+    // A router that never answers fails the test instead of holding the run.
+    const signal = AbortSignal.timeout(30_000);
+    const root = await fetch(`${url}/`, { signal });
     assert.equal(root.status, 200, output);
     assert.match(((await root.json()) as { framework: string }).framework, framework);
-    const user = await fetch(`${url}/users/42`);
+    const user = await fetch(`${url}/users/42`, { signal });
     assert.deepEqual(await user.json(), { id: '42' });
-    const echo = await fetch(`${url}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: [1, 'two'] }) });
+    const echo = await fetch(`${url}/echo`, { signal, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: [1, 'two'] }) });
     assert.deepEqual(await echo.json(), { received: { a: [1, 'two'] } });
   } finally {
     child.kill('SIGINT');

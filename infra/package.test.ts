@@ -6,15 +6,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { builtinModules } from 'node:module';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
+import { runCommand } from './command.ts';
 import { cleanEnv, packed, ROOT } from './package/packed.ts';
 
-const run = promisify(execFile);
 const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
   private?: boolean;
   dependencies: Record<string, string>;
@@ -25,13 +24,7 @@ const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'
 };
 
 async function attempt(cmd: string, args: string[], cwd: string, env = cleanEnv()): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(cmd, args, { cwd, env, maxBuffer: 16 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
+  return runCommand(cmd, args, { cwd, env, timeoutMs: 180_000 });
 }
 
 /** The package names a built file imports (static imports, literal dynamic imports and require calls). */
@@ -204,7 +197,7 @@ export const handler = createHandler((req, res) => res.end('hello from ' + req.u
   const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     const url = await waitFor(() => /^router\s+(http:\/\/\S+)/m.exec(output)?.[1], 60_000, () => output);
-    const res = await fetch(`${url}/greeting?x=1`);
+    const res = await fetch(`${url}/greeting?x=1`, { signal: AbortSignal.timeout(30_000) });
     assert.equal(res.status, 200, output);
     assert.equal(await res.text(), 'hello from /greeting?x=1');
   } finally {
@@ -272,7 +265,7 @@ test('installed from the tarball: lambda-dispatch/router starts a router in code
       assert.ok(Date.now() < until, `the worker did not register within 30 s:\n${output}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const res = await fetch(`${router.url}/from-the-package`);
+    const res = await fetch(`${router.url}/from-the-package`, { signal: AbortSignal.timeout(30_000) });
     assert.equal(res.status, 200, output);
     assert.equal(await res.text(), 'worker served /from-the-package');
   } finally {
@@ -298,7 +291,7 @@ test('installed from the tarball: `lambda-dispatch router` starts from flags, an
   try {
     const url = await waitFor(() => /lambda-dispatch router: (http:\/\/\S+)/.exec(output)?.[1], 30_000, () => output);
     assert.match(output, /function my-fn\)/);
-    const health = await fetch(`${url}/_lambda_dispatch/health`);
+    const health = await fetch(`${url}/_lambda_dispatch/health`, { signal: AbortSignal.timeout(30_000) });
     assert.equal(health.status, 200);
   } finally {
     child.kill('SIGTERM');

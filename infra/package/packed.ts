@@ -2,11 +2,10 @@
 // files that need it: `npm pack` of this repository, and an empty project with the tarball
 // installed from its path (its dependencies come from the registry).
 
-import { execFile } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { mustRun } from '../command.ts';
 import { oncePerRun } from './once-per-run.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -35,8 +34,6 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...extra };
 }
 
-const run = promisify(execFile);
-
 /** The packed and installed package of this test run. */
 export function packed(): Promise<Packed> {
   return oncePerRun('pack', make);
@@ -45,7 +42,7 @@ export function packed(): Promise<Packed> {
 async function make(dir: string): Promise<Packed> {
   const t0 = Date.now();
   // `npm pack` runs prepack (npm run build) first, as `npm publish` does.
-  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, env: cleanEnv(), maxBuffer: 16 << 20 });
+  const { stdout } = await mustRun('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, env: cleanEnv(), timeoutMs: 240_000 });
   // The build's own line comes before npm's JSON.
   const json = JSON.parse(stdout.slice(stdout.search(/^\[/m))) as { filename: string; size: number; unpackedSize: number; files: PackedFile[] }[];
   const meta = json[0]!;
@@ -54,7 +51,13 @@ async function make(dir: string): Promise<Packed> {
   const project = path.join(dir, 'app');
   mkdirSync(project);
   writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'lambda-dispatch-user', private: true, type: 'module' }, null, 2));
-  await run('npm', ['install', tarball, '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, env: cleanEnv(), maxBuffer: 16 << 20 });
+  // Metadata already in npm's cache is used as it is (the run that installed the repository just
+  // fetched it), and a registry that does not answer fails the install in minutes, not hours.
+  await mustRun('npm', ['install', tarball, '--no-audit', '--no-fund', '--loglevel=error', '--prefer-offline', '--fetch-timeout=60000', '--fetch-retries=1'], {
+    cwd: project,
+    env: cleanEnv(),
+    timeoutMs: 240_000,
+  });
   // Node's types for tsc, as any TypeScript project has them.
   mkdirSync(path.join(project, 'node_modules', '@types'), { recursive: true });
   symlinkSync(path.join(ROOT, 'node_modules', '@types', 'node'), path.join(project, 'node_modules', '@types', 'node'), 'dir');

@@ -1,13 +1,10 @@
 // The pinned SST CLI, run offline: no Pulumi download (the check needs none), no telemetry, and
 // the `bun` it installs providers with taken from the npm package instead of a download.
 
-import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { runCommand } from '../command.ts';
 import { oncePerRun } from '../package/once-per-run.ts';
-
-const run = promisify(execFile);
 
 /** The bun binary of the `bun` npm package: its postinstall moves it into bun/bin; without it, it is still in the platform package. */
 export function bunBinary(root: string): string {
@@ -34,15 +31,10 @@ export function sstEnv(root: string): NodeJS.ProcessEnv {
 
 /** `sst install`: writes .sst/platform (SST's components and their node_modules) for the pinned version. */
 export async function sstInstall(root: string, stage: string): Promise<{ ms: number; output: string }> {
-  const started = Date.now();
   const sst = path.join(root, 'node_modules', '.bin', 'sst');
-  try {
-    const { stdout, stderr } = await run(sst, ['install', '--stage', stage], { cwd: root, env: sstEnv(root), timeout: 300_000 });
-    return { ms: Date.now() - started, output: stdout + stderr };
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`sst install failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
-  }
+  const r = await runCommand(sst, ['install', '--stage', stage], { cwd: root, env: sstEnv(root), timeoutMs: 240_000 });
+  if (r.code !== 0) throw new Error(`sst install failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}):\n${r.stdout}${r.stderr}`);
+  return { ms: r.ms, output: r.stdout + r.stderr };
 }
 
 /** sstInstall once per test run, shared by the test files that synthesize (the SST check, the examples). */
