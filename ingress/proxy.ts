@@ -36,6 +36,12 @@ interface ClientExchange {
   /** The client went away before its response ended. */
   clientGone: boolean;
   trace: TraceContext;
+  /**
+   * A whole response's body (its head said FLAG_END), held for the terminal record that follows
+   * it in the same drain: `res.end(body)` sends head and body in one socket write, where a write
+   * and then an end would take two.
+   */
+  wholeBody?: Buffer;
 }
 
 export class Proxy implements TunnelHost {
@@ -188,7 +194,7 @@ export class Proxy implements TunnelHost {
       case Rec.RES_END: {
         const { report, offset } = readReport(payload);
         if (payload.byteLength > offset) addTrailers(cx.res, payload.subarray(offset));
-        cx.res.end();
+        cx.res.end(cx.wholeBody);
         return this.finish(cx, slot, report);
       }
       case Rec.RES_ERROR: {
@@ -216,13 +222,16 @@ export class Proxy implements TunnelHost {
       const headers = endToEndHeaders(head.headers);
       if (head.reason !== undefined) cx.res.writeHead(head.status, head.reason, headers);
       else cx.res.writeHead(head.status, headers);
+      const whole = (flags & FLAG_END) !== 0;
       if (offset < payload.byteLength) {
         cx.bytesOut += payload.byteLength - offset;
-        cx.res.write(Buffer.from(payload.subarray(offset)));
+        const body = Buffer.from(payload.subarray(offset));
+        if (whole) cx.wholeBody = body;
+        else cx.res.write(body);
       }
       // Node holds a head back until the first body write; a head that came alone (the app sent it
       // and is still producing its body: SSE, long polls) goes to the client now.
-      else if ((flags & FLAG_END) === 0) cx.res.flushHeaders();
+      else if (!whole) cx.res.flushHeaders();
     } catch {
       // A head Node refuses (bad header characters): the client gets a clean 502, not a crash.
       if (!cx.res.headersSent) answer(cx.res, routerError('LD_BAD_RESPONSE_HEAD'));
