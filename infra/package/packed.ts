@@ -26,9 +26,19 @@ export interface Packed {
   ms: { pack: number; install: number };
 }
 
-/** Without the test runner's and npm's own variables, so that the project's npm behaves as a user's. */
+/**
+ * Without the test runner's and npm's own variables, so that the project's npm behaves as a user's;
+ * with the machine's own way out to the registry (its CA bundle and proxy), as a user's shell has
+ * it. Without NODE_EXTRA_CA_CERTS, npm on a Node from the npm registry (CI's 22 and 24), whose
+ * global npmrc with the machine's cafile is not found beside that Node, failed every TLS handshake
+ * to the registry and retried each package for 70 s before falling back to its cache.
+ */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'npm_config_registry', 'NPM_CONFIG_REGISTRY', 'npm_config_cache'];
+  const keep = [
+    ...['PATH', 'HOME', 'TMPDIR', 'LANG', 'npm_config_registry', 'NPM_CONFIG_REGISTRY', 'npm_config_cache', 'npm_config_cafile'],
+    ...['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR'],
+    ...['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy'],
+  ];
   const env: NodeJS.ProcessEnv = {};
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
   return { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...extra };
