@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { costPerMillion, fargateEstimate, PRICES } from './cost.ts';
 import { decodeHistogram, encodeHistogram, median, mergeEncoded, newHistogram, recordMs, summarize, Timeline } from './hist.ts';
 import { checkTargets, type ScenarioResults } from './report.ts';
+import { place, summarise } from './profile.ts';
 import { parseArgs } from './run.ts';
 import { closedSchedule, dueBy, intendedTime, openSchedule, phaseAt, totalRequests, type RatePhase } from './schedule.ts';
 import { escapeXml, scatterSvg, thin, type Point } from './svg.ts';
@@ -207,4 +208,28 @@ test('targets are judged from the figures', () => {
   assert.equal(met['router ≥ 1.0 × the plain Node reverse proxy (req/s)'], true);
   assert.equal(met['/ping at 1,000 req/s: router p50 ≤ direct + 1 ms'], true);
   assert.equal(met['/ping at 1,000 req/s: router p99 ≤ direct + 5 ms'], false);
+});
+
+test('a CPU profile is summarised by place (our files, packages, Node modules, V8) and by function, as shares of the samples', () => {
+  const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 0 });
+  const profile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)', ''), children: [2, 3, 4, 5] },
+      { id: 2, callFrame: frame('(idle)', '') },
+      { id: 3, callFrame: frame('commit', 'file:///work/main/core/ring.ts?tsx-namespace=1') },
+      { id: 4, callFrame: frame('send', 'file:///work/main/node_modules/ws/lib/sender.js') },
+      { id: 5, callFrame: frame('write', 'node:net') },
+    ],
+    samples: [2, 2, 3, 3, 3, 4, 5, 2],
+    timeDeltas: [100, 100, 100, 100, 100, 100, 100, 300],
+  };
+  assert.equal(place('file:///x/node_modules/@aws-sdk/client-lambda/dist/index.js', 'f'), 'pkg @aws-sdk/client-lambda');
+  assert.equal(place('file:///work/main/ingress/proxy.ts', 'handle'), 'ingress/proxy.ts');
+  assert.equal(place('', '(garbage collector)'), '(garbage collector)');
+  const lines = summarise(profile, 10);
+  assert.equal(lines[0], '0.0 s sampled, 50 % busy; by place:');
+  assert.ok(lines.includes('   50.0 %  (idle)'), lines.join('\n'));
+  assert.ok(lines.includes('   30.0 %  core/ring.ts'), lines.join('\n'));
+  assert.ok(lines.includes('   10.0 %  pkg ws'));
+  assert.ok(lines.includes('   30.0 %  commit core/ring.ts'));
 });

@@ -50,7 +50,11 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
 
 /** Spawns `node --import tsx <file>` and waits for a line matching `ready` on stdout (its first group is the URL). */
 async function startNodeService(file: string, env: Record<string, string>, ready: RegExp, what: string, cpus?: string, root = ROOT): Promise<Service> {
-  const node = [process.execPath, '--import', 'tsx', file];
+  // LD_BENCH_CPU_PROF=<dir>: every service writes V8 CPU profiles (one per thread) to <dir>/<what>
+  // when it stops, for the profile behind a figure (bench/profile.ts summarises them).
+  const prof = process.env.LD_BENCH_CPU_PROF;
+  const profile = prof ? ['--cpu-prof', `--cpu-prof-dir=${join(prof, what.replace(/\W+/g, '-'))}`] : [];
+  const node = [process.execPath, ...profile, '--import', 'tsx', file];
   // taskset execs node in place, so the child's pid is node's (its CPU is what /proc shows).
   const argv = cpus === undefined ? node : ['taskset', '-c', cpus, ...node];
   const child = track(
