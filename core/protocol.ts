@@ -7,6 +7,11 @@ export const CHANNEL_HEADER = 'x-lambda-dispatch-channel';
 /** Container workers (permanent capacity) introduce themselves with these instead of an instance id. */
 export const WORKER_HEADER = 'x-lambda-dispatch-worker-id';
 export const MAX_CONCURRENT_HEADER = 'x-lambda-dispatch-max-concurrent';
+/**
+ * A worker's upgrade, optional: the function (by its name in LAMBDA_DISPATCH_Routes) whose app the
+ * worker runs. Absent: the router's first function.
+ */
+export const FUNCTION_HEADER = 'x-lambda-dispatch-function';
 /** On a channel's upgrade: "1" when this invocation is its environment's first (a cold start). Optional. */
 export const COLD_START_HEADER = 'x-lambda-dispatch-cold-start';
 

@@ -7,7 +7,7 @@
 // Environment fallbacks: LAMBDA_DISPATCH_RouterUrl, LAMBDA_DISPATCH_RouterCertSha256, LAMBDA_DISPATCH_WorkerSecret (required; never
 // a flag, so that it stays out of process listings), LAMBDA_DISPATCH_PORT,
 // LAMBDA_DISPATCH_HEALTH_PATH, LAMBDA_DISPATCH_COMMAND, LAMBDA_DISPATCH_ChannelCount,
-// LAMBDA_DISPATCH_MaxConcurrentCount, LAMBDA_DISPATCH_WorkerId. SIGTERM/SIGINT: in-flight
+// LAMBDA_DISPATCH_MaxConcurrentCount, LAMBDA_DISPATCH_WorkerId, LAMBDA_DISPATCH_WorkerFunction. SIGTERM/SIGINT: in-flight
 // requests finish (up to LAMBDA_DISPATCH_ShutdownGraceMs, 20000), then the process exits 0.
 
 import { realpathSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { closeLocalServers } from './app/registry.ts';
 import type { App } from './types.ts';
 import { startWorker, type Worker } from './worker.ts';
 
-export const USAGE = `usage: lambda-dispatch worker --router wss://host:5003 --router-cert-sha256 HEX [--channels N] [--max-concurrent N]
+export const USAGE = `usage: lambda-dispatch worker --router wss://host:5003 --router-cert-sha256 HEX [--channels N] [--max-concurrent N] [--function NAME]
          (--port P [--health-path /health] [--command "..."] | --module path/to/app.js [--export name])
 
 Runs your app as a container worker: permanent capacity the router fills before it invokes Lambda.
@@ -49,6 +49,8 @@ export interface WorkerCommand {
   channels: number | undefined;
   maxConcurrent: number | undefined;
   workerId: string | undefined;
+  /** The router's function (LAMBDA_DISPATCH_Routes name) whose app this is; undefined: the router's first. */
+  functionName: string | undefined;
   graceMs: number;
   app: { port: number; healthPath: string | undefined; command: string | undefined } | { module: string; export: string };
 }
@@ -84,6 +86,7 @@ function parseWorkerCommand(args: string[], env: Env): WorkerCommand {
         module: { type: 'string' },
         export: { type: 'string' },
         'worker-id': { type: 'string' },
+        function: { type: 'string' },
       },
     }));
   } catch (err) {
@@ -114,6 +117,7 @@ function parseWorkerCommand(args: string[], env: Env): WorkerCommand {
   }
   const shutdownGraceMs = read('LAMBDA_DISPATCH_ShutdownGraceMs', SHUTDOWN_GRACE_MS, DEFAULT_SHUTDOWN_GRACE_MS);
   const workerId = flagOrEnv('--worker-id', values['worker-id'], 'LAMBDA_DISPATCH_WorkerId', text);
+  const functionName = flagOrEnv('--function', values.function, 'LAMBDA_DISPATCH_WorkerFunction', text);
   const portValue = flagOrEnv('--port', values.port, 'LAMBDA_DISPATCH_PORT', port(), integer({ min: 1, max: 65_535 }));
   const healthPathValue = flagOrEnv('--health-path', values['health-path'], 'LAMBDA_DISPATCH_HEALTH_PATH', healthPath);
   const command = flagOrEnv('--command', values.command, 'LAMBDA_DISPATCH_COMMAND', text);
@@ -128,7 +132,7 @@ function parseWorkerCommand(args: string[], env: Env): WorkerCommand {
     if (portValue === undefined) throw new UsageError('the app is required: --port P (an app listening on 127.0.0.1:P) or --module path/to/app.js');
     app = { port: portValue, healthPath: healthPathValue, command };
   }
-  return { routerUrl, routerCertSha256: pin, secret: secretValue, channels, maxConcurrent, workerId, graceMs: shutdownGraceMs, app };
+  return { routerUrl, routerCertSha256: pin, secret: secretValue, channels, maxConcurrent, workerId, functionName, graceMs: shutdownGraceMs, app };
 }
 
 /** Loads the app a `--module` names: its export is a request listener, a fetch handler, `{ fetch }` or `{ port }`. */
@@ -166,6 +170,7 @@ export async function main(args: string[], env: Env = process.env): Promise<numb
       ...(cmd.channels !== undefined ? { channels: cmd.channels } : {}),
       ...(cmd.maxConcurrent !== undefined ? { maxConcurrent: cmd.maxConcurrent } : {}),
       ...(cmd.workerId !== undefined ? { workerId: cmd.workerId } : {}),
+      ...(cmd.functionName !== undefined ? { functionName: cmd.functionName } : {}),
     });
   } catch (err) {
     console.error(`lambda-dispatch worker: ${(err as Error).message}`);

@@ -10,7 +10,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { CHANNEL_HEADER, FEATURES_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../core/protocol.ts';
+import { CHANNEL_HEADER, FEATURES_HEADER, FUNCTION_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../core/protocol.ts';
 import { Backoff } from '../core/backoff.ts';
 import { CERT_SHA256_TEXT } from '../core/cert-pin.ts';
 import { appTarget } from './app/kinds.ts';
@@ -41,6 +41,11 @@ export interface WorkerOptions extends ExtensionOptions {
   channels?: number;
   /** Default `<hostname>-<pid>-<random>`. */
   workerId?: string;
+  /**
+   * The function whose app this is, by its name in the router's LAMBDA_DISPATCH_Routes. Default: the
+   * router's first function (the only one of a router without routes).
+   */
+  functionName?: string;
   /** First reconnect delay. Default 100. */
   backoffInitialMs?: number;
   /** Longest reconnect delay. Default 5000. */
@@ -61,6 +66,7 @@ export interface WorkerStatus {
 const STATUS_HINT: Record<number, string> = {
   401: 'the router refused the worker secret (check LAMBDA_DISPATCH_WorkerSecret on both sides)',
   503: 'the router does not accept container workers (set LAMBDA_DISPATCH_WorkerSecret on the router)',
+  404: 'the router routes to no function of that name (check functionName / --function against its LAMBDA_DISPATCH_Routes)',
 };
 
 export class Worker implements ChannelHost {
@@ -174,6 +180,7 @@ export class Worker implements ChannelHost {
       [FEATURES_HEADER]: 'upgrade',
       [CHANNEL_HEADER]: String(index),
       [MAX_CONCURRENT_HEADER]: String(this.maxConcurrent),
+      ...(this.o.functionName !== undefined ? { [FUNCTION_HEADER]: this.o.functionName } : {}),
     };
     const pin = /^wss:/i.test(this.o.routerUrl) ? this.o.routerCertSha256 : undefined;
     this.channels[index] = new ChannelClient(index, this.o.routerUrl.replace(/\/+$/, ''), headers, this.options.connectTimeoutMs, this, pin);

@@ -70,7 +70,7 @@ function inlineStatements(role: Record<string, unknown>): { Action: string[]; Re
 }
 
 function containerDefinitions(g: Graph) {
-  const task = g.one('aws:ecs/taskDefinition:TaskDefinition');
+  const task = g.one('aws:ecs/taskDefinition:TaskDefinition', /RouterTask$/);
   return JSON.parse(String(task.inputs.containerDefinitions)) as {
     name: string;
     image: string;
@@ -695,11 +695,28 @@ test('several functions: each deployed like the first, the router told their rou
       ],
       routes: [{ pathPrefix: '/images', function: 'images' }, { function: 'main' }],
       header: { name: 'x-fn', allow: { 'beta-2026': 'beta' } },
+      workers: { image: 'public.ecr.aws/example/images:1', function: 'images' },
     }`,
   );
-  const r = await synth('staging', false, configPath);
+  const { generateControlTls } = await import('../core/dispatcher/control-tls.ts');
+  const tls = await generateControlTls();
+  process.env.SST_SECRET_DispatchWorkerSecret = 'worker-secret-from-the-store-0123456789';
+  process.env.SST_SECRET_DispatchRouterTlsCert = tls.cert;
+  process.env.SST_SECRET_DispatchRouterTlsKey = tls.key;
+  let r: SynthResult;
+  try {
+    r = await synth('staging', false, configPath);
+  } finally {
+    delete process.env.SST_SECRET_DispatchWorkerSecret;
+    delete process.env.SST_SECRET_DispatchRouterTlsCert;
+    delete process.env.SST_SECRET_DispatchRouterTlsKey;
+  }
   assert.deepEqual(r.errors, []);
   const g = new Graph(r.resources);
+  // The workers run the images function's app: their handshake names it.
+  const workerTask = g.all('aws:ecs/taskDefinition:TaskDefinition').find((x) => /Workers/.test(x.name))!;
+  const [workerContainer] = JSON.parse(String(workerTask.inputs.containerDefinitions)) as { environment: { name: string; value: string }[] }[];
+  assert.equal(workerContainer!.environment.find((e) => e.name === 'LAMBDA_DISPATCH_WorkerFunction')?.value, 'images');
   const fns = g.all('aws:lambda/function:Function');
   assert.equal(fns.length, 3);
   // SST's Function component `DispatchFunctionImages` makes the Lambda function `DispatchFunctionImagesFunction`.
@@ -738,6 +755,7 @@ test('several functions: a route to an unknown function, a reused name or a rout
         function: { handler: 'demo/function.handler' },
         functions: [{ name: 'main', function: { handler: 'demo/function.handler' }, settings: { IncomingRequestHTTPPort: 1 } }],
         routes: [{ pathPrefix: '/x', function: 'nope' }],
+        workers: { image: 'public.ecr.aws/example/app:1', function: 'nope' },
       }`,
     ),
   );
@@ -745,6 +763,7 @@ test('several functions: a route to an unknown function, a reused name or a rout
   assert.match(text, /functions\[0\]\.name cannot be "main"/);
   assert.match(text, /functions\[0\]\.settings\.IncomingRequestHTTPPort is not a per-function setting/);
   assert.match(text, /routes\[0\]\.function names "nope", which is not in "functions"/);
+  assert.match(text, /workers\.function must be one of "main", got "nope"/);
 });
 
 test('container workers: an ECS service of the same app registers with the routers through the shared secret and the pinned certificate, scaled on its own CPU', async () => {
@@ -760,7 +779,7 @@ test('container workers: an ECS service of the same app registers with the route
     'lambda-dispatch',
     `{
       function: { handler: 'demo/function.handler' },
-      workers: { image: 'public.ecr.aws/example/app:1', command: ['npx', 'lambda-dispatch', 'worker', '--module', 'app.mjs'], maxConcurrent: 16, scaling: { min: 2, max: 6, cpuUtilization: 70 } },
+      workers: { image: 'public.ecr.aws/example/app:1', command: ['npx', 'lambda-dispatch', 'worker', '--module', 'app.mjs'], maxConcurrent: 16, scaling: { min: 2, max: 6, cpuUtilization: 70 }, function: 'main' },
     }`,
   );
   let r: SynthResult;
@@ -792,6 +811,8 @@ test('container workers: an ECS service of the same app registers with the route
   assert.equal(workers.env.LAMBDA_DISPATCH_RouterCertSha256, tls.certSha256);
   assert.match(workers.env.LAMBDA_DISPATCH_RouterUrl!, /^wss:\/\/[\w.-]+:5003$/);
   assert.equal(workers.env.LAMBDA_DISPATCH_MaxConcurrentCount, '16');
+  // One function: the router knows it by its Lambda name, so the workers name none (they serve it).
+  assert.equal(workers.env.LAMBDA_DISPATCH_WorkerFunction, undefined);
   assert.deepEqual(workers.command, ['npx', 'lambda-dispatch', 'worker', '--module', 'app.mjs']);
   assert.equal(workers.image, 'public.ecr.aws/example/app:1');
   // What the worker's own parser makes of its environment: a valid worker command.

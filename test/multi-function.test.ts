@@ -2,7 +2,7 @@
 // Lambdas behind one Lambda endpoint (infra/local/function-front.ts), the real SDK, and a router
 // that sends /orders and /images to two functions by path and a third only to an allow-listed
 // value of the x-fn header. Anything else gets 404 from the router, and each function has its
-// own pool, settings and scaling.
+// own pool, settings and scaling. A container worker serves the function its handshake names.
 //   node --import tsx --test test/multi-function.test.ts
 
 import { test, before, after } from 'node:test';
@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { fileURLToPath } from 'node:url';
 import { loadRouterConfig } from '../core/config.ts';
 import type { StatusSnapshot } from '../core/dispatcher/status.ts';
+import { startWorker } from '../extension/worker.ts';
 import { startRouter, type Router } from '../ingress/router.ts';
 import { createLogger } from '../ingress/telemetry/logger.ts';
 import { startFunctionFront, type FunctionFront } from '../infra/local/function-front.ts';
@@ -34,6 +35,8 @@ const ROUTES = {
   header: { name: 'x-fn', allow: { 'beta-2026': 'beta' } },
 };
 
+const WORKER_SECRET = 'a-worker-secret-of-enough-length-0123456789';
+
 const lambdas = new Map<string, LocalLambda>();
 let front: FunctionFront;
 let router: Router;
@@ -53,6 +56,7 @@ before(async () => {
     LAMBDA_DISPATCH_IncomingRequestHTTPPort: '0',
     LAMBDA_DISPATCH_ControlChannelInsecureHTTP2Port: '0',
     LAMBDA_DISPATCH_AdminPort: '0',
+    LAMBDA_DISPATCH_WorkerSecret: WORKER_SECRET,
     AWS_ENDPOINT_URL_LAMBDA: front.url,
   });
   router = await startRouter({ config, bindHost: '127.0.0.1', log: (l) => lines.push(l), logger: createLogger('silent') });
@@ -140,4 +144,29 @@ test('each function has its own pool, settings and scaling: a burst on one start
   // The lifecycle events say whose they are.
   assert.ok(lines.some((l) => /^function orders: scaling \d+ → \d+/.test(l)), lines.join('\n'));
   assert.ok(!lines.some((l) => /^(instance|scaling) /.test(l)), 'no event without its function');
+});
+
+test('a container worker serves the function it names, and only that one; a name the router does not route to is refused with 404', async () => {
+  const app = (_req: unknown, res: { setHeader(n: string, v: string): void; end(b: string): void }) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ fn: 'images-worker' }));
+  };
+  const common = { routerUrl: `wss://127.0.0.1:${router.controlPort}`, routerCertSha256: router.certSha256!, secret: WORKER_SECRET, backoffInitialMs: 50, backoffMaxMs: 500 };
+  const worker = await startWorker(app, { ...common, functionName: 'images', workerId: 'images-box', maxConcurrent: 4, channels: 4 });
+  const strayLogs: string[] = [];
+  const stray = await startWorker(app, { ...common, functionName: 'nope', workerId: 'stray-box', maxConcurrent: 1, channels: 1, log: (m) => strayLogs.push(m) });
+  try {
+    const s = await waitFor(() => router.status(), (st) => ofFunction(st, 'images').workers.connected === 1, 20_000);
+    for (const name of ['orders', 'beta']) assert.equal(ofFunction(s, name).workers.connected, 0, `${name} has no worker`);
+    // Filled before Lambda: at one request at a time, the worker serves every /images request.
+    for (let i = 0; i < 10; i++) assert.deepEqual(await who(`/images/${i}.png`), { status: 200, fn: 'images-worker' });
+    // Never another function's.
+    for (let i = 0; i < 5; i++) assert.deepEqual(await who(`/orders/${i}`), { status: 200, fn: 'orders-fn' });
+    assert.equal(worker.status().requests, 10);
+    assert.match(await waitFor(() => strayLogs.join('\n'), (t) => /no function of that name/.test(t), 10_000), /the router routes to no function of that name/);
+    assert.equal(stray.status().open, 0, 'the stray worker holds no channel');
+  } finally {
+    await stray.stop(1000);
+    await worker.stop(2000);
+  }
 });

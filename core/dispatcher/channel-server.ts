@@ -8,7 +8,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener,
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CHANNEL_FEATURES, CHANNEL_HEADER, CHANNEL_PATH, COLD_START_HEADER, EXTENSION_FEATURES, FEATURES_HEADER, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER, parseFeatures } from '../protocol.ts';
+import { CHANNEL_FEATURES, CHANNEL_HEADER, CHANNEL_PATH, COLD_START_HEADER, EXTENSION_FEATURES, FEATURES_HEADER, FUNCTION_HEADER, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER, parseFeatures } from '../protocol.ts';
 import type { ChannelHello } from './state.ts';
 
 
@@ -17,8 +17,13 @@ export interface ChannelAuthority {
   tokenFor(instanceId: string): Buffer | null | 'closing';
   /** `hello`: what the upgrade request said of the extension and its environment. */
   accept(instanceId: string, index: number, ws: WebSocket, hello: ChannelHello): void;
-  /** `acceptsUpgrade`: the worker named the `upgrade` feature. */
-  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket, acceptsUpgrade: boolean): void;
+  /**
+   * `acceptsUpgrade`: the worker named the `upgrade` feature. `functionName`: the function whose app
+   * it runs, when it named one (checked first with servesFunction).
+   */
+  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket, acceptsUpgrade: boolean, functionName?: string): void;
+  /** Whether a worker may name this function: one the router routes to (absent: none may be named). */
+  servesFunction?(name: string): boolean;
   rejected(status: number, why: string): void;
 }
 
@@ -93,8 +98,10 @@ export class ChannelServer {
     if (workerId === '' || workerId.length > 200 || !Number.isInteger(index) || index < 0 || !Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 10_000) {
       return this.reject(socket, 400, `bad ${WORKER_HEADER}, ${CHANNEL_HEADER} or ${MAX_CONCURRENT_HEADER}`);
     }
+    const fn = req.headers[FUNCTION_HEADER];
+    if (typeof fn === 'string' && this.authority.servesFunction?.(fn) !== true) return this.reject(socket, 404, `no function named ${JSON.stringify(fn.slice(0, 100))} on this router`);
     const upgrades = parseFeatures(req.headers[FEATURES_HEADER], EXTENSION_FEATURES).has('upgrade');
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.authority.acceptWorker(workerId, index, maxConcurrent, ws, upgrades));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.authority.acceptWorker(workerId, index, maxConcurrent, ws, upgrades, typeof fn === 'string' ? fn : undefined));
   }
 
   private reject(socket: Duplex, status: number, why: string): void {

@@ -4,7 +4,7 @@
 // slot's REQ_HEAD; every later record of that slot goes to the same dispatcher. Channels find
 // their dispatcher by the instance they belong to. With one function this is a pass-through.
 //
-// Container workers serve the first function: the worker handshake names no function.
+// A container worker serves the function its handshake names (x-lambda-dispatch-function), else the first.
 
 import type { WebSocket } from 'ws';
 import { decodeRoute, Rec } from '../records.ts';
@@ -62,8 +62,14 @@ export class FunctionDispatchers implements ChannelAuthority {
     d.accept(instanceId, index, ws, hello);
   }
 
-  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket, acceptsUpgrade = false): void {
-    this.list[0]!.acceptWorker(workerId, index, maxConcurrent, ws, acceptsUpgrade);
+  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket, acceptsUpgrade = false, functionName?: string): void {
+    const d = functionName === undefined ? this.list[0]! : this.functions.find((f) => f.name === functionName)?.dispatcher;
+    if (d === undefined) return void ws.close(1008, 'unknown function');
+    d.acceptWorker(workerId, index, maxConcurrent, ws, acceptsUpgrade);
+  }
+
+  servesFunction(name: string): boolean {
+    return this.functions.some((f) => f.name === name);
   }
 
   rejected(status: number, why: string): void {

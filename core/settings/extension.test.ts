@@ -183,6 +183,7 @@ describe('worker CLI settings (parseWorkerArgs)', () => {
       channels: undefined,
       maxConcurrent: undefined,
       workerId: undefined,
+      functionName: undefined,
       graceMs: 20_000,
       app: { port: 3001, healthPath: undefined, command: undefined },
     });
@@ -193,6 +194,7 @@ describe('worker CLI settings (parseWorkerArgs)', () => {
     { variable: 'LAMBDA_DISPATCH_MaxConcurrentCount', flag: '--max-concurrent', pick: (c) => c.maxConcurrent, good: [['4', 4]], bad: ['0', 'four', '10001'] },
     { variable: 'LAMBDA_DISPATCH_ChannelCount', flag: '--channels', pick: (c) => c.channels, good: [['12', 12]], bad: ['0', 'x', '1.5'] },
     { variable: 'LAMBDA_DISPATCH_WorkerId', flag: '--worker-id', pick: (c) => c.workerId, good: [[' box-1 ', 'box-1']], bad: [] },
+    { variable: 'LAMBDA_DISPATCH_WorkerFunction', flag: '--function', pick: (c) => c.functionName, good: [['images', 'images']], bad: [] },
     { variable: 'LAMBDA_DISPATCH_ShutdownGraceMs', flag: null, pick: (c) => c.graceMs, good: [['5000', 5000], ['0', 0]], bad: ['-1', 'abc', '3600001'] },
     { variable: 'LAMBDA_DISPATCH_PORT', flag: '--port', pick: (c) => ('port' in c.app ? c.app.port : null), good: [['8080', 8080]], bad: ['0', '65536', 'eighty'] },
     { variable: 'LAMBDA_DISPATCH_HEALTH_PATH', flag: '--health-path', pick: (c) => ('port' in c.app ? c.app.healthPath : null), good: [['/ready', '/ready']], bad: ['ready'] },

@@ -66,6 +66,7 @@ export function program(env: Env, run: { exit: (code: number) => void }): Comman
     .option('--module <file>', 'a module whose export is the app (request listener, fetch handler, { fetch } or { port })')
     .option('--export <name>', "the --module's export (default: default)")
     .option('--worker-id <id>', 'this worker\'s name in the router\'s status [LAMBDA_DISPATCH_WorkerId]')
+    .option('--function <name>', "the function whose app this is, by its name in the router's LAMBDA_DISPATCH_Routes (default: the router's first) [LAMBDA_DISPATCH_WorkerFunction]")
     .action(async (_opts: unknown, cmd: Command) => {
       // The worker's own parser checks the combinations and the environment's values.
       run.exit(await workerMain(['worker', ...cmd.parent!.args.slice(1)], env));

@@ -119,6 +119,11 @@ export interface WorkersOptions {
   scaling?: { min?: number; max?: number; cpuUtilization?: number };
   /** Requests one worker serves at once (LAMBDA_DISPATCH_MaxConcurrentCount of the worker). */
   maxConcurrent?: number;
+  /**
+   * Whose app the workers run: `main` or a name in `functions` (LAMBDA_DISPATCH_WorkerFunction of
+   * the worker). Default `main`.
+   */
+  function?: string;
   environment?: Record<string, $util.Input<string>>;
   link?: ServiceArgs['link'];
 }

@@ -262,7 +262,7 @@ export class LambdaDispatch extends ComponentResource {
 
     this.workers =
       args.workers && secrets
-        ? createWorkers(name, args.workers, { cluster: this.cluster, router: this.router, routerSecurityGroup: this.routerSecurityGroup, vpcId: vpc.id, secrets }, parent).service
+        ? createWorkers(name, workersFor(args.workers, args.functions), { cluster: this.cluster, router: this.router, routerSecurityGroup: this.routerSecurityGroup, vpcId: vpc.id, secrets }, parent).service
         : undefined;
 
     this.url = $output(this.router.url);
@@ -273,4 +273,14 @@ export class LambdaDispatch extends ComponentResource {
 /** `images-v2` → `ImagesV2`: resource names are PascalCase. */
 function pascal(name: string): string {
   return name.replace(/(^|[-_])(\w)/g, (_, __, c: string) => c.toUpperCase());
+}
+
+/**
+ * A router without `functions` knows its one function by its Lambda name, not as `main`: its
+ * workers name none (they serve the first, the only one).
+ */
+function workersFor(w: NonNullable<LambdaDispatchArgs['workers']>, functions: LambdaDispatchArgs['functions']): NonNullable<LambdaDispatchArgs['workers']> {
+  if ((functions?.length ?? 0) > 0 || w.function === undefined) return w;
+  const { function: _main, ...rest } = w;
+  return rest;
 }

@@ -58,6 +58,9 @@ export function checkArgs(name: string, args: LambdaDispatchArgs, production: bo
     if (wMin > wMax) problems.push(`workers.scaling.min (${wMin}) exceeds workers.scaling.max (${wMax})`);
     int('workers.scaling.cpuUtilization', w.cpuUtilization, 60, 1, 100);
     if (args.workers.maxConcurrent !== undefined) int('workers.maxConcurrent', args.workers.maxConcurrent, 10, 1, 1000);
+    const fn = args.workers.function;
+    const names = [...new Set(['main', ...functions.map((f) => f.name)])];
+    if (fn !== undefined && !names.includes(fn)) problems.push(`workers.function must be one of ${names.map((n) => JSON.stringify(n)).join(', ')}, got ${JSON.stringify(fn)}`);
   }
   const scaling = args.router?.scaling ?? {};
   const defaultMin = production ? 2 : 1;

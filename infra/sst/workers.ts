@@ -87,6 +87,7 @@ export function createWorkers(
         LAMBDA_DISPATCH_RouterCertSha256: ctx.secrets.tlsCert.value.apply(certificatePin),
         LAMBDA_DISPATCH_WorkerSecret: ctx.secrets.workerSecret.value,
         ...(o.maxConcurrent !== undefined ? { LAMBDA_DISPATCH_MaxConcurrentCount: String(o.maxConcurrent) } : {}),
+        ...(o.function !== undefined ? { LAMBDA_DISPATCH_WorkerFunction: o.function } : {}),
         ...o.environment,
       },
       ...(o.link ? { link: o.link } : {}),
