@@ -7,6 +7,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import parsePrometheus from 'parse-prometheus-text-format';
 import WebSocket from 'ws';
 import { fileURLToPath } from 'node:url';
 import { loadRouterConfig } from '../core/config.ts';
@@ -144,6 +145,22 @@ test('each function has its own pool, settings and scaling: a burst on one start
   // The lifecycle events say whose they are.
   assert.ok(lines.some((l) => /^function orders: scaling \d+ → \d+/.test(l)), lines.join('\n'));
   assert.ok(!lines.some((l) => /^(instance|scaling) /.test(l)), 'no event without its function');
+  // /metrics has each function's own series beside the sums, equal to its status (read before and
+  // after the scrape: an idle instance may be released in between).
+  const s1 = await router.status();
+  const families = parsePrometheus(await (await fetch(`${router.adminUrl}/metrics`)).text()) as { name: string; metrics: { value: string; labels?: Record<string, string> }[] }[];
+  const s2 = await router.status();
+  const series = (name: string, labels: Record<string, string>) =>
+    Number(families.find((f) => f.name === name)?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value);
+  const within = (v: number, a: number, b: number, what: string) => assert.ok(v >= Math.min(a, b) && v <= Math.max(a, b), `${what}: ${v} not within ${a}…${b}`);
+  for (const name of ['orders', 'images', 'beta']) {
+    const [f1, f2] = [ofFunction(s1, name), ofFunction(s2, name)];
+    within(series('lambda_dispatch_function_request_outcomes_total', { function: name, outcome: 'served' }), f1.requests.served, f2.requests.served, `${name} served`);
+    within(series('lambda_dispatch_function_invokes_total', { function: name }), f1.invokes.started, f2.invokes.started, `${name} invokes`);
+    within(series('lambda_dispatch_function_instances', { function: name, state: 'open' }), f1.instances.open, f2.instances.open, `${name} open instances`);
+  }
+  assert.ok(series('lambda_dispatch_function_invokes_total', { function: 'orders' }) >= 3, 'the orders burst started instances');
+  within(series('lambda_dispatch_invokes_total', {}), s1.invokes.started, s2.invokes.started, 'the unlabelled series is the sum');
 });
 
 test('a container worker serves the function it names, and only that one; a name the router does not route to is refused with 404', async () => {

@@ -201,6 +201,30 @@ export class RouterMetrics {
       g.labels('request').set(s.ingress.requestRing.sizeBytes);
       g.labels('response').set(s.responseRing.sizeBytes);
     });
+    // Several functions behind the router: each one's own figures, labelled with its name (the
+    // series above are their sums). Absent with one function, whose figures those are.
+    const perFunction = (s: RouterStatus) => s.functions ?? [];
+    gauge('function_in_flight', 'Requests being served by an instance now, per function', ['function'], (g, s) => {
+      for (const f of perFunction(s)) g.labels(f.name).set(f.status.inFlight);
+    });
+    gauge('function_waiting', 'Requests waiting for a free channel now, per function', ['function'], (g, s) => {
+      for (const f of perFunction(s)) g.labels(f.name).set(f.status.pending);
+    });
+    gauge('function_instances', 'Lambda instances by state, per function', ['function', 'state'], (g, s) => {
+      for (const f of perFunction(s)) each(f.status.instances, (k, v) => g.labels(f.name, k).set(v));
+    });
+    gauge('function_desired_instances', "The scaler's target instance count, per function", ['function'], (g, s) => {
+      for (const f of perFunction(s)) g.labels(f.name).set(f.status.desired);
+    });
+    gauge('function_container_workers', 'Container workers connected, per function', ['function'], (g, s) => {
+      for (const f of perFunction(s)) g.labels(f.name).set(f.status.workers.connected);
+    });
+    total('function_invokes_total', 'Invokes started, per function', ['function'], (c, s) => {
+      for (const f of perFunction(s)) c.labels(f.name).inc(f.status.invokes.started);
+    });
+    total('function_request_outcomes_total', 'Requests by how the dispatcher ended them, per function', ['function', 'outcome'], (c, s) => {
+      for (const f of perFunction(s)) each(f.status.requests, (k, v) => c.labels(f.name, k).inc(v));
+    });
     gauge('thread_heap_used_bytes', "Each thread's V8 heap in use", ['thread'], (g, s) => {
       g.labels('ingress').set(s.ingress.memory.byThread.ingress.heapUsedBytes);
       const d = s.ingress.memory.byThread.dispatcher;
