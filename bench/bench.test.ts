@@ -225,6 +225,8 @@ test('a CPU profile is summarised by place (our files, packages, Node modules, V
   };
   assert.equal(place('file:///x/node_modules/@aws-sdk/client-lambda/dist/index.js', 'f'), 'pkg @aws-sdk/client-lambda');
   assert.equal(place('file:///work/main/ingress/proxy.ts', 'handle'), 'ingress/proxy.ts');
+  assert.equal(place('file:///srv/bench/checkout/core/ring.ts?tsx-namespace=2', 'commit'), 'core/ring.ts', 'the last of our folders in the path');
+  assert.deepEqual(summarise({ nodes: [], samples: [], timeDeltas: [] }, 5), ['no samples']);
   assert.equal(place('', '(garbage collector)'), '(garbage collector)');
   const lines = summarise(profile, 10);
   assert.equal(lines[0], '0.0 s sampled, 50 % busy; by place:');

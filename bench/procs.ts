@@ -6,7 +6,7 @@ import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadResult, Plan, StreamResult } from './loadgen.ts';
 
@@ -53,7 +53,9 @@ async function startNodeService(file: string, env: Record<string, string>, ready
   // LD_BENCH_CPU_PROF=<dir>: every service writes V8 CPU profiles (one per thread) to <dir>/<what>
   // when it stops, for the profile behind a figure (bench/profile.ts summarises them).
   const prof = process.env.LD_BENCH_CPU_PROF;
-  const profile = prof ? ['--cpu-prof', `--cpu-prof-dir=${join(prof, what.replace(/\W+/g, '-'))}`] : [];
+  // A baseline checkout's processes get folders of their own (`router-<checkout>`).
+  const dir = `${what}${root === ROOT ? '' : `-${basename(root)}`}`.replace(/\W+/g, '-');
+  const profile = prof ? ['--cpu-prof', `--cpu-prof-dir=${join(prof, dir)}`] : [];
   const node = [process.execPath, ...profile, '--import', 'tsx', file];
   // taskset execs node in place, so the child's pid is node's (its CPU is what /proc shows).
   const argv = cpus === undefined ? node : ['taskset', '-c', cpus, ...node];

@@ -30,7 +30,8 @@ export function place(url: string, functionName: string): string {
     return `pkg ${rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]}`;
   }
   if (url.startsWith('node:')) return url;
-  const m = /\/(core|ingress|extension|infra|bench|demo)\/.*$/.exec(url);
+  // The last of our top-level folders in the path: a checkout may itself live under one of those names.
+  const m = /\/(core|ingress|extension|infra|bench|demo)\/(?!.*\/(core|ingress|extension|infra|bench|demo)\/).*$/.exec(url);
   return m ? m[0].slice(1) : url;
 }
 
@@ -53,6 +54,7 @@ export function summarise(p: Profile, top: number): string[] {
     const fn = `${f.functionName || '(anonymous)'} ${where}${f.lineNumber > 0 ? `:${f.lineNumber + 1}` : ''}`;
     fns.set(fn, (fns.get(fn) ?? 0) + us);
   }
+  if (total === 0) return ['no samples'];
   const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)} %`;
   const busy = total - (places.get('(idle)') ?? 0);
   const lines = [`${(total / 1e6).toFixed(1)} s sampled, ${((100 * busy) / total).toFixed(0)} % busy; by place:`];

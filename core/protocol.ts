@@ -31,10 +31,12 @@ export type ChannelFeature =
   /** RES_HEAD / RES_INFO with FLAG_REASON: the app's reason phrase */
   | 'reason'
   /** LOAD frames: the environment's load, once a second */
-  | 'load';
+  | 'load'
+  /** A worker's FUNCTION_HEADER is honoured (an older router would put the worker in its first function's fleet) */
+  | 'function';
 
 /** Every feature this code understands: what the router announces. */
-export const CHANNEL_FEATURES: readonly ChannelFeature[] = ['info', 'trailers', 'reason', 'load'];
+export const CHANNEL_FEATURES: readonly ChannelFeature[] = ['info', 'trailers', 'reason', 'load', 'function'];
 
 /**
  * What an extension names in the same header of its upgrade request: the router → extension

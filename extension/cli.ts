@@ -16,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SHUTDOWN_GRACE_MS, SHUTDOWN_GRACE_MS, WORKER_SECRET_MIN_LENGTH } from '../core/config.ts';
 import { envReader, integer, parseValue, port, refine, secret, SettingError, sha256Fingerprint, text, url, type Reader } from '../core/settings/env.ts';
+import { FUNCTION_NAME } from '../core/routing/route-table.ts';
 import { closeLocalServers } from './app/registry.ts';
 import type { App } from './types.ts';
 import { startWorker, type Worker } from './worker.ts';
@@ -40,6 +41,7 @@ const count = integer({ min: 1, max: 10_000 });
 const healthPath = refine(text, (v) => v.startsWith('/'), 'a path starting with /');
 // The router refuses shorter secrets, so a shorter one here could never be accepted.
 const workerSecret = secret({ minLength: WORKER_SECRET_MIN_LENGTH });
+const functionNameSetting = refine(text, (v) => FUNCTION_NAME.test(v), "a function's name in the router's routes (letters, digits, _ and -, 1–64)");
 
 export interface WorkerCommand {
   routerUrl: string;
@@ -117,7 +119,7 @@ function parseWorkerCommand(args: string[], env: Env): WorkerCommand {
   }
   const shutdownGraceMs = read('LAMBDA_DISPATCH_ShutdownGraceMs', SHUTDOWN_GRACE_MS, DEFAULT_SHUTDOWN_GRACE_MS);
   const workerId = flagOrEnv('--worker-id', values['worker-id'], 'LAMBDA_DISPATCH_WorkerId', text);
-  const functionName = flagOrEnv('--function', values.function, 'LAMBDA_DISPATCH_WorkerFunction', text);
+  const functionName = flagOrEnv('--function', values.function, 'LAMBDA_DISPATCH_WorkerFunction', functionNameSetting);
   const portValue = flagOrEnv('--port', values.port, 'LAMBDA_DISPATCH_PORT', port(), integer({ min: 1, max: 65_535 }));
   const healthPathValue = flagOrEnv('--health-path', values['health-path'], 'LAMBDA_DISPATCH_HEALTH_PATH', healthPath);
   const command = flagOrEnv('--command', values.command, 'LAMBDA_DISPATCH_COMMAND', text);

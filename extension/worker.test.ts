@@ -42,6 +42,35 @@ describe('container worker', () => {
     }
   });
 
+  test('a worker that names its function serves only a router that honours the name; an older one is left at once, said once, and retried', async () => {
+    // A router of today announces `function`: the channels open and serve.
+    const current = await new TestRouter({ workerSecret: SECRET }).start();
+    const named = await startWorker(demoApp, opts(current, { functionName: 'images', maxConcurrent: 1, channels: 1 }));
+    try {
+      const [ch] = await current.open(1);
+      ch!.request(1, 'GET', '/ping');
+      assert.equal((await ch!.response(1)).body.toString(), 'pong');
+    } finally {
+      await named.stop(1000);
+      await current.close();
+    }
+    // An older one (no features) would put it in its first function's fleet: every channel is
+    // dropped before a request can come, with one line saying why, and tried again.
+    const older = await new TestRouter({ workerSecret: SECRET, features: [] }).start();
+    const logs: string[] = [];
+    const worker = await startWorker(demoApp, opts(older, { functionName: 'images', maxConcurrent: 1, channels: 1, log: (m) => logs.push(m) }));
+    try {
+      while (older.upgrades < 3) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(worker.status().connects, 0, 'never counted as connected');
+      assert.equal(logs.length, 1, logs.join(' | '));
+      assert.match(logs[0]!, /does not honour a function name.*in place of images's/);
+    } finally {
+      await worker.stop(1000);
+      await older.close();
+    }
+    await assert.rejects(startWorker(demoApp, opts(older, { functionName: 'a b' })), /functionName must be a function's name/);
+  });
+
   test('a bad secret (401) and a router without worker mode (503) are reported clearly, and retried', async () => {
     for (const [routerOpts, status, hint] of [
       [{ workerSecret: 'another-secret-entirely' }, 401, /refused the worker secret/],

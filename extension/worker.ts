@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CHANNEL_HEADER, FEATURES_HEADER, FUNCTION_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER } from '../core/protocol.ts';
+import { FUNCTION_NAME } from '../core/routing/route-table.ts';
 import { Backoff } from '../core/backoff.ts';
 import { CERT_SHA256_TEXT } from '../core/cert-pin.ts';
 import { appTarget } from './app/kinds.ts';
@@ -66,7 +67,6 @@ export interface WorkerStatus {
 const STATUS_HINT: Record<number, string> = {
   401: 'the router refused the worker secret (check LAMBDA_DISPATCH_WorkerSecret on both sides)',
   503: 'the router does not accept container workers (set LAMBDA_DISPATCH_WorkerSecret on the router)',
-  404: 'the router routes to no function of that name (check functionName / --function against its LAMBDA_DISPATCH_Routes)',
 };
 
 export class Worker implements ChannelHost {
@@ -94,6 +94,9 @@ export class Worker implements ChannelHost {
     private readonly o: WorkerOptions,
   ) {
     this.options = resolveOptions(o);
+    if (o.functionName !== undefined && !FUNCTION_NAME.test(o.functionName)) {
+      throw new RangeError(`lambda-dispatch worker: functionName must be a function's name in the router's routes (letters, digits, _ and -, 1–64), got ${JSON.stringify(o.functionName)}`);
+    }
     if (!/^wss?:\/\//.test(o.routerUrl)) throw new RangeError(`lambda-dispatch worker: the router URL must be ws:// or wss://, got "${o.routerUrl}"`);
     if (/^wss:/i.test(o.routerUrl) && (typeof o.routerCertSha256 !== 'string' || !CERT_SHA256_TEXT.test(o.routerCertSha256))) {
       throw new RangeError(
@@ -201,6 +204,13 @@ export class Worker implements ChannelHost {
   }
 
   opened(ch: ChannelClient): void {
+    if (this.o.functionName !== undefined && !ch.features.has('function')) {
+      // A router that does not know the header would make this worker serve its first function's
+      // requests with this app: closed before any request arrives, and retried (an upgrade may come).
+      this.report(`the router at ${this.o.routerUrl} does not honour a function name (it announced no \`function\` feature: older than this worker); not serving its first function's requests in place of ${this.o.functionName}'s`);
+      ch.stop();
+      return;
+    }
     this.connects++;
     this.backoffs[ch.index]!.succeeded();
     if (this.lastProblem !== null) {
@@ -229,6 +239,8 @@ export class Worker implements ChannelHost {
       this.report(
         ch.pinMismatch
           ? `${ch.connectError ?? 'certificate pin mismatch'} (check LAMBDA_DISPATCH_RouterCertSha256 against the fingerprint the router logs at start)`
+          : status === 404 && this.o.functionName !== undefined
+          ? `the router routes to no function named ${JSON.stringify(this.o.functionName)} (check functionName / --function against its LAMBDA_DISPATCH_Routes): ${ch.connectError ?? status}`
           : status !== null && STATUS_HINT[status] !== undefined
           ? `${STATUS_HINT[status]}: ${ch.connectError ?? status}`
           : `cannot connect to ${this.o.routerUrl}: ${ch.connectError ?? 'closed during the handshake'}`,

@@ -4,7 +4,9 @@
 // install under `sst install`, a script under npm) can hold open indefinitely, so one stuck
 // registry fetch once held a whole CI run until its deadline. Here the command gets its own process
 // group and no stdin (nothing can sit waiting for an answer), the deadline kills the whole group,
-// and the answer comes when the command exits, whatever it left behind (that is killed too).
+// and the answer comes when the command exits, whatever it left behind (that is killed too). A
+// process that leaves the group on purpose (setsid, a daemon) is out of reach; nothing these tests
+// run does that.
 
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
@@ -60,9 +62,12 @@ export function runCommand(cmd: string, args: readonly string[], o: CommandOptio
     const deadline = setTimeout(() => {
       timedOut = true;
       killGroup();
+      // A process SIGKILL cannot end at once (uninterruptible sleep) must not hold the answer either.
+      setTimeout(() => settle(124, `\n${cmd} ${args.join(' ')}: killed after ${o.timeoutMs} ms (it had not exited ${DRAIN_MS} ms later)`), DRAIN_MS).unref();
     }, o.timeoutMs);
     child.once('error', (err) => settle(127, `\n${cmd}: ${err.message}`));
     child.once('exit', (code, signal) => {
+      clearTimeout(deadline);
       // Whatever the command left running in its group would otherwise outlive the test.
       killGroup();
       const result = timedOut ? 124 : (code ?? 128 + (signal ? constants.signals[signal] : 0));

@@ -181,6 +181,11 @@ export class Proxy implements TunnelHost {
       case Rec.RES_HEAD:
         return this.onHead(cx, slot, payload);
       case Rec.RES_BODY: {
+        // A held whole body is followed by its end, never by more body; should one come, order holds.
+        if (cx.wholeBody !== undefined) {
+          cx.res.write(cx.wholeBody);
+          cx.wholeBody = undefined;
+        }
         const chunk = Buffer.from(payload);
         const n = chunk.length;
         cx.bytesOut += n;

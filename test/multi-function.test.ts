@@ -180,7 +180,7 @@ test('a container worker serves the function it names, and only that one; a name
     // Never another function's.
     for (let i = 0; i < 5; i++) assert.deepEqual(await who(`/orders/${i}`), { status: 200, fn: 'orders-fn' });
     assert.equal(worker.status().requests, 10);
-    assert.match(await waitFor(() => strayLogs.join('\n'), (t) => /no function of that name/.test(t), 10_000), /the router routes to no function of that name/);
+    assert.match(await waitFor(() => strayLogs.join('\n'), (t) => /no function named/.test(t), 10_000), /the router routes to no function named "nope"/);
     assert.equal(stray.status().open, 0, 'the stray worker holds no channel');
   } finally {
     await stray.stop(1000);

@@ -14,6 +14,9 @@
 //      `/api?q`, never `/apix`.
 //   3. Nothing matched: 404 from the router (LD_NO_ROUTE), never a guess.
 
+/** A function's name in the routes (and in a worker's x-lambda-dispatch-function): letters, digits, _ and -, 1–64. */
+export const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** A declaration that cannot work; the message names the setting and every problem. */
 export class RoutesError extends Error {
   override name = 'RoutesError';
@@ -100,7 +103,7 @@ export class RouteTable {
     if (functions.length === 0) problems.push('"functions" must list at least one function');
     const index = new Map<string, number>();
     functions.forEach((f, i) => {
-      if (!isObject(f) || typeof f.name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(f.name)) {
+      if (!isObject(f) || typeof f.name !== 'string' || !FUNCTION_NAME.test(f.name)) {
         problems.push(`functions[${i}].name must be 1–64 letters, digits, - or _`);
         return;
       }

@@ -35,7 +35,8 @@ export interface Packed {
  */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const keep = [
-    ...['PATH', 'HOME', 'TMPDIR', 'LANG', 'npm_config_registry', 'NPM_CONFIG_REGISTRY', 'npm_config_cache', 'npm_config_cafile'],
+    ...['PATH', 'HOME', 'TMPDIR', 'LANG', 'npm_config_registry', 'NPM_CONFIG_REGISTRY', 'npm_config_cache', 'NPM_CONFIG_CACHE'],
+    ...['npm_config_cafile', 'NPM_CONFIG_CAFILE', 'npm_config_proxy', 'NPM_CONFIG_PROXY', 'npm_config_https_proxy', 'NPM_CONFIG_HTTPS_PROXY'],
     ...['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR'],
     ...['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy'],
   ];
