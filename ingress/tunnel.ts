@@ -28,6 +28,9 @@ export interface TunnelHost {
   finished(tunnel: Tunnel, report: RequestReport | null, routerError: string | null): void;
 }
 
+/** How long a client may take to close its side once the app's has ended. */
+const LINGER_AFTER_END_MS = 5_000;
+
 export class Tunnel {
   /** Client bytes written to the ring and not yet credited. */
   private unacked = 0;
@@ -121,8 +124,16 @@ export class Tunnel {
         return;
       }
       case Rec.RES_END: {
-        // The app's side is over: what it sent reaches the client, then our side of the connection ends.
+        // The app's side is over: what it sent reaches the client, then our side of the connection
+        // ends. What the client still sends has nowhere to go, but is read and dropped: a socket
+        // left paused on a full window would hold back the client's own close behind its unsent
+        // bytes, for as long as the client cares to wait (a WebSocket client: 30 s). One that has
+        // not closed its side a while later is cut.
         this.socket.end();
+        this.socket.resume();
+        const cut = setTimeout(() => this.socket.destroy(), LINGER_AFTER_END_MS);
+        cut.unref();
+        this.socket.once('close', () => clearTimeout(cut));
         return this.host.finished(this, readReport(payload).report, null);
       }
       case Rec.RES_ERROR: {

@@ -135,6 +135,63 @@ test('a client that vanishes mid-message frees the channel; the app closing free
   assert.deepEqual([freed.sockets, freed.ingress.activeRequests], [0, 0]);
 });
 
+test('a client still sending when the app has closed is read and dropped, so its connection ends; one that never ends its side is cut', async () => {
+  const { connect } = await import('node:net');
+  const { port } = new URL(stack.router.url);
+  const baseline = (await stack.router.status()).ingress.connections;
+  // Half-open allowed: it will not end its side when the router ends its own.
+  const socket = connect({ port: Number(port), host: '127.0.0.1', allowHalfOpen: true });
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  socket.on('error', () => {});
+  const key = randomBytes(16).toString('base64');
+  socket.write(`GET /ws/echo HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: ${key}\r\nsec-websocket-version: 13\r\n\r\n`);
+  let answer = '';
+  await new Promise<void>((resolve) => {
+    const onData = (c: Buffer) => {
+      answer += c.toString('latin1');
+      if (answer.includes('\r\n\r\n')) {
+        socket.off('data', onData);
+        resolve();
+      }
+    };
+    socket.on('data', onData);
+  });
+  assert.match(answer, /^HTTP\/1\.1 101 /);
+  socket.resume();
+  // A binary frame announcing 17 MB (over the app's 16 MB: it closes with 1009), masked, then its
+  // bytes for as long as the router takes them. The app's close ends the router's side (FIN): the
+  // bytes this client had queued must still be taken (a paused socket would hold them, and a
+  // client's close behind them, for good). It then stops writing but never ends its own side:
+  // the router must not keep the connection for it.
+  const header = Buffer.from([0x82, 0xff, 0, 0, 0, 0, 0x01, 0x10, 0, 0, 1, 2, 3, 4]);
+  let ended = false;
+  socket.once('end', () => (ended = true));
+  socket.write(header);
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  const writing = (async () => {
+    while (!ended && !socket.destroyed) {
+      if (!socket.write(chunk)) await Promise.race([new Promise((r) => socket.once('drain', r)), new Promise((r) => setTimeout(r, 200))]);
+    }
+  })();
+  await within(writing, 20_000, "end of the router's side");
+  try {
+    // What the client queued drains into the router, which drops it.
+    await within(
+      new Promise<void>((resolve) => {
+        const check = () => (socket.writableLength === 0 ? resolve() : setTimeout(check, 50));
+        check();
+      }),
+      20_000,
+      "the router taking the client's queued bytes",
+    );
+    // The connection is let go on the router's side, though this client never ends its own.
+    const freed = await waitFor(() => stack.router.status(), (s) => s.ingress.connections <= baseline && s.sockets === 0 && s.ingress.activeRequests === 0, 20_000);
+    assert.deepEqual([freed.ingress.connections <= baseline, freed.sockets, freed.ingress.activeRequests], [true, 0, 0]);
+  } finally {
+    socket.destroy();
+  }
+});
+
 test('at the deadline every socket is closed with 1012 before it, none reset, and reconnects land on the replacement', async () => {
   const short = await startStack({ lambda: { timeoutS: 6 } });
   try {
