@@ -147,10 +147,11 @@ test('a 50 MB POST /echo comes back byte-identical with the router memory bounde
   );
   // Live memory is what the windows bound; RSS also holds what malloc keeps after GC (it levels
   // off: measured +75 MB for 50 MB and +82 MB for 300 MB).
-  assert.ok(livePeak - liveBaseline < 48 * 1048576, `ingress live memory grew ${mb(livePeak - liveBaseline)} MB`);
-  // Peak live bytes between collections: Node 24 collects the dispatcher thread's heap later than
-  // Node 20 (66 MB seen there for this 50 MB body, 30 MB on Node 20); a body held whole on both
-  // sides of the relay would be well past this bound.
+  // Peak live bytes between collections, garbage included: Node 24 collects later than Node 20,
+  // on both threads (for this 50 MB body, on a loaded machine: ingress +64.5 MB and dispatcher
+  // +65 MB there, about +31 MB each on Node 20). A body held whole, in both directions as an echo
+  // makes it, would be 100 MB before any garbage: past these bounds either way.
+  assert.ok(livePeak - liveBaseline < 96 * 1048576, `ingress live memory grew ${mb(livePeak - liveBaseline)} MB`);
   assert.ok(dispatcherPeak - dispatcherBaseline < 96 * 1048576, `dispatcher live memory grew ${mb(dispatcherPeak - dispatcherBaseline)} MB`);
   // RSS follows the heaps: +80 MB on Node 20, +112 MB on Node 24 for this 50 MB body.
   assert.ok(peak - baseline < 160 * 1048576, `router RSS grew ${mb(peak - baseline)} MB`);
