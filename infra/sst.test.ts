@@ -80,6 +80,26 @@ function containerDefinitions(g: Graph) {
   }[];
 }
 
+/**
+ * Synthesizes a config with container workers, with the secrets `sst secret set` would have stored
+ * (SST hands them to the program as SST_SECRET_<name>): the worker secret, the router's certificate and key.
+ */
+async function synthWithWorkerSecrets(configPath: string): Promise<{ r: SynthResult; tls: { cert: string; key: string; certSha256: string }; secret: string }> {
+  const { generateControlTls } = await import('../core/dispatcher/control-tls.ts');
+  const tls = await generateControlTls();
+  const secret = 'worker-secret-from-the-store-0123456789';
+  process.env.SST_SECRET_DispatchWorkerSecret = secret;
+  process.env.SST_SECRET_DispatchRouterTlsCert = tls.cert;
+  process.env.SST_SECRET_DispatchRouterTlsKey = tls.key;
+  try {
+    return { r: await synth('staging', false, configPath), tls, secret };
+  } finally {
+    delete process.env.SST_SECRET_DispatchWorkerSecret;
+    delete process.env.SST_SECRET_DispatchRouterTlsCert;
+    delete process.env.SST_SECRET_DispatchRouterTlsKey;
+  }
+}
+
 function routerEnv(g: Graph): Record<string, string> {
   return Object.fromEntries(containerDefinitions(g)[0]!.environment.map((e) => [e.name, e.value]));
 }
@@ -698,19 +718,7 @@ test('several functions: each deployed like the first, the router told their rou
       workers: { image: 'public.ecr.aws/example/images:1', function: 'images' },
     }`,
   );
-  const { generateControlTls } = await import('../core/dispatcher/control-tls.ts');
-  const tls = await generateControlTls();
-  process.env.SST_SECRET_DispatchWorkerSecret = 'worker-secret-from-the-store-0123456789';
-  process.env.SST_SECRET_DispatchRouterTlsCert = tls.cert;
-  process.env.SST_SECRET_DispatchRouterTlsKey = tls.key;
-  let r: SynthResult;
-  try {
-    r = await synth('staging', false, configPath);
-  } finally {
-    delete process.env.SST_SECRET_DispatchWorkerSecret;
-    delete process.env.SST_SECRET_DispatchRouterTlsCert;
-    delete process.env.SST_SECRET_DispatchRouterTlsKey;
-  }
+  const { r } = await synthWithWorkerSecrets(configPath);
   assert.deepEqual(r.errors, []);
   const g = new Graph(r.resources);
   // The workers run the images function's app: their handshake names it.
@@ -767,13 +775,6 @@ test('several functions: a route to an unknown function, a reused name or a rout
 });
 
 test('container workers: an ECS service of the same app registers with the routers through the shared secret and the pinned certificate, scaled on its own CPU', async () => {
-  const { generateControlTls } = await import('../core/dispatcher/control-tls.ts');
-  const tls = await generateControlTls();
-  const secret = 'worker-secret-from-the-store-0123456789';
-  // What `sst secret set` would have stored; SST hands secrets to the program as SST_SECRET_<name>.
-  process.env.SST_SECRET_DispatchWorkerSecret = secret;
-  process.env.SST_SECRET_DispatchRouterTlsCert = tls.cert;
-  process.env.SST_SECRET_DispatchRouterTlsKey = tls.key;
   const configPath = variantConfig(
     'workers.config.ts',
     'lambda-dispatch',
@@ -782,14 +783,7 @@ test('container workers: an ECS service of the same app registers with the route
       workers: { image: 'public.ecr.aws/example/app:1', command: ['npx', 'lambda-dispatch', 'worker', '--module', 'app.mjs'], maxConcurrent: 16, scaling: { min: 2, max: 6, cpuUtilization: 70 }, function: 'main' },
     }`,
   );
-  let r: SynthResult;
-  try {
-    r = await synth('staging', false, configPath);
-  } finally {
-    delete process.env.SST_SECRET_DispatchWorkerSecret;
-    delete process.env.SST_SECRET_DispatchRouterTlsCert;
-    delete process.env.SST_SECRET_DispatchRouterTlsKey;
-  }
+  const { r, tls, secret } = await synthWithWorkerSecrets(configPath);
   assert.deepEqual(r.errors, []);
   const g = new Graph(r.resources);
   const services = g.all('aws:ecs/service:Service');
