@@ -164,10 +164,12 @@ export async function startRouterProcess(lambdaUrl: string, env: Record<string, 
  * A local Lambda (infra/local/main.ts) in a process of its own, running `handlerModule`: what one
  * router's environments cost is then that process's CPU, apart from every other router's.
  */
-export function startLambdaProcess(handlerModule: string, functionName: string, concurrency: number, timeoutS: number): Promise<Service> {
+/** `env` adds settings for its environments (the extension reads them, e.g. LAMBDA_DISPATCH_AccessLogSample). */
+export function startLambdaProcess(handlerModule: string, functionName: string, concurrency: number, timeoutS: number, env: Record<string, string> = {}): Promise<Service> {
   return startNodeService(
     'infra/local/main.ts',
     {
+      ...env,
       LOCAL_LAMBDA_PORT: '0',
       LOCAL_LAMBDA_HANDLER: handlerModule,
       LOCAL_LAMBDA_CONCURRENCY: String(concurrency),

@@ -1,5 +1,6 @@
-// The extension's own JSON log inside Lambda: one line per request it served (sampled by
-// LAMBDA_DISPATCH_AccessLogSample; a 5xx or a failed request always), carrying the request's
+// The extension's own JSON log inside Lambda: a line per request it served that failed, got a 5xx
+// or was aborted, and a share of the rest (LAMBDA_DISPATCH_AccessLogSample, default none: the
+// router's access log has every request), carrying the request's
 // trace ids so that it can be joined with the router's access log and the app's own lines.
 // With AWS_LAMBDA_LOG_FORMAT=JSON the lines take Lambda's JSON shape (timestamp, level in
 // capitals, message, requestId), so CloudWatch shows them as it shows the runtime's own.

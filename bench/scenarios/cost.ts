@@ -48,6 +48,10 @@ export interface RouterVariant {
   cpus?: string;
   /** Another checkout to run the router from (LD_BENCH_BASELINE). */
   root?: string;
+  /** Settings of its Lambda's environments (the extension's side of an A/B). */
+  lambdaEnv?: Record<string, string>;
+  /** Measured only when LD_BENCH_ROUTERS names it. */
+  onRequest?: true;
 }
 
 export const ROUTER_VARIANTS: Record<string, RouterVariant> = {
@@ -55,6 +59,9 @@ export const ROUTER_VARIANTS: Record<string, RouterVariant> = {
   'router-main': { env: { LAMBDA_DISPATCH_DispatcherThread: 'main' } },
   'router-1cpu': { env: {}, cpus: '0' },
   'router-1cpu-worker': { env: { LAMBDA_DISPATCH_DispatcherThread: 'worker' }, cpus: '0' },
+  // A/B only (LD_BENCH_ROUTERS names them): what TLS on the control channel and the extension's access log cost.
+  'router-plain': { env: { LAMBDA_DISPATCH_ControlTls: 'false' }, onRequest: true },
+  'router-extension-log': { env: {}, lambdaEnv: { LAMBDA_DISPATCH_AccessLogSample: '1' }, onRequest: true },
 };
 
 /**
@@ -70,7 +77,7 @@ export function routerVariants(env: NodeJS.ProcessEnv = process.env): Record<str
     all['baseline-1cpu'] = { env: {}, cpus: '0', root: base };
   }
   const only = env.LD_BENCH_ROUTERS?.split(',').filter((n) => n !== '');
-  if (!only || only.length === 0) return all;
+  if (!only || only.length === 0) return Object.fromEntries(Object.entries(all).filter(([, v]) => v.onRequest !== true));
   return Object.fromEntries(Object.entries(all).filter(([n]) => only.includes(n)));
 }
 
@@ -112,7 +119,7 @@ export async function runCost(ctx: Ctx): Promise<CostResult> {
     for (const [name, v] of Object.entries(variants)) {
       if (v.cpus !== undefined && !affinity) continue;
       for (const mode of modes) {
-        const lambda = await startLambdaProcess(ctx.functions.router, FUNCTION_NAME, 64, FUNCTION_TIMEOUT_S);
+        const lambda = await startLambdaProcess(ctx.functions.router, FUNCTION_NAME, 64, FUNCTION_TIMEOUT_S, v.lambdaEnv);
         started.push(lambda);
         lambdaPids[mode][name] = lambda.pid;
         const r = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...SETTLED, ...v.env }, v.cpus, v.root);

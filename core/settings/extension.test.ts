@@ -30,7 +30,7 @@ const ENV_ROWS: EnvRow[] = [
   { variable: 'LAMBDA_DISPATCH_PassThroughPath', field: 'passThroughPath', fallback: '/events', good: [['/lambda/events', '/lambda/events'], [' /e ', '/e']], bad: ['events', '/a b', '/e?x=1', '/e#x'] },
   // Trailing slashes do not change the prefix; `/` takes nothing off.
   { variable: 'LAMBDA_DISPATCH_RemoveBasePath', field: 'removeBasePath', fallback: undefined, good: [['/prod', '/prod'], ['/prod/', '/prod'], ['/v1/api', '/v1/api'], ['/', undefined]], bad: ['prod', '/prod?x', 'https://x/prod'] },
-  { variable: 'LAMBDA_DISPATCH_AccessLogSample', field: 'accessLogSample', fallback: 1, good: [['0', 0], ['0.25', 0.25]], bad: ['-0.5', '2', 'some'] },
+  { variable: 'LAMBDA_DISPATCH_AccessLogSample', field: 'accessLogSample', fallback: 0, good: [['1', 1], ['0.25', 0.25]], bad: ['-0.5', '2', 'some'] },
   { variable: 'LAMBDA_DISPATCH_ReadinessProtocol', field: 'readinessProtocol', fallback: 'http', good: [['tcp', 'tcp'], ['HTTP', 'http']], bad: ['udp', 'https'] },
   {
     variable: 'LAMBDA_DISPATCH_HealthyStatus', field: 'healthyStatus', fallback: [[200, 200]],
@@ -66,7 +66,7 @@ describe('extension settings (resolveOptions)', () => {
         healthyStatus: [[200, 200]],
         log: undefined,
         logger: undefined,
-        accessLogSample: 1,
+        accessLogSample: 0,
       },
     );
     assert.ok(Object.isFrozen(o));
