@@ -210,7 +210,7 @@ test('targets are judged from the figures', () => {
   assert.equal(met['/ping at 1,000 req/s: router p99 ≤ direct + 5 ms'], false);
 });
 
-test('a CPU profile is summarised by place (our files, packages, Node modules, V8) and by function, as shares of the samples', () => {
+test('a CPU profile is summarised by place (our files, packages, Node modules, V8) and by function, as shares of the busy time', () => {
   const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 0 });
   const profile = {
     nodes: [
@@ -229,9 +229,10 @@ test('a CPU profile is summarised by place (our files, packages, Node modules, V
   assert.deepEqual(summarise({ nodes: [], samples: [], timeDeltas: [] }, 5), ['no samples']);
   assert.equal(place('', '(garbage collector)'), '(garbage collector)');
   const lines = summarise(profile, 10);
-  assert.equal(lines[0], '0.0 s sampled, 50 % busy; by place:');
-  assert.ok(lines.includes('   50.0 %  (idle)'), lines.join('\n'));
-  assert.ok(lines.includes('   30.0 %  core/ring.ts'), lines.join('\n'));
-  assert.ok(lines.includes('   10.0 %  pkg ws'));
-  assert.ok(lines.includes('   30.0 %  commit core/ring.ts'));
+  assert.equal(lines[0], '0.0 s sampled, 50 % busy; shares of the busy time by place:');
+  assert.ok(!lines.some((l) => l.includes('(idle)')), lines.join('\n'));
+  assert.ok(lines.includes('   60.0 %  core/ring.ts'), lines.join('\n'));
+  assert.ok(lines.includes('   20.0 %  pkg ws'));
+  assert.ok(lines.includes('   60.0 %  commit core/ring.ts'));
+  assert.deepEqual(summarise({ nodes: [profile.nodes[1]!], samples: [2], timeDeltas: [5] }, 5), ['0.0 s sampled, all idle']);
 });

@@ -1,5 +1,5 @@
 // Summarises V8 CPU profiles (.cpuprofile, as `node --cpu-prof` and LD_BENCH_CPU_PROF write them):
-// for each profile, the share of samples by where the time went — our own modules by file, each
+// for each profile, the share of its busy samples by where the time went — our own modules by file, each
 // dependency by package, Node's internals by module, and V8's own entries (GC, idle, the program
 // outside JavaScript) — then the heaviest functions by self time.
 //   node --import tsx bench/profile.ts <dir or .cpuprofile>… [--top N]
@@ -55,11 +55,16 @@ export function summarise(p: Profile, top: number): string[] {
     fns.set(fn, (fns.get(fn) ?? 0) + us);
   }
   if (total === 0) return ['no samples'];
-  const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)} %`;
+  // A thread of a service idles most of a bench run: shares are of its busy time, or its few
+  // percent of work would show at a resolution of whole percents.
   const busy = total - (places.get('(idle)') ?? 0);
-  const lines = [`${(total / 1e6).toFixed(1)} s sampled, ${((100 * busy) / total).toFixed(0)} % busy; by place:`];
+  places.delete('(idle)');
+  fns.delete('(idle) (idle)');
+  if (busy === 0) return [`${(total / 1e6).toFixed(1)} s sampled, all idle`];
+  const pct = (us: number) => `${((100 * us) / busy).toFixed(1).padStart(5)} %`;
+  const lines = [`${(total / 1e6).toFixed(1)} s sampled, ${((100 * busy) / total).toFixed(0)} % busy; shares of the busy time by place:`];
   for (const [k, v] of [...places].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(v)}  ${k}`);
-  lines.push('heaviest functions (self):');
+  lines.push('heaviest functions (self, share of the busy time):');
   for (const [k, v] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(v)}  ${k}`);
   return lines;
 }
