@@ -90,6 +90,8 @@ export interface RouterConfig {
   adminBindHost: string;
   /** The control port serves wss:// with a pinned certificate; false: plain ws:// (local use only). */
   controlTls: boolean;
+  /** Multiplex the channels of extensions that ask for it (docs/PROTOCOL.md, "Multiplexed channels"). */
+  multiplex: boolean;
   /** PEM certificate of the control port; unset (with tlsKeyFile): one is generated at start. */
   tlsCertFile: string | undefined;
   /** PEM private key of tlsCertFile. Only the path is here: the key is read on the dispatcher thread. */
@@ -303,6 +305,7 @@ export function loadRouterConfig(env: Env = process.env): RouterConfig {
     adminPort,
     adminBindHost: read('LAMBDA_DISPATCH_AdminBindHost', host, '127.0.0.1'),
     controlTls,
+    multiplex: read('LAMBDA_DISPATCH_Multiplex', boolean, true),
     tlsCertFile,
     tlsKeyFile,
     tlsCertPem,

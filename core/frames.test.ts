@@ -281,8 +281,17 @@ describe('frames: wire layout', () => {
   test('frame type codes are the documented ones', () => {
     assert.deepEqual(FrameType, {
       REQ_HEAD: 1, REQ_BODY: 2, REQ_END: 3, REQ_ABORT: 4, RES_HEAD: 5,
-      RES_BODY: 6, RES_END: 7, RES_ERROR: 8, CLOSE_REQUEST: 9, GOAWAY: 10, RES_INFO: 12, LOAD: 13, CHANNELS: 14,
+      RES_BODY: 6, RES_END: 7, RES_ERROR: 8, CLOSE_REQUEST: 9, GOAWAY: 10, CREDIT: 11, RES_INFO: 12, LOAD: 13, CHANNELS: 14,
     });
+  });
+
+  test('CREDIT: [bytes u32] for a request id; 0 bytes or a body of another length is invalid', () => {
+    const f = encodeFrame({ type: 'credit', id: 0x01020304, bytes: 65_536 });
+    assert.deepEqual([...f], [FrameType.CREDIT, 0, 1, 2, 3, 4, 0, 1, 0, 0]);
+    assert.deepEqual(decodeFrame(f), { type: 'credit', id: 0x01020304, bytes: 65_536 });
+    assert.throws(() => decodeFrame(Uint8Array.of(FrameType.CREDIT, 0, 0, 0, 0, 1, 0, 0, 0, 0)), isFrameError('ERR_FRAME_INVALID'));
+    assert.throws(() => decodeFrame(Uint8Array.of(FrameType.CREDIT, 0, 0, 0, 0, 1, 0, 0, 1)), isFrameError('ERR_FRAME_INVALID'));
+    assert.throws(() => decodeFrame(Uint8Array.of(FrameType.CREDIT, 0, 0, 0, 0, 1)), isFrameError('ERR_FRAME_INVALID'));
   });
 
   test('CHANNELS: [count u16], id 0; a count of 0 or a body of another length is invalid', () => {
@@ -480,7 +489,7 @@ describe('frames: peekFrame', () => {
     for (let n = 0; n < FRAME_HEADER_BYTES; n++) {
       assert.throws(() => peekFrame(new Uint8Array(n).fill(FrameType.REQ_END)), isFrameError('ERR_FRAME_TRUNCATED', `${n} bytes`));
     }
-    for (const type of [0, 11, 15, 100, 200, 255]) {
+    for (const type of [0, 15, 100, 200, 255]) {
       assert.throws(() => peekFrame(Uint8Array.of(type, 0, 0, 0, 0, 1)), isFrameError('ERR_FRAME_UNKNOWN_TYPE', `type ${type}`));
     }
   });
@@ -496,8 +505,8 @@ describe('frames: malformed input is always a FrameError', () => {
     assert.throws(() => decodeFrame(Uint8Array.of(FrameType.REQ_END, 0, 0, 0, 1)), isFrameError('ERR_FRAME_TRUNCATED', '5 bytes'));
   });
 
-  test('unknown frame types 0, 11, 200, 255', () => {
-    for (const type of [0, 11, 200, 255]) {
+  test('unknown frame types 0, 15 (ROUTE: rings only), 200, 255', () => {
+    for (const type of [0, 15, 200, 255]) {
       assert.throws(() => decodeFrame(Uint8Array.of(type, 0, 0, 0, 0, 1)), isFrameError('ERR_FRAME_UNKNOWN_TYPE', `type ${type}`));
       assert.throws(() => decodeFrame(Uint8Array.of(type, 0, 0, 0, 0, 1, 1, 2, 3)), isFrameError('ERR_FRAME_UNKNOWN_TYPE', `type ${type} with payload`));
     }

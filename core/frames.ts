@@ -25,6 +25,7 @@ export const FrameType = {
   RES_INFO: M.RES_INFO,
   LOAD: M.LOAD,
   CHANNELS: M.CHANNELS,
+  CREDIT: M.CREDIT,
 } as const;
 export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
 
@@ -78,7 +79,12 @@ export type Frame =
   | { type: 'goaway' }
   | { type: 'load'; load: LoadReport }
   /** Hold channels 0 … count − 1: open those missing, close the others once idle. */
-  | { type: 'channels'; count: number };
+  | { type: 'channels'; count: number }
+  /**
+   * On a multiplexed channel (the `mux` feature), either way: the receiver took `bytes` more body
+   * bytes of this request, so the sender may send as many more (docs/PROTOCOL.md, "Multiplexed channels").
+   */
+  | { type: 'credit'; id: number; bytes: number };
 
 /**
  * An environment's load over the interval it covers (LOAD's body: `[elu u16][cpu u16][requests
@@ -349,7 +355,25 @@ export function encodeFrame(f: Frame): Buffer {
       buf.writeUInt16BE(Math.max(1, Math.min(MAX_U16, Math.round(f.count))), FRAME_HEADER_BYTES);
       return buf;
     }
+    case 'credit':
+      return creditFrame(f.id, f.bytes);
   }
+}
+
+/** CREDIT: `[bytes u32]`, at least 1. */
+export function creditFrame(id: number, bytes: number): Buffer {
+  const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 4);
+  header(buf, FrameType.CREDIT, 0, id);
+  buf.writeUInt32BE(Math.max(1, Math.min(0xffffffff, Math.round(bytes))), FRAME_HEADER_BYTES);
+  return buf;
+}
+
+/** CREDIT's bytes (the frame minus its header). */
+export function readCredit(payload: Uint8Array): number {
+  if (payload.byteLength !== 4) throw new FrameError('ERR_FRAME_INVALID', `CREDIT body of ${payload.byteLength} bytes, not 4`);
+  const bytes = asBuffer(payload).readUInt32BE(0);
+  if (bytes === 0) throw new FrameError('ERR_FRAME_INVALID', 'CREDIT of 0 bytes');
+  return bytes;
 }
 
 /** LOAD's body (the frame minus its header). */
@@ -360,16 +384,13 @@ export function readLoad(payload: Uint8Array): LoadReport {
 }
 
 
-/** The one message number that travels on the rings only (a channel frame of this type is unknown). */
-const CREDIT = M.CREDIT;
-
 /** The type byte and request id of a frame without decoding the rest (the relay's fast path). */
 export function peekFrame(data: Uint8Array): { type: number; flags: number; id: number } {
   if (data.byteLength < FRAME_HEADER_BYTES) {
     throw new FrameError('ERR_FRAME_TRUNCATED', `frame of ${data.byteLength} bytes is shorter than its ${FRAME_HEADER_BYTES}-byte header`);
   }
   const type = data[0]!;
-  if (type < FrameType.REQ_HEAD || type > FrameType.CHANNELS || type === CREDIT) throw new FrameError('ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${type}`);
+  if (type < FrameType.REQ_HEAD || type > FrameType.CHANNELS) throw new FrameError('ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${type}`);
   return { type, flags: data[1]!, id: ((data[2]! << 24) | (data[3]! << 16) | (data[4]! << 8) | data[5]!) >>> 0 };
 }
 
@@ -423,6 +444,8 @@ export function decodeFrame(data: Uint8Array): Frame {
       if (count === 0) throw new FrameError('ERR_FRAME_INVALID', 'CHANNELS of 0: an instance holds at least one channel');
       return { type: 'channels', count };
     }
+    case FrameType.CREDIT:
+      return { type: 'credit', id, bytes: readCredit(payload) };
     default:
       throw new FrameError('ERR_FRAME_UNKNOWN_TYPE', `unknown frame type ${type}`);
   }

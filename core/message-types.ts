@@ -17,7 +17,10 @@ export const MessageType = {
   CLOSE_REQUEST: 9,
   /** channel only: the router sends no more requests on this channel */
   GOAWAY: 10,
-  /** rings only: flow-control credit for one slot */
+  /**
+   * Flow-control credit: [u32 bytes] of this request's body the receiver has taken. On the rings,
+   * for one slot; on a channel, only on a multiplexed one (the `mux` feature), both ways.
+   */
   CREDIT: 11,
   /**
    * An informational (1xx, not 101) response before the final head. Sent by an extension only to

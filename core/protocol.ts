@@ -33,10 +33,16 @@ export type ChannelFeature =
   /** LOAD frames: the environment's load, once a second */
   | 'load'
   /** A worker's FUNCTION_HEADER is honoured (an older router would put the worker in its first function's fleet) */
-  | 'function';
+  | 'function'
+  /**
+   * The channel is multiplexed: several requests at once, bodies paced by CREDIT frames both ways
+   * (docs/PROTOCOL.md, "Multiplexed channels"). Announced only to an extension that named it, so
+   * a channel is multiplexed exactly when the router's answer names it.
+   */
+  | 'mux';
 
-/** Every feature this code understands: what the router announces. */
-export const CHANNEL_FEATURES: readonly ChannelFeature[] = ['info', 'trailers', 'reason', 'load', 'function'];
+/** Every feature this code understands: what the router announces (`mux` only where it was asked for). */
+export const CHANNEL_FEATURES: readonly ChannelFeature[] = ['info', 'trailers', 'reason', 'load', 'function', 'mux'];
 
 /**
  * What an extension names in the same header of its upgrade request: the router → extension
@@ -46,10 +52,19 @@ export type ExtensionFeature =
   /** CHANNELS frames: hold as many channels as the router says (they follow the learned limit) */
   | 'channels'
   /** REQ_HEAD with FLAG_UPGRADE: protocol upgrades (WebSockets) relayed as tunnels */
-  | 'upgrade';
+  | 'upgrade'
+  /** Several requests at once on one channel, with CREDIT frames (the router answers `mux` to accept) */
+  | 'mux';
+
+/**
+ * Body bytes either end of a multiplexed channel may send of one request before the other credits
+ * any (docs/PROTOCOL.md, "Multiplexed channels"). A window per request, not per channel: a slow
+ * client or app holds back only its own request.
+ */
+export const MUX_WINDOW_BYTES = 256 * 1024;
 
 /** Every extension feature this code understands: what the extension announces. */
-export const EXTENSION_FEATURES: readonly ExtensionFeature[] = ['channels', 'upgrade'];
+export const EXTENSION_FEATURES: readonly ExtensionFeature[] = ['channels', 'upgrade', 'mux'];
 
 /** The features named in a FEATURES_HEADER value that are among `known` (others are ignored). */
 export function parseFeatures<F extends string>(value: string | string[] | undefined, known: readonly F[]): Set<F> {

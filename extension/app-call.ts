@@ -18,8 +18,16 @@ export class AppCall {
   finished = false;
   /** The channel's reading is paused until the app request drains. */
   wsPaused = false;
-  /** The app's response is paused until the channel's send buffer drains. */
+  /** The app's response is paused until the channel's send buffer drains (or, windowed, credit comes). */
   resPaused = false;
+  /**
+   * On a multiplexed channel: bodies are paced by CREDIT frames, not by the socket. `credit` is
+   * what of the response body the router still takes; `owed`, request body bytes the app has not
+   * yet taken, credited back on its 'drain'.
+   */
+  windowed = false;
+  credit = 0;
+  owed = 0;
   /** What the body is read from: the app's response, or the gzip stream it is piped through. */
   source: Readable | null = null;
   /** The router told us its client went away (REQ_ABORT). */

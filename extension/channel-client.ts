@@ -1,10 +1,12 @@
-// The extension's end of one channel (one WebSocket to the router), serving one request at a time
-// (docs/PROTOCOL.md, "Channels" and "Frames"): REQ_* frames become a request to the app (in-memory
+// The extension's end of one channel (one WebSocket to the router), serving one request at a time,
+// or several when the router multiplexes it (docs/PROTOCOL.md, "Channels", "Frames" and
+// "Multiplexed channels"): REQ_* frames become a request to the app (in-memory
 // for an in-process listener, loopback HTTP for a `{ port }` app), the app's response goes back as
 // RES_* frames; each request's own state is an AppCall (app-call.ts).
 //
 // What is sent when:
-//   REQ_HEAD on a busy channel             → RES_ERROR 'channel busy' (the current request goes on)
+//   REQ_HEAD on a busy channel             → RES_ERROR 'channel busy' (the current request goes on);
+//                                              a multiplexed channel is busy only with a tunnel
 //   REQ_HEAD beyond maxConcurrent           → RES_ERROR 'over capacity'
 //   app response head                       → RES_HEAD, hop-by-hop headers removed, with the body
 //                                              bytes that arrived with it inline (up to
@@ -21,13 +23,15 @@
 //   app unreachable / fails at any point    → RES_ERROR (the router answers 502 or resets)
 //   REQ_ABORT for the current request       → app request destroyed, RES_END
 //   any frame for another id                → ignored (stale: the request already ended)
-//   GOAWAY                                  → the current request finishes, then the channel closes
+//   GOAWAY                                  → the current requests finish, then the channel closes
+//   CREDIT (multiplexed)                    → that request's response may send as many more bytes
 //   CHANNELS n                              → the invocation holds channels 0 … n − 1 (invocation.ts)
 // Responses are gzipped on the way when compression is on and the request and response allow it
 // (compression.ts); a compressed body is never sent inline with the head.
 // Memory per request is bounded both ways: the app's response is paused while the channel has more
 // than highWaterMark bytes unsent, and the channel stops reading while the app's request is not
-// draining.
+// draining. A multiplexed channel cannot stop reading for one request: there each request's body
+// is paced by CREDIT frames, both ways, and the socket's buffer still pauses every response.
 // Long because one channel's connection, frames both ways, app request and backpressure share one
 // state machine: the response path (head, 1xx, body, gzip, trailers) reads the socket's buffered
 // amount, the router's features and the current call, and ends in finish()/release(), which free
@@ -37,12 +41,13 @@
 // given here); what is left would need all of this class's fields if split again.
 
 import { STATUS_CODES } from 'node:http';
-import type { Duplex, Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import WebSocket from 'ws';
 import { decodeFrame, encodeFrame, headerListSize, type Frame, type HeaderList, type LoadReport, type RequestHead, type ResponseHead } from '../core/frames.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
+import { batchWrites } from '../core/write-batch.ts';
 import { CERT_PIN_MISMATCH } from '../core/cert-pin.ts';
-import { CHANNEL_FEATURES, CHANNEL_PATH, FEATURES_HEADER, parseFeatures, type ChannelFeature } from '../core/protocol.ts';
+import { CHANNEL_FEATURES, CHANNEL_PATH, FEATURES_HEADER, MUX_WINDOW_BYTES, parseFeatures, type ChannelFeature } from '../core/protocol.ts';
 import { AppCall, takeInline, whyIncomplete } from './app-call.ts';
 import { AppTunnel, type TunnelChannel, type TunnelCloseCode } from './app-tunnel.ts';
 import { appHeaders } from './app-headers.ts';
@@ -101,11 +106,14 @@ export class ChannelClient {
   features: ReadonlySet<ChannelFeature> = new Set();
   private stopping = false;
   private retiring = false;
-  private current: AppCall | null = null;
-  /** An upgraded connection holding this channel (app-tunnel.ts); exclusive with `current`. */
+  /** The requests it serves, by id: one at most unless multiplexed. */
+  private readonly calls = new Map<number, AppCall>();
+  /** Calls whose response is paused (for the socket's buffer or, windowed, for credit). */
+  private pausedCalls = 0;
+  /** The router answered `mux`: several requests at once, bodies paced by CREDIT frames. */
+  private multiplexed = false;
+  /** An upgraded connection holding this channel (app-tunnel.ts); exclusive with `calls`. */
   private tunnel: AppTunnel | null = null;
-  /** The socket is corked until the end of this tick (batchWrites). */
-  private corked = false;
   private readonly lowWaterMark: number;
   /** Abandons the certificate check of a wss:// channel still connecting. */
   private readonly connecting = new AbortController();
@@ -152,6 +160,7 @@ export class ChannelClient {
     });
     ws.on('upgrade', (res) => {
       this.features = parseFeatures(res.headers[FEATURES_HEADER], CHANNEL_FEATURES);
+      this.multiplexed = this.features.has('mux');
     });
     ws.on('open', () => {
       this.state = 'open';
@@ -193,7 +202,7 @@ export class ChannelClient {
   }
 
   get busy(): boolean {
-    return this.current !== null || this.tunnel !== null;
+    return this.calls.size > 0 || this.tunnel !== null;
   }
 
   /** Closes this channel's tunnel, if it has one, as its instance must go (app-tunnel.ts). */
@@ -242,7 +251,7 @@ export class ChannelClient {
   stop(): void {
     if (this.state === 'closed') return;
     this.stopping = true;
-    this.abandonCurrent();
+    this.abandonCalls();
     this.tunnel?.stop();
     if (this.ws === undefined) return this.connecting.abort(); // the rejection closes the channel
     this.ws.terminate();
@@ -258,30 +267,34 @@ export class ChannelClient {
     } catch (err) {
       return this.protocolError((err as Error).message);
     }
-    const call = this.current;
     const tunnel = this.tunnel;
     if (tunnel !== null && (f.type === 'req-body' || f.type === 'req-end' || f.type === 'req-abort') && f.id === tunnel.id) return tunnel.fromRouter(f);
+    const call = f.type === 'req-body' || f.type === 'req-end' || f.type === 'req-abort' || f.type === 'credit' ? this.calls.get(f.id) : undefined;
     switch (f.type) {
       case 'req-head':
         if (f.upgrade === true) return this.onUpgrade(f.id, f.head, f.body);
         return this.onHead(f.id, f.head, f.end, f.body);
       case 'req-body':
-        if (call !== null && call.id === f.id) this.onBody(call, f.body);
+        if (call !== undefined) this.onBody(call, f.body);
         return;
       case 'req-end':
-        if (call !== null && call.id === f.id) this.onRequestEnd(call);
+        if (call !== undefined) this.onRequestEnd(call);
         return;
       case 'req-abort':
-        if (call !== null && call.id === f.id) {
+        if (call !== undefined) {
           call.aborted = true;
           this.finish(call, { type: 'res-end', id: call.id });
         }
+        return;
+      case 'credit':
+        if (!this.multiplexed) return this.protocolError('CREDIT on a channel that is not multiplexed');
+        if (call !== undefined) this.onCredit(call, f.bytes);
         return;
       case 'goaway':
         this.goaway = true;
         this.host.goaway?.(this);
         if (this.tunnel !== null) this.tunnel.close(1001);
-        else if (this.current === null) this.close();
+        else if (this.calls.size === 0) this.close();
         return;
       case 'channels':
         if (this.host.holdChannels === undefined) return this.protocolError('CHANNELS frame to a host that did not announce `channels`');
@@ -293,7 +306,7 @@ export class ChannelClient {
 
   private protocolError(why: string): void {
     this.host.options.log(`lambda-dispatch: channel ${this.index}: protocol error: ${why}`);
-    this.abandonCurrent();
+    this.abandonCalls();
     if (this.state === 'open') {
       this.state = 'closing';
       this.ws.close(1002, why.slice(0, 120));
@@ -302,10 +315,15 @@ export class ChannelClient {
 
   private onHead(id: number, head: RequestHead, end: boolean, body: Uint8Array | null): void {
     if (this.state !== 'open') return;
-    if (this.busy) return this.send({ type: 'res-error', id, message: 'channel busy: one request at a time' });
+    if (this.tunnel !== null || (!this.multiplexed && this.calls.size > 0)) return this.send({ type: 'res-error', id, message: 'channel busy: one request at a time' });
+    if (this.calls.has(id)) return this.protocolError(`a second request with id ${id}`);
     if (!this.host.acquire()) return this.send({ type: 'res-error', id, message: 'over capacity' });
     const call = new AppCall(id, head, appHeaders(head.headers, end, body), body, end);
-    this.current = call;
+    if (this.multiplexed) {
+      call.windowed = true;
+      call.credit = MUX_WINDOW_BYTES;
+    }
+    this.calls.set(id, call);
     this.startAppRequest(call);
   }
 
@@ -313,7 +331,34 @@ export class ChannelClient {
     const req = call.appReq;
     if (call.requestEnded || req === null || body.byteLength === 0) return;
     call.bodyStreamed = true;
-    if (!req.write(body)) this.pauseUntilDrain(call, req);
+    if (!call.windowed) {
+      if (!req.write(body)) this.pauseUntilDrain(call, req);
+      return;
+    }
+    // The router sends no more than its credit: what the app has not taken is credited on 'drain'.
+    const waiting = call.owed > 0;
+    call.owed += body.byteLength;
+    if (waiting) {
+      req.write(body);
+      return;
+    }
+    if (req.write(body)) return this.grant(call);
+    req.once('drain', () => {
+      if (call.appReq === req) this.grant(call);
+    });
+  }
+
+  /** Credits the router with the request body bytes the app has taken. */
+  private grant(call: AppCall): void {
+    const bytes = call.owed;
+    call.owed = 0;
+    if (bytes > 0 && !call.finished && !call.requestEnded) this.send({ type: 'credit', id: call.id, bytes });
+  }
+
+  /** The router's client took `bytes` more of this response: send on, if the socket allows. */
+  private onCredit(call: AppCall, bytes: number): void {
+    call.credit += bytes;
+    if (call.resPaused && call.credit > 0 && this.ws.bufferedAmount <= this.lowWaterMark) this.resumeResponse(call);
   }
 
   private onRequestEnd(call: AppCall): void {
@@ -336,7 +381,8 @@ export class ChannelClient {
     req.on('response', (res) => this.onResponse(call, req, res));
     req.on('information', (info) => this.onInformation(call, req, info));
     req.on('error', (err) => this.onAppError(call, req, err));
-    if (call.inline !== null && call.inline.byteLength > 0 && !req.write(call.inline)) this.pauseUntilDrain(call, req);
+    // An inline body is small and counts against no credit; a windowed call never pauses the socket.
+    if (call.inline !== null && call.inline.byteLength > 0 && !req.write(call.inline) && !call.windowed) this.pauseUntilDrain(call, req);
     if (call.requestEnded) req.end();
   }
 
@@ -486,18 +532,25 @@ export class ChannelClient {
       const body = off === 0 && chunk.length <= max ? chunk : chunk.subarray(off, Math.min(off + max, chunk.length));
       this.ws.send(encodeFrame({ type: 'res-body', id: call.id, body }), this.onSent);
     }
-    if (!call.resPaused && this.ws.bufferedAmount > this.host.options.highWaterMark) {
+    if (call.windowed) call.credit -= chunk.length;
+    if (!call.resPaused && (this.ws.bufferedAmount > this.host.options.highWaterMark || (call.windowed && call.credit <= 0))) {
       call.resPaused = true;
+      this.pausedCalls++;
       res.pause();
     }
   }
 
-  /** A message left for the kernel: resume the app's response once the backlog is small. */
+  private resumeResponse(call: AppCall): void {
+    call.resPaused = false;
+    this.pausedCalls--;
+    call.source?.resume();
+  }
+
+  /** A message left for the kernel: resume the app's responses once the backlog is small. */
   private readonly onSent = (): void => {
-    const call = this.current;
-    if (call !== null && call.resPaused && this.ws.bufferedAmount <= this.lowWaterMark) {
-      call.resPaused = false;
-      call.source?.resume();
+    if (this.pausedCalls === 0 || this.ws.bufferedAmount > this.lowWaterMark) return;
+    for (const call of this.calls.values()) {
+      if (call.resPaused && (!call.windowed || call.credit > 0)) this.resumeResponse(call);
     }
   };
 
@@ -514,7 +567,7 @@ export class ChannelClient {
     if (last !== null) this.send(last);
     this.host.requestEnded?.(call, last?.type === 'res-error' ? last.message : null);
     this.release(call);
-    if (this.goaway || this.retiring) this.close();
+    if ((this.goaway || this.retiring) && !this.busy) this.close();
   }
 
   private release(call: AppCall): void {
@@ -524,18 +577,22 @@ export class ChannelClient {
     const clean = call.requestEnded && call.appRes !== null && call.appRes.complete;
     if (!clean) call.appReq?.destroy();
     if (call.source !== null && call.source !== call.appRes) call.source.destroy();
-    if (this.current === call) {
-      this.current = null;
+    if (call.resPaused) {
+      call.resPaused = false;
+      this.pausedCalls--;
+    }
+    if (this.calls.get(call.id) === call) {
+      this.calls.delete(call.id);
       this.host.release();
     }
   }
 
-  private abandonCurrent(): void {
-    const call = this.current;
-    if (call === null) return;
-    call.finished = true;
-    call.requestEnded = false; // forces the app connection closed
-    this.release(call);
+  private abandonCalls(): void {
+    for (const call of [...this.calls.values()]) {
+      call.finished = true;
+      call.requestEnded = false; // forces the app connection closed
+      this.release(call);
+    }
   }
 
   private send(f: Frame): void {
@@ -544,20 +601,9 @@ export class ChannelClient {
     this.ws.send(encodeFrame(f), this.onSent);
   }
 
-  /**
-   * Frames sent in one tick (a head, its body chunks, the end) leave in one socket write, and so
-   * one TLS record and one syscall: the socket stays corked until the tick is over.
-   */
+  /** Frames sent in one tick (a head, its body chunks, the end; on a multiplexed channel, every answer) leave in one write. */
   private batchWrites(): void {
-    if (this.corked) return;
-    const socket = (this.ws as unknown as { _socket?: Duplex | null })._socket;
-    if (socket == null) return;
-    this.corked = true;
-    socket.cork();
-    process.nextTick(() => {
-      this.corked = false;
-      socket.uncork();
-    });
+    batchWrites(this.ws);
   }
 
   private close(): void {
@@ -567,7 +613,7 @@ export class ChannelClient {
   }
 
   private onClose(): void {
-    this.abandonCurrent();
+    this.abandonCalls();
     this.tunnel?.stop();
     this.tunnel = null;
     this.state = 'closed';

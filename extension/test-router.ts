@@ -215,7 +215,8 @@ export class TestRouter {
   }
 
   private accept(req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer, index: number, init: (ch: TestChannel) => void): void {
-    const features = this.o.features ?? CHANNEL_FEATURES;
+    // Serves one request a channel at a time: never multiplexed.
+    const features = this.o.features ?? CHANNEL_FEATURES.filter((f) => f !== 'mux');
     if (features.length > 0 && this.wss.listenerCount('headers') === 0) {
       this.wss.on('headers', (headers) => headers.push(`${FEATURES_HEADER}: ${features.join(', ')}`));
     }

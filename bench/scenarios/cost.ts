@@ -59,8 +59,10 @@ export const ROUTER_VARIANTS: Record<string, RouterVariant> = {
   'router-main': { env: { LAMBDA_DISPATCH_DispatcherThread: 'main' } },
   'router-1cpu': { env: {}, cpus: '0' },
   'router-1cpu-worker': { env: { LAMBDA_DISPATCH_DispatcherThread: 'worker' }, cpus: '0' },
-  // A/B only (LD_BENCH_ROUTERS names them): what TLS on the control channel and the extension's access log cost.
+  // A/B only (LD_BENCH_ROUTERS names them): what TLS on the control channel, multiplexed channels
+  // and the extension's access log change.
   'router-plain': { env: { LAMBDA_DISPATCH_ControlTls: 'false' }, onRequest: true },
+  'router-unmuxed': { env: { LAMBDA_DISPATCH_Multiplex: 'false' }, onRequest: true },
   'router-extension-log': { env: {}, lambdaEnv: { LAMBDA_DISPATCH_AccessLogSample: '1' }, onRequest: true },
 };
 

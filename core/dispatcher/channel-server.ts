@@ -9,7 +9,7 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CHANNEL_FEATURES, CHANNEL_HEADER, CHANNEL_PATH, COLD_START_HEADER, EXTENSION_FEATURES, FEATURES_HEADER, FUNCTION_HEADER, INSTANCE_HEADER, MAX_CONCURRENT_HEADER, WORKER_HEADER, parseFeatures } from '../protocol.ts';
-import type { ChannelHello } from './state.ts';
+import type { ChannelHello, WorkerHello } from './state.ts';
 
 
 export interface ChannelAuthority {
@@ -18,10 +18,10 @@ export interface ChannelAuthority {
   /** `hello`: what the upgrade request said of the extension and its environment. */
   accept(instanceId: string, index: number, ws: WebSocket, hello: ChannelHello): void;
   /**
-   * `acceptsUpgrade`: the worker named the `upgrade` feature. `functionName`: the function whose app
-   * it runs, when it named one (checked first with servesFunction).
+   * `hello`: whether the worker named the `upgrade` feature, and whether its channel is multiplexed.
+   * `functionName`: the function whose app it runs, when it named one (checked first with servesFunction).
    */
-  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket, acceptsUpgrade: boolean, functionName?: string): void;
+  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket, hello: WorkerHello, functionName?: string): void;
   /** Whether a worker may name this function: one the router routes to (absent: none may be named). */
   servesFunction?(name: string): boolean;
   rejected(status: number, why: string): void;
@@ -39,6 +39,8 @@ function refuse(socket: Duplex, status: number, message: string): void {
   );
 }
 
+const PLAIN_FEATURES = CHANNEL_FEATURES.filter((f) => f !== 'mux');
+
 export class ChannelServer {
   private readonly http: Server | TlsServer;
   private readonly wss: WebSocketServer;
@@ -50,16 +52,26 @@ export class ChannelServer {
     private readonly workerSecret: Buffer | null = null,
     /** PEM certificate and key to serve wss://; null: plain ws://. */
     tls: { cert: string; key: string } | null = null,
+    /** Multiplex the channels of extensions that ask for it (LAMBDA_DISPATCH_Multiplex). */
+    private readonly multiplex = true,
   ) {
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: maxFrameBytes, clientTracking: true });
-    // Every accepted channel learns which optional frames and fields this router understands.
-    this.wss.on('headers', (headers) => headers.push(`${FEATURES_HEADER}: ${CHANNEL_FEATURES.join(', ')}`));
+    // Every accepted channel learns which optional frames and fields this router understands;
+    // `mux` only where the extension asked for it, so both ends agree the channel is multiplexed.
+    this.wss.on('headers', (headers, req) => {
+      const features = this.multiplexes(req) ? CHANNEL_FEATURES : PLAIN_FEATURES;
+      headers.push(`${FEATURES_HEADER}: ${features.join(', ')}`);
+    });
     const notWebSocket: RequestListener = (_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('lambda-dispatch control port: WebSocket only\n');
     };
     // Only the extension connects here and it speaks HTTP/1.1 upgrades: no ALPN beyond that.
     this.http = tls ? createTlsServer({ cert: tls.cert, key: tls.key, ALPNProtocols: ['http/1.1'] }, notWebSocket) : createServer(notWebSocket);
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+  }
+
+  private multiplexes(req: IncomingMessage): boolean {
+    return this.multiplex && parseFeatures(req.headers[FEATURES_HEADER], EXTENSION_FEATURES).has('mux');
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -87,6 +99,7 @@ export class ChannelServer {
         coldStart: req.headers[COLD_START_HEADER] === '1',
         followsLimit: features.has('channels'),
         acceptsUpgrade: features.has('upgrade'),
+        multiplexed: this.multiplexes(req),
       });
     });
   }
@@ -100,8 +113,9 @@ export class ChannelServer {
     }
     const fn = req.headers[FUNCTION_HEADER];
     if (typeof fn === 'string' && this.authority.servesFunction?.(fn) !== true) return this.reject(socket, 404, `no function named ${JSON.stringify(fn.slice(0, 100))} on this router`);
-    const upgrades = parseFeatures(req.headers[FEATURES_HEADER], EXTENSION_FEATURES).has('upgrade');
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.authority.acceptWorker(workerId, index, maxConcurrent, ws, upgrades, typeof fn === 'string' ? fn : undefined));
+    const features = parseFeatures(req.headers[FEATURES_HEADER], EXTENSION_FEATURES);
+    const hello = { acceptsUpgrade: features.has('upgrade'), multiplexed: this.multiplexes(req) };
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.authority.acceptWorker(workerId, index, maxConcurrent, ws, hello, typeof fn === 'string' ? fn : undefined));
   }
 
   private reject(socket: Duplex, status: number, why: string): void {

@@ -13,7 +13,7 @@ import { Fleet, type FleetSettings } from './fleet.ts';
 import type { Invoke } from './launcher.ts';
 import type { EventSink } from './events.ts';
 import { Relay, type RelaySettings } from './relay.ts';
-import type { Channel, ChannelHello } from './state.ts';
+import { NO_WORKER_FEATURES, type Channel, type ChannelHello, type WorkerHello } from './state.ts';
 import { statusOf, type StatusSnapshot } from './status.ts';
 
 export type { Invoke } from './launcher.ts';
@@ -72,8 +72,8 @@ export class Dispatcher implements ChannelAuthority {
     if (ch !== null) this.wire(ch);
   }
 
-  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket, acceptsUpgrade = false): void {
-    const ch = this.fleet.openWorker(workerId, index, maxConcurrent, ws, acceptsUpgrade);
+  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket, hello: WorkerHello = NO_WORKER_FEATURES): void {
+    const ch = this.fleet.openWorker(workerId, index, maxConcurrent, ws, hello);
     if (ch !== null) this.wire(ch);
   }
 

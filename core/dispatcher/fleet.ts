@@ -21,7 +21,7 @@ import { channelsFor } from './concurrency.ts';
 import { pingChannels } from './liveness.ts';
 import { activeCount, anyActive, observe, scaleInOrder } from './observe.ts';
 import { Scaler, type Decision } from './scaler.ts';
-import { Channel, Instance, type ChannelHello } from './state.ts';
+import { Channel, Instance, NO_WORKER_FEATURES, type ChannelHello, type WorkerHello } from './state.ts';
 
 export type FleetSettings = Pick<
   RouterConfig,
@@ -140,14 +140,14 @@ export class Fleet {
    * A channel of a known instance opened; null when the instance no longer takes channels.
    * `coldStart`: the environment said this is its first invocation.
    */
-  open(instanceId: string, index: number, ws: WebSocket, hello: ChannelHello = { coldStart: false, followsLimit: false, acceptsUpgrade: false }): Channel | null {
+  open(instanceId: string, index: number, ws: WebSocket, hello: ChannelHello = { coldStart: false, followsLimit: false, acceptsUpgrade: false, multiplexed: false }): Channel | null {
     const inst = this.instances.get(instanceId);
     if (inst === undefined || (inst.state !== 'starting' && inst.state !== 'open')) {
       ws.close(1008, 'instance not accepting channels');
       return null;
     }
     const { coldStart } = hello;
-    const ch = new Channel(ws, inst, index);
+    const ch = new Channel(ws, inst, index, hello.multiplexed);
     inst.channels.add(ch);
     if (hello.acceptsUpgrade) inst.acceptsUpgrade = true;
     if (hello.followsLimit && inst.kind === 'lambda') {
@@ -176,7 +176,7 @@ export class Fleet {
   }
 
   /** A container worker's channel: its instance exists for as long as it has channels. */
-  openWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket, acceptsUpgrade = false): Channel | null {
+  openWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket, hello: WorkerHello = NO_WORKER_FEATURES): Channel | null {
     if (this.stopping) {
       ws.close(1013, 'router is shutting down');
       return null;
@@ -200,8 +200,8 @@ export class Fleet {
       ws.close(1013, 'not accepting channels');
       return null;
     }
-    if (acceptsUpgrade) inst.acceptsUpgrade = true;
-    return this.open(id, index, ws);
+    if (hello.acceptsUpgrade) inst.acceptsUpgrade = true;
+    return this.open(id, index, ws, { coldStart: false, followsLimit: false, ...hello });
   }
 
   /** An instance's load report: its limit moves (concurrency.ts); a raise may let waiting requests in. */
@@ -274,7 +274,7 @@ export class Fleet {
   pick(avoid: ReadonlySet<Instance>, upgrade = false): Instance | undefined {
     let best: Instance | undefined;
     for (const inst of this.instances.values()) {
-      if (!inst.available || avoid.has(inst)) continue;
+      if (!inst.available(upgrade) || avoid.has(inst)) continue;
       // A socket lives long: not to an instance leaving for its deadline, which would close it soon.
       if (upgrade && (inst.sockets >= this.o.maxSocketsPerInstance || inst.leavingSince !== 0)) continue;
       if (
@@ -367,7 +367,7 @@ export class Fleet {
     }
     inst.state = 'draining';
     inst.lastBusyAt = this.now();
-    for (const ch of inst.channels) if (ch.exchange === null || (closeSockets && ch.tunnel)) this.retire(ch);
+    for (const ch of inst.channels) if (ch.count === 0 || (closeSockets && ch.tunnel)) this.retire(ch);
     inst.idle.length = 0;
   }
 
@@ -384,12 +384,14 @@ export class Fleet {
       }
       for (const ch of inst.channels) {
         // A peer that never confirms an abort (frozen, or buggy) would hold the channel forever.
-        const ex = ch.exchange;
-        if (ex !== null && ex.abortedAt !== 0 && now - ex.abortedAt > this.o.abortAckMs && !ch.goaway) {
-          this.log(`channel ${inst.id}/${ch.index}: abort not confirmed in ${this.o.abortAckMs} ms; closing it`);
-          this.abortTimeouts++;
-          ch.goaway = true;
-          ch.ws.terminate();
+        for (const ex of ch.exchanges()) {
+          if (ex.abortedAt !== 0 && now - ex.abortedAt > this.o.abortAckMs && !ch.goaway) {
+            this.log(`channel ${inst.id}/${ch.index}: abort not confirmed in ${this.o.abortAckMs} ms; closing it`);
+            this.abortTimeouts++;
+            ch.goaway = true;
+            ch.ws.terminate();
+            break;
+          }
         }
       }
       if (inst.state === 'draining' && now - inst.lastBusyAt > this.o.drainTimeoutMs) {

@@ -10,7 +10,7 @@ import type { WebSocket } from 'ws';
 import { decodeRoute, Rec } from '../records.ts';
 import type { ChannelAuthority } from './channel-server.ts';
 import type { Dispatcher, StatusSnapshot } from './dispatcher.ts';
-import type { ChannelHello } from './state.ts';
+import { NO_WORKER_FEATURES, type ChannelHello, type WorkerHello } from './state.ts';
 
 export interface RoutedDispatcher {
   /** The name the routes use. */
@@ -62,10 +62,10 @@ export class FunctionDispatchers implements ChannelAuthority {
     d.accept(instanceId, index, ws, hello);
   }
 
-  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket, acceptsUpgrade = false, functionName?: string): void {
+  acceptWorker(workerId: string, index: number, maxConcurrent: number, ws: WebSocket, hello: WorkerHello = NO_WORKER_FEATURES, functionName?: string): void {
     const d = functionName === undefined ? this.list[0]! : this.functions.find((f) => f.name === functionName)?.dispatcher;
     if (d === undefined) return void ws.close(1008, 'unknown function');
-    d.acceptWorker(workerId, index, maxConcurrent, ws, acceptsUpgrade);
+    d.acceptWorker(workerId, index, maxConcurrent, ws, hello);
   }
 
   servesFunction(name: string): boolean {

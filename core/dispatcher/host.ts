@@ -69,6 +69,7 @@ export async function hostDispatcher(port: ControlPort, init: DispatcherInit): P
     Math.max(1 << 20, responses.maxPayload + 64),
     config.workerSecret ? Buffer.from(config.workerSecret) : null,
     tls,
+    config.multiplex,
   );
   const controlPort = await server.listen(config.controlPort, init.bindHost);
   const routerUrl = `${tls ? 'wss' : 'ws'}://${config.callbackHost}:${controlPort}`;

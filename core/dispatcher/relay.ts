@@ -1,6 +1,7 @@
 // The relay: every client request from its head on the request ring to its terminal record on the
 // response ring. It queues requests, hands each to a free channel the fleet picks, turns ring
-// records into frames and frames into records, keeps the per-request credit windows both ways,
+// records into frames and frames into records, keeps the per-request credit windows both ways
+// (on a multiplexed channel, with CREDIT frames to and from the extension as well),
 // holds every response to the framing its head promised (framing.ts), and answers with a catalog
 // error (core/errors.ts) when no channel can serve. It never starts or stops an instance: what it
 // needs of capacity goes through the `Capacity` interface.
@@ -12,13 +13,14 @@
 // end, so it adds a few lines to the head and end cases, not a module.
 
 import type { RouterErrorCode } from '../errors.ts';
-import { FLAG_END, FLAG_UPGRADE, FRAME_HEADER_BYTES, FrameError, FrameType, asBuffer, frame, peekFrame, readHeaderList, readLoad, readResponseHead, type LoadReport } from '../frames.ts';
+import { FLAG_END, FLAG_UPGRADE, FRAME_HEADER_BYTES, FrameError, FrameType, asBuffer, creditFrame, frame, peekFrame, readCredit, readHeaderList, readLoad, readResponseHead, type LoadReport } from '../frames.ts';
 import { Rec, decodeCredit, encodeCredit, encodeResponseError, reportSize, writeReport } from '../records.ts';
 import type { RingWriter } from '../ring-writer.ts';
+import { batchWrites } from '../write-batch.ts';
 import { FRAMING_VIOLATIONS, checkInformational, checkResponseHead, overrun, shortfall, type FramingViolation } from './framing.ts';
 import { PendingQueue } from './pending-queue.ts';
 import { Replays, mayReplay } from './replays.ts';
-import { Exchange, type Channel, type Instance } from './state.ts';
+import { Exchange, MUX_WINDOW_BYTES, type Channel, type Instance } from './state.ts';
 
 export interface RelaySettings {
   windowBytes: number;
@@ -146,19 +148,41 @@ export class Relay {
   }
 
   private sendBody(ex: Exchange, ch: Channel, payload: Uint8Array): void {
+    // On a multiplexed channel the extension cannot stop reading for one request: it credits what
+    // its app took, and what is beyond the credit waits here (at most ingress's window of it).
+    if (ex.windowed && (ex.sendCredit <= 0 || ex.buffered.length > 0)) {
+      ex.buffered.push(payload.slice());
+      return;
+    }
     const n = payload.byteLength;
+    ex.sendCredit -= n;
     // Credit returns only once the bytes are handed to the kernel: ingress keeps at most one
     // window of this request's body in memory, whatever the client's speed.
-    ch.ws.send(frame(FrameType.REQ_BODY, 0, ex.id, payload), (err) => {
+    this.send(ch, frame(FrameType.REQ_BODY, 0, ex.id, payload), (err) => {
       if (!err && !ex.detached) this.ring.write(Rec.CREDIT, ex.slot, encodeCredit(n));
     });
+  }
+
+  /** REQ_END once every body byte before it has gone. */
+  private sendEnd(ex: Exchange, ch: Channel): void {
+    if (ex.buffered.length === 0) this.send(ch, frame(FrameType.REQ_END, 0, ex.id));
+  }
+
+  /** The extension's app took `bytes` more of a windowed request's body: send what waited for it. */
+  private onSendCredit(ex: Exchange, ch: Channel, bytes: number): void {
+    if (!ex.windowed || ex.state === 'done') return;
+    ex.sendCredit += bytes;
+    const held = ex.buffered;
+    ex.buffered = [];
+    for (const chunk of held) this.sendBody(ex, ch, chunk);
+    if (ex.requestEnded && ex.buffered.length === 0 && held.length > 0 && (ex.head[0]! & FLAG_END) === 0) this.sendEnd(ex, ch);
   }
 
   private onRequestEnd(slot: number): void {
     const ex = this.bySlot.get(slot);
     if (ex === undefined) return;
     ex.requestEnded = true;
-    if (ex.channel !== null && ex.state !== 'done') ex.channel.ws.send(frame(FrameType.REQ_END, 0, ex.id));
+    if (ex.channel !== null && ex.state !== 'done') this.sendEnd(ex, ex.channel);
   }
 
   private onRequestAbort(slot: number): void {
@@ -175,8 +199,9 @@ export class Relay {
     // reading again to see that confirmation, which the fleet waits for only so long.
     if (ch !== null) {
       ex.abortedAt = this.now();
+      ex.buffered = [];
       if (ch.paused) this.resume(ch);
-      ch.ws.send(frame(FrameType.REQ_ABORT, 0, ex.id));
+      this.send(ch, frame(FrameType.REQ_ABORT, 0, ex.id));
     }
   }
 
@@ -185,7 +210,10 @@ export class Relay {
     if (ex === undefined) return;
     ex.responseOutstanding -= bytes;
     const ch = ex.channel;
-    if (ch !== null && ch.paused && ex.responseOutstanding <= this.o.windowBytes / 2) this.resume(ch);
+    if (ch === null) return;
+    // The client took these bytes: the extension may send as many more of this response.
+    if (ex.windowed) this.send(ch, creditFrame(ex.id, bytes));
+    else if (ch.paused && ex.responseOutstanding <= this.o.windowBytes / 2) this.resume(ch);
   }
 
   // ── frames from the extension ──────────────────────────────────────────────────────────────
@@ -199,10 +227,13 @@ export class Relay {
     }
     if (type === FrameType.CLOSE_REQUEST) return this.capacity.closeRequested(ch.instance, data.toString('utf8', FRAME_HEADER_BYTES));
     if (type === FrameType.LOAD) return this.capacity.loadReported(ch.instance, readLoad(data.subarray(FRAME_HEADER_BYTES)));
-    const ex = ch.exchange;
+    const ex = ch.find(id);
     // Frames for a request that is no longer this channel's (e.g. after an abort) are stale.
-    if (ex === null || ex.id !== id) return;
+    if (ex === undefined) return;
     switch (type) {
+      case FrameType.CREDIT:
+        if (!ex.windowed) return this.capacity.protocolError(ch, 'CREDIT on a channel that is not multiplexed');
+        return this.onSendCredit(ex, ch, readCredit(data.subarray(FRAME_HEADER_BYTES)));
       case FrameType.RES_HEAD: {
         if (ex.state !== 'sent') return this.capacity.protocolError(ch, 'second response head');
         ex.state = 'responding';
@@ -211,7 +242,7 @@ export class Relay {
         const verdict = checkResponseHead(ex.method, head.status, head.headers, ex.upgrade);
         if (!verdict.ok) return this.framingViolation(ex, ch, verdict.violation);
         if (head.status === 101) {
-          ch.becomeTunnel();
+          ch.becomeTunnel(ex);
           this.capacity.socketsChanged(ch.instance);
         }
         ex.responseBody = verdict.body;
@@ -237,6 +268,11 @@ export class Relay {
         if (ex.detached) return;
         this.ring.write(Rec.RES_BODY, ex.slot, body);
         ex.responseOutstanding += body.length;
+        if (ex.windowed) {
+          // The extension sends within its credit; one far beyond it ignores the protocol.
+          if (ex.responseOutstanding > 4 * MUX_WINDOW_BYTES) this.capacity.protocolError(ch, `response of request ${ex.id} ${ex.responseOutstanding} bytes beyond its credit`);
+          return;
+        }
         if (ex.responseOutstanding > this.o.windowBytes && !ch.paused) {
           this.windowStalls++;
           ch.paused = true;
@@ -318,18 +354,20 @@ export class Relay {
     ex.responseOutstanding += body.length;
   }
 
-  /** A channel closed under its request: held for a verdict (replays.ts) when it may go again, else answered. */
+  /** A channel closed under its requests: each held for a verdict (replays.ts) when it may go again, else answered. */
   channelLost(ch: Channel): void {
     const tunnel = ch.tunnel;
-    const ex = ch.detach();
-    if (tunnel) this.capacity.socketsChanged(ch.instance);
-    if (ex === null || ex.detached) return;
-    if (mayReplay(ex) && !this.stopping) {
-      this.replays.hold(ex, ch.instance, ch.silent, this.now());
-    } else {
-      this.counts.failed++;
-      this.terminate(ex, 'LD_INSTANCE_LOST');
+    for (const ex of [...ch.exchanges()]) {
+      ch.detach(ex);
+      if (ex.detached) continue;
+      if (mayReplay(ex) && !this.stopping) {
+        this.replays.hold(ex, ch.instance, ch.silent, this.now());
+      } else {
+        this.counts.failed++;
+        this.terminate(ex, 'LD_INSTANCE_LOST');
+      }
     }
+    if (tunnel) this.capacity.socketsChanged(ch.instance);
   }
 
   // ── matching requests to channels ──────────────────────────────────────────────────────────
@@ -342,7 +380,7 @@ export class Relay {
       const avoid = next.failedOn;
       const inst = this.capacity.pick(avoid, next.upgrade) ?? (avoid.size > 0 ? this.capacity.pick(NO_INSTANCES, next.upgrade) : undefined);
       if (inst === undefined) return;
-      const ch = inst.takeIdle();
+      const ch = inst.take(next.upgrade);
       if (ch === undefined) continue;
       this.assign(this.pending.shift()!, ch);
     }
@@ -355,6 +393,8 @@ export class Relay {
       return this.terminate(ex, 'LD_UPGRADE_UNSUPPORTED');
     }
     ch.attach(ex);
+    ex.windowed = ch.multiplexed && !ex.upgrade;
+    ex.sendCredit = MUX_WINDOW_BYTES;
     ex.state = 'sent';
     ex.assignedAt = this.now();
     ex.firstByteAt = 0;
@@ -362,11 +402,11 @@ export class Relay {
     inst.lastBusyAt = ex.assignedAt;
     const head = ex.head;
     // The ring's head record is [flags][head section][inline body]: the frame's flags and body.
-    ch.ws.send(frame(FrameType.REQ_HEAD, head[0]!, ex.id, head.subarray(1)));
+    this.send(ch, frame(FrameType.REQ_HEAD, head[0]!, ex.id, head.subarray(1)));
     const buffered = ex.buffered;
     ex.buffered = [];
     for (const chunk of buffered) this.sendBody(ex, ch, chunk);
-    if (ex.requestEnded && (head[0]! & FLAG_END) === 0) ch.ws.send(frame(FrameType.REQ_END, 0, ex.id));
+    if (ex.requestEnded && (head[0]! & FLAG_END) === 0) this.sendEnd(ex, ch);
   }
 
   /** The extension finished with the request: free the channel and answer ingress if still listening. */
@@ -375,8 +415,9 @@ export class Relay {
       if (error === null) this.counts.served++;
       this.terminate(ex, error, trailers);
     }
-    const tunnel = ch.tunnel;
-    ch.detach();
+    const tunnel = ch.tunnel && ex.upgrade;
+    ch.detach(ex);
+    ex.buffered = [];
     const inst = ch.instance;
     inst.lastBusyAt = this.now();
     // A socket's life is not a request's duration: it would skew the scaler's averages.
@@ -384,7 +425,8 @@ export class Relay {
     else this.capacity.completed(this.now() - ex.assignedAt);
     if (ch.paused) this.resume(ch);
     if (inst.state === 'open' && !ch.goaway) {
-      inst.idle.push(ch);
+      // A multiplexed channel goes back to the idle list only when empty (an upgrade needs that).
+      if (ch.count === 0) inst.idle.push(ch);
       this.pump();
     } else {
       this.capacity.retire(ch);
@@ -413,6 +455,12 @@ export class Relay {
   private fail(ex: Exchange, error: RouterErrorCode): void {
     ex.state = 'done';
     this.terminate(ex, error);
+  }
+
+  /** What goes to a channel in one tick leaves in one write (several requests' heads, on a multiplexed one). */
+  private send(ch: Channel, data: Buffer, sent?: (err?: Error) => void): void {
+    batchWrites(ch.ws);
+    ch.ws.send(data, sent);
   }
 
   private resume(ch: Channel): void {

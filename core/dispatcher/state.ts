@@ -8,6 +8,7 @@ import type { BodyLength } from './framing.ts';
 import { ConcurrencyLimit, type LimitSettings } from './concurrency.ts';
 import type { InvokeOutcome } from './invoker.ts';
 import { toMicros, type RequestReport } from '../records.ts';
+export { MUX_WINDOW_BYTES } from '../protocol.ts';
 
 /** starting → open → draining → closing → closed. */
 export type InstanceState = 'starting' | 'open' | 'draining' | 'closing' | 'closed';
@@ -33,10 +34,26 @@ export interface ChannelHello {
   followsLimit: boolean;
   /** The extension named the `upgrade` feature: it relays protocol upgrades as tunnels. */
   acceptsUpgrade: boolean;
+  /** Both ends named `mux`: several requests at once, bodies paced by CREDIT frames. */
+  multiplexed: boolean;
 }
 
+/** What a container worker's upgrade request said of it. */
+export interface WorkerHello {
+  acceptsUpgrade: boolean;
+  multiplexed: boolean;
+}
+
+export const NO_WORKER_FEATURES: WorkerHello = Object.freeze({ acceptsUpgrade: false, multiplexed: false });
+
 export class Channel {
-  private current: Exchange | null = null;
+  /** Its requests by id: at most one unless multiplexed. */
+  private readonly live = new Map<number, Exchange>();
+  /**
+   * An upgrade request went here and, if answered 101, its tunnel holds the channel: nothing else
+   * goes here meanwhile (a tunnel's bytes are paced by the socket, not by credits).
+   */
+  exclusive = false;
   /** A pong (or any frame) arrived since the last ping. */
   alive = true;
   /** Reading is paused because the client is slower than the Lambda. */
@@ -55,43 +72,58 @@ export class Channel {
     readonly ws: WebSocket,
     readonly instance: Instance,
     readonly index: number,
+    readonly multiplexed = false,
   ) {}
 
-  get exchange(): Exchange | null {
-    return this.current;
+  /** Requests it carries now. */
+  get count(): number {
+    return this.live.size;
+  }
+
+  find(id: number): Exchange | undefined {
+    return this.live.get(id);
+  }
+
+  exchanges(): IterableIterator<Exchange> {
+    return this.live.values();
+  }
+
+  /** Can take an HTTP request now (an upgrade also needs it empty). */
+  get free(): boolean {
+    return !this.goaway && !this.exclusive && (this.multiplexed || this.live.size === 0);
   }
 
   /**
    * The only way a channel takes or gives back a request, so the instance's count of requests in
-   * flight always equals its busy channels.
+   * flight always equals what its channels carry.
    */
   attach(ex: Exchange): void {
-    this.current = ex;
+    this.live.set(ex.id, ex);
     ex.channel = this;
+    if (ex.upgrade) this.exclusive = true;
     const inst = this.instance;
     if (++inst.busy > inst.peakBusy) inst.peakBusy = inst.busy;
   }
 
-  detach(): Exchange | null {
-    const ex = this.current;
-    if (ex === null) return null;
-    this.current = null;
+  detach(ex: Exchange): void {
+    if (this.live.get(ex.id) !== ex) return;
+    this.live.delete(ex.id);
     ex.channel = null;
-    if (this.tunnel) {
+    if (ex.upgrade) this.exclusive = false;
+    if (this.tunnel && ex.upgrade) {
       this.tunnel = false;
       this.instance.sockets--;
     } else {
       this.instance.busy--;
     }
-    return ex;
   }
 
   /**
    * Its request was answered 101: from now on it counts as one of its instance's sockets, not
    * one of its requests at once, which stay free for HTTP (MaxSocketsPerInstance bounds these).
    */
-  becomeTunnel(): void {
-    if (this.tunnel || this.current === null) return;
+  becomeTunnel(ex: Exchange): void {
+    if (this.tunnel || !ex.upgrade || this.live.get(ex.id) !== ex) return;
     this.tunnel = true;
     this.instance.busy--;
     this.instance.sockets++;
@@ -152,9 +184,28 @@ export class Instance {
     return this.busy;
   }
 
-  /** Can take one more request now. */
-  get available(): boolean {
-    return this.state === 'open' && this.busy < this.concurrency.limit && this.idle.length > 0;
+  /** The multiplexed channel HTTP requests go to (the lowest-numbered free one), when it has one. */
+  private lane: Channel | null = null;
+
+  /** Can take one more request now (an upgrade: on a channel of its own). */
+  available(upgrade = false): boolean {
+    if (this.state !== 'open' || this.busy >= this.concurrency.limit) return false;
+    return this.idle.length > 0 || (!upgrade && this.muxChannel() !== undefined);
+  }
+
+  /**
+   * Every HTTP request goes to one multiplexed channel while it is free, so that what the router
+   * sends in one turn leaves in one write and the answers come back batched; the others are spares
+   * (a tunnel takes one of its own; they take over when that one goes).
+   */
+  private muxChannel(): Channel | undefined {
+    const cached = this.lane;
+    if (cached !== null && cached.free && this.channels.has(cached)) return cached;
+    this.lane = null;
+    for (const ch of this.channels) {
+      if (ch.multiplexed && ch.free && (this.lane === null || ch.index < this.lane.index)) this.lane = ch;
+    }
+    return this.lane ?? undefined;
   }
 
   /** Serves nothing at all: no request and no socket. */
@@ -167,10 +218,15 @@ export class Instance {
     return this.kind === 'lambda' && (this.state === 'starting' || this.state === 'open') && this.leavingSince === 0;
   }
 
-  takeIdle(): Channel | undefined {
+  /** A channel for the next request: the multiplexed one, else an idle one (always, for an upgrade). */
+  take(upgrade = false): Channel | undefined {
+    if (!upgrade) {
+      const lane = this.muxChannel();
+      if (lane !== undefined) return lane;
+    }
     while (this.idle.length > 0) {
       const ch = this.idle.pop()!;
-      if (this.channels.has(ch) && !ch.goaway && ch.exchange === null) return ch;
+      if (this.channels.has(ch) && ch.free && ch.count === 0) return ch;
     }
     return undefined;
   }
@@ -216,6 +272,10 @@ export class Exchange {
   readonly retryable: boolean;
   /** The client asked to switch protocols (FLAG_UPGRADE): a 101 makes it a tunnel. */
   upgrade = false;
+  /** Its bodies are paced by CREDIT frames (it went to a multiplexed channel and is not an upgrade). */
+  windowed = false;
+  /** Request body bytes it may still send the extension (windowed only); `buffered` holds the rest. */
+  sendCredit = 0;
 
   constructor(
     /** Request id on the wire; unique per router so a late frame never matches a newer request. */

@@ -18,8 +18,12 @@ export interface StatusSnapshot {
   inFlight: number;
   /** Upgraded connections (WebSockets) being relayed, each holding a channel. */
   sockets: number;
-  /** abortTimeouts: channels closed because the peer never confirmed a client's abort. */
-  channels: { open: number; busy: number; abortTimeouts: number };
+  /**
+   * busy: requests on channels (in flight); multiplexed: open channels that carry several requests
+   * at once (the `mux` feature); abortTimeouts: channels closed because the peer never confirmed a
+   * client's abort.
+   */
+  channels: { open: number; busy: number; multiplexed: number; abortTimeouts: number };
   invokes: InvokeCounts & { consecutiveFailures: number };
   requests: RequestCounts;
   /** Responses stopped because the function broke HTTP framing, by kind. */
@@ -52,10 +56,19 @@ export interface InstanceConcurrency {
   sockets: number;
   /** Channels it holds now, and how many it was told to hold (they follow the limit). */
   channels: number;
+  /** The most requests one of its channels carries now: above 1 only when multiplexed. */
+  busiestChannel: number;
   channelTarget: number;
   elu: number | null;
   cpu: number | null;
   reason: string;
+}
+
+/** The most requests one of its channels carries now (above 1 only on a multiplexed channel). */
+function busiest(inst: Instance): number {
+  let most = 0;
+  for (const ch of inst.channels) if (ch.count > most) most = ch.count;
+  return most;
 }
 
 export function statusOf(fleet: Fleet, relay: Relay, ring: RingWriter): StatusSnapshot {
@@ -63,7 +76,9 @@ export function statusOf(fleet: Fleet, relay: Relay, ring: RingWriter): StatusSn
   let open = 0;
   let busy = 0;
   let sockets = 0;
+  let multiplexed = 0;
   for (const inst of fleet.all()) {
+    for (const ch of inst.channels) if (ch.multiplexed) multiplexed++;
     if (inst.kind === 'worker') {
       workers.connected++;
       workers.busy += inst.outstanding;
@@ -78,10 +93,10 @@ export function statusOf(fleet: Fleet, relay: Relay, ring: RingWriter): StatusSn
     desired: fleet.lastDecision.desired,
     lastDecision: fleet.lastDecision,
     pending: relay.pendingCount,
-    // A request is in flight exactly while it holds a channel.
+    // A request is in flight exactly while a channel carries it.
     inFlight: busy,
     sockets,
-    channels: { open, busy, abortTimeouts: fleet.abortTimeouts },
+    channels: { open, busy, multiplexed, abortTimeouts: fleet.abortTimeouts },
     invokes: fleet.invokes,
     requests: { ...relay.counts },
     framingViolations: { ...relay.framing },
@@ -112,6 +127,7 @@ function concurrencyOf(all: Iterable<Instance>): InstanceConcurrency[] {
       busy: inst.busy,
       sockets: inst.sockets,
       channels: inst.channels.size,
+      busiestChannel: busiest(inst),
       channelTarget: inst.followsLimit ? inst.channelTarget : inst.channels.size,
       elu: c.elu,
       cpu: c.cpu,

@@ -72,6 +72,7 @@ const ROWS: Row[] = [
   { variable: 'LAMBDA_DISPATCH_AdminPort', field: 'adminPort', fallback: 5002, good: [['0', 0], ['9000', 9000]], bad: ['-1', '65536', 'admin'] },
   { variable: 'LAMBDA_DISPATCH_AdminBindHost', field: 'adminBindHost', fallback: '127.0.0.1', good: [['0.0.0.0', '0.0.0.0'], ['::1', '::1']], bad: ['127.0.0.1:5002', 'http://x'] },
   { variable: 'LAMBDA_DISPATCH_ControlTls', field: 'controlTls', fallback: true, good: [['false', false], ['0', false], ['true', true]], bad: ['off', 'tls'] },
+  { variable: 'LAMBDA_DISPATCH_Multiplex', field: 'multiplex', fallback: true, good: [['false', false], ['true', true]], bad: ['sometimes'] },
   { variable: 'LAMBDA_DISPATCH_RequestTelemetry', field: 'requestTelemetry', fallback: true, good: [['false', false]], bad: ['maybe'] },
   { variable: 'LAMBDA_DISPATCH_LogLevel', field: 'logLevel', fallback: 'info', good: [['warn', 'warn'], ['SILENT', 'silent']], bad: ['verbose', '3'] },
   { variable: 'LAMBDA_DISPATCH_AccessLogSample', field: 'accessLogSample', fallback: 1, good: [['0', 0], ['0.1', 0.1]], bad: ['-0.1', '1.5', 'half'] },
