@@ -59,9 +59,16 @@ export type ExtensionFeature =
 /**
  * Body bytes either end of a multiplexed channel may send of one request before the other credits
  * any (docs/PROTOCOL.md, "Multiplexed channels"). A window per request, not per channel: a slow
- * client or app holds back only its own request.
+ * client or app holds back only its own request. A stream's speed is at most a window per credit
+ * round trip, so it is as large as a ring window and the TCP buffers behind it were before.
  */
-export const MUX_WINDOW_BYTES = 256 * 1024;
+export const MUX_WINDOW_BYTES = 1024 * 1024;
+
+/**
+ * Credit is sent once this much is owed (a quarter window), not per chunk: fewer frames, and never
+ * a stall, since a sender out of credit has a whole window owed to it.
+ */
+export const MUX_CREDIT_BATCH = MUX_WINDOW_BYTES / 4;
 
 /** Every extension feature this code understands: what the extension announces. */
 export const EXTENSION_FEATURES: readonly ExtensionFeature[] = ['channels', 'upgrade', 'mux'];

@@ -3,7 +3,7 @@
 // be replayed, and what of the response's first bytes rides in the RES_HEAD frame.
 
 import type { Readable } from 'node:stream';
-import { responseHeadSize, type RequestHead } from '../core/frames.ts';
+import { responseHeadSize, type Frame, type RequestHead } from '../core/frames.ts';
 import type { AppRequest, AppResponse } from './app/target.ts';
 
 export class AppCall {
@@ -28,6 +28,11 @@ export class AppCall {
   windowed = false;
   credit = 0;
   owed = 0;
+  /** The app's request did not take the last write: `owed` is credited on its drain event. */
+  awaitingDrain = false;
+  /** Response bytes beyond the credit, sent as credit comes (windowed only), and the end behind them. */
+  held: Buffer[] = [];
+  pendingEnd: Frame | null = null;
   /** What the body is read from: the app's response, or the gzip stream it is piped through. */
   source: Readable | null = null;
   /** The router told us its client went away (REQ_ABORT). */

@@ -47,7 +47,7 @@ import { decodeFrame, encodeFrame, headerListSize, type Frame, type HeaderList, 
 import { endToEndHeaders } from '../core/http-headers.ts';
 import { batchWrites } from '../core/write-batch.ts';
 import { CERT_PIN_MISMATCH } from '../core/cert-pin.ts';
-import { CHANNEL_FEATURES, CHANNEL_PATH, FEATURES_HEADER, MUX_WINDOW_BYTES, parseFeatures, type ChannelFeature } from '../core/protocol.ts';
+import { CHANNEL_FEATURES, CHANNEL_PATH, FEATURES_HEADER, MUX_CREDIT_BATCH, MUX_WINDOW_BYTES, parseFeatures, type ChannelFeature } from '../core/protocol.ts';
 import { AppCall, takeInline, whyIncomplete } from './app-call.ts';
 import { AppTunnel, type TunnelChannel, type TunnelCloseCode } from './app-tunnel.ts';
 import { appHeaders } from './app-headers.ts';
@@ -336,29 +336,29 @@ export class ChannelClient {
       return;
     }
     // The router sends no more than its credit: what the app has not taken is credited on 'drain'.
-    const waiting = call.owed > 0;
     call.owed += body.byteLength;
-    if (waiting) {
-      req.write(body);
-      return;
-    }
-    if (req.write(body)) return this.grant(call);
+    const taken = req.write(body);
+    if (call.awaitingDrain) return;
+    if (taken) return this.grant(call);
+    call.awaitingDrain = true;
     req.once('drain', () => {
+      call.awaitingDrain = false;
       if (call.appReq === req) this.grant(call);
     });
   }
 
-  /** Credits the router with the request body bytes the app has taken. */
+  /** Credits the router with the request body bytes the app has taken, a quarter window at a time. */
   private grant(call: AppCall): void {
     const bytes = call.owed;
+    if (bytes < MUX_CREDIT_BATCH || call.finished || call.requestEnded) return;
     call.owed = 0;
-    if (bytes > 0 && !call.finished && !call.requestEnded) this.send({ type: 'credit', id: call.id, bytes });
+    this.send({ type: 'credit', id: call.id, bytes });
   }
 
   /** The router's client took `bytes` more of this response: send on, if the socket allows. */
   private onCredit(call: AppCall, bytes: number): void {
     call.credit += bytes;
-    if (call.resPaused && call.credit > 0 && this.ws.bufferedAmount <= this.lowWaterMark) this.resumeResponse(call);
+    this.flow(call);
   }
 
   private onRequestEnd(call: AppCall): void {
@@ -495,9 +495,10 @@ export class ChannelClient {
     if (end) return this.finish(call, trailers === undefined ? null : { type: 'res-end', id: call.id, trailers });
     if (rest !== null) this.sendBody(call, res, rest);
     res.on('data', (chunk: Buffer) => this.sendBody(call, res, chunk));
-    res.on('end', () => this.finish(call, { type: 'res-end', id: call.id, trailers: this.trailersOf(res) }));
+    res.on('end', () => this.endResponse(call, { type: 'res-end', id: call.id, trailers: this.trailersOf(res) }));
     res.on('close', () => {
-      if (!call.finished) this.fail(call, whyIncomplete(res));
+      // Ended with bytes still held for credit: not incomplete, only not yet sent.
+      if (!call.finished && call.pendingEnd === null) this.fail(call, whyIncomplete(res));
     });
   }
 
@@ -512,7 +513,7 @@ export class ChannelClient {
     const gz = gzipStream(res);
     call.source = gz;
     gz.on('data', (chunk: Buffer) => this.sendBody(call, gz, chunk));
-    gz.on('end', () => this.finish(call, { type: 'res-end', id: call.id, trailers: this.trailersOf(res) }));
+    gz.on('end', () => this.endResponse(call, { type: 'res-end', id: call.id, trailers: this.trailersOf(res) }));
     gz.on('error', (err) => {
       if (!call.finished) this.fail(call, `compressing the response failed: ${err.message}`);
     });
@@ -526,32 +527,68 @@ export class ChannelClient {
 
   private sendBody(call: AppCall, res: Readable, chunk: Buffer): void {
     if (call.finished || !this.sendable) return;
-    const max = this.host.options.maxChunkBytes;
-    this.batchWrites();
-    for (let off = 0; off < chunk.length; off += max) {
-      const body = off === 0 && chunk.length <= max ? chunk : chunk.subarray(off, Math.min(off + max, chunk.length));
-      this.ws.send(encodeFrame({ type: 'res-body', id: call.id, body }), this.onSent);
+    if (call.held.length > 0) call.held.push(chunk);
+    else {
+      const rest = this.sendFrames(call, chunk);
+      if (rest !== null) call.held.push(rest);
     }
-    if (call.windowed) call.credit -= chunk.length;
-    if (!call.resPaused && (this.ws.bufferedAmount > this.host.options.highWaterMark || (call.windowed && call.credit <= 0))) {
+    if (!call.resPaused && (call.held.length > 0 || (call.windowed && call.credit <= 0) || this.ws.bufferedAmount > this.host.options.highWaterMark)) {
       call.resPaused = true;
       this.pausedCalls++;
       res.pause();
     }
   }
 
-  private resumeResponse(call: AppCall): void {
-    call.resPaused = false;
-    this.pausedCalls--;
-    call.source?.resume();
+  /**
+   * `chunk` as RES_BODY frames of at most maxChunkBytes. A windowed call sends while it has credit
+   * (the last frame may take it below zero) and gets back what it could not send: one large write
+   * of the app (`res.end(buffer)`) must not overrun the window.
+   */
+  private sendFrames(call: AppCall, chunk: Buffer): Buffer | null {
+    const max = this.host.options.maxChunkBytes;
+    this.batchWrites();
+    for (let off = 0; off < chunk.length; off += max) {
+      if (call.windowed && call.credit <= 0) return chunk.subarray(off);
+      const body = off === 0 && chunk.length <= max ? chunk : chunk.subarray(off, Math.min(off + max, chunk.length));
+      this.ws.send(encodeFrame({ type: 'res-body', id: call.id, body }), this.onSent);
+      if (call.windowed) call.credit -= body.length;
+    }
+    return null;
   }
 
-  /** A message left for the kernel: resume the app's responses once the backlog is small. */
+  /** The response ended: its RES_END waits for the bytes held for credit. */
+  private endResponse(call: AppCall, last: Frame): void {
+    if (call.held.length > 0) call.pendingEnd = last;
+    else this.finish(call, last);
+  }
+
+  /**
+   * Credit came or the socket drained: what was held goes first, then the deferred end or the
+   * app's response again.
+   */
+  private flow(call: AppCall): void {
+    if (call.finished || !this.sendable || this.ws.bufferedAmount > this.host.options.highWaterMark) return;
+    while (call.held.length > 0 && call.credit > 0) {
+      const rest = this.sendFrames(call, call.held[0]!);
+      if (rest === null) call.held.shift();
+      else {
+        call.held[0] = rest;
+        return;
+      }
+    }
+    if (call.held.length > 0) return;
+    if (call.pendingEnd !== null) return this.finish(call, call.pendingEnd);
+    if (call.resPaused && (!call.windowed || call.credit > 0) && this.ws.bufferedAmount <= this.lowWaterMark) {
+      call.resPaused = false;
+      this.pausedCalls--;
+      call.source?.resume();
+    }
+  }
+
+  /** A message left for the kernel: let the paused responses go on once the backlog is small. */
   private readonly onSent = (): void => {
     if (this.pausedCalls === 0 || this.ws.bufferedAmount > this.lowWaterMark) return;
-    for (const call of this.calls.values()) {
-      if (call.resPaused && (!call.windowed || call.credit > 0)) this.resumeResponse(call);
-    }
+    for (const call of this.calls.values()) if (call.resPaused) this.flow(call);
   };
 
   // ── ending a request ───────────────────────────────────────────────────────────────────────

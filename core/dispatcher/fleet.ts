@@ -385,10 +385,11 @@ export class Fleet {
       for (const ch of inst.channels) {
         // A peer that never confirms an abort (frozen, or buggy) would hold the channel forever.
         for (const ex of ch.exchanges()) {
-          if (ex.abortedAt !== 0 && now - ex.abortedAt > this.o.abortAckMs && !ch.goaway) {
+          if (ex.abortedAt !== 0 && now - ex.abortedAt > this.o.abortAckMs && !ch.cut) {
             this.log(`channel ${inst.id}/${ch.index}: abort not confirmed in ${this.o.abortAckMs} ms; closing it`);
             this.abortTimeouts++;
             ch.goaway = true;
+            ch.cut = true;
             ch.ws.terminate();
             break;
           }

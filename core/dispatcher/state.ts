@@ -8,7 +8,7 @@ import type { BodyLength } from './framing.ts';
 import { ConcurrencyLimit, type LimitSettings } from './concurrency.ts';
 import type { InvokeOutcome } from './invoker.ts';
 import { toMicros, type RequestReport } from '../records.ts';
-export { MUX_WINDOW_BYTES } from '../protocol.ts';
+export { MUX_CREDIT_BATCH, MUX_WINDOW_BYTES } from '../protocol.ts';
 
 /** starting → open → draining → closing → closed. */
 export type InstanceState = 'starting' | 'open' | 'draining' | 'closing' | 'closed';
@@ -65,6 +65,11 @@ export class Channel {
   goaway = false;
   /** Cut by the router because it stopped answering pings: its host, not its app, is at fault. */
   silent = false;
+  /**
+   * Terminated by the router (an abort never confirmed): its close is on the way. Apart from
+   * `goaway`, which a multiplexed channel gets while it still carries requests.
+   */
+  cut = false;
   /** Its exchange was answered 101: a tunnel (a WebSocket) holds it for the socket's life. */
   tunnel = false;
 
@@ -276,6 +281,8 @@ export class Exchange {
   windowed = false;
   /** Request body bytes it may still send the extension (windowed only); `buffered` holds the rest. */
   sendCredit = 0;
+  /** Response bytes its client took and the extension was not yet credited with (windowed only). */
+  creditOwed = 0;
 
   constructor(
     /** Request id on the wire; unique per router so a late frame never matches a newer request. */
