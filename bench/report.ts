@@ -339,7 +339,10 @@ function sections(r: BenchReport): Section[] {
       title: `micro — records/s main thread → worker (batches of ${int(m.batch)}, tinybench)`,
       head: ['record', 'SAB ring', 'MessagePort', 'ring ÷ port'],
       rows: m.sizes.map((x) => [x.bytes >= 1024 ? `${x.bytes / 1024} KB` : `${x.bytes} B`, int(x.ringPerS), int(x.portPerS), `${f1(x.ratio)} ×`]),
-      notes: [`frames: encode ${int(m.frames.encodePerS)}/s, decode ${int(m.frames.decodePerS)}/s (a ${m.frames.headBytes}-byte request head with 8 headers)`],
+      notes: [
+        `frames: encode ${int(m.frames.encodePerS)}/s, decode ${int(m.frames.decodePerS)}/s (a ${m.frames.headBytes}-byte request head with 8 headers)`,
+        ...(m.tlsBatching ? [`TLS WebSocket round trip, CPU per message: ${m.tlsBatching.map((t) => `${t.usPerMessage} µs at ${t.batch} per write`).join(', ')}`] : []),
+      ],
     });
   }
   return out;

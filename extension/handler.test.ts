@@ -399,10 +399,11 @@ describe('{ port } apps', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as AddressInfo;
     setTimeout(() => (ready = true), 150);
-    const { router, run, started } = await setup({ port, healthPath: '/ready' });
+    const { router, run } = await setup({ port, healthPath: '/ready' });
     try {
       const [ch] = await router.open(1);
-      assert.ok(Date.now() - started >= 140);
+      // Whatever the machine's load delayed: no channel before the health check said ready.
+      assert.ok(ready, 'a channel opened before the app was ready');
       ch!.request(1, 'GET', '/');
       assert.equal((await ch!.response(1)).body.toString(), 'hello');
       ch!.send({ type: 'goaway' });

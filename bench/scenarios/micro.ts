@@ -1,6 +1,7 @@
 // micro: records per second from the main thread to a worker thread through the SAB ring
-// (core/ring.ts) versus MessagePort.postMessage, for 64 B, 1 KB and 16 KB records; and the
-// channel protocol's frame encode/decode. tinybench times whole batches (each ends when the
+// (core/ring.ts) versus MessagePort.postMessage, for 64 B, 1 KB and 16 KB records; the channel
+// protocol's frame encode/decode; and a TLS WebSocket's CPU per message, alone or batched
+// (tls-batching.ts). tinybench times whole batches (each ends when the
 // worker has acknowledged the batch's last record), so a figure is records that crossed threads.
 
 import { Worker } from 'node:worker_threads';
@@ -9,11 +10,14 @@ import { Bench } from 'tinybench';
 import { RingProducer, createRingBuffer } from '../../core/ring.ts';
 import { decodeFrame, encodeFrame, type Frame } from '../../core/frames.ts';
 import type { MicroWorkerData } from '../micro-worker.ts';
+import { measureTlsBatching, type TlsBatching } from './tls-batching.ts';
 
 export interface MicroResult {
   batch: number;
   sizes: { bytes: number; ringPerS: number; portPerS: number; ratio: number }[];
   frames: { encodePerS: number; decodePerS: number; headBytes: number };
+  /** CPU per message of a TLS WebSocket, one message per write against 16 (tls-batching.ts). */
+  tlsBatching?: TlsBatching[];
 }
 
 const WORKER = fileURLToPath(new URL('../micro-worker.mjs', import.meta.url));
@@ -131,5 +135,7 @@ export async function runMicro(o: { quick: boolean; log: (s: string) => void }):
     return r && 'period' in r && r.period > 0 ? 1000 / r.period : 0;
   };
   if (sink < 0) o.log(String(sink));
-  return { batch, sizes, frames: { encodePerS: opsPerS('encode'), decodePerS: opsPerS('decode'), headBytes: encoded.length } };
+  const tlsBatching = await measureTlsBatching(o.quick);
+  o.log(`micro TLS WebSocket: ${tlsBatching.map((t) => `${t.usPerMessage} µs per message at ${t.batch} per write`).join(', ')}`);
+  return { batch, sizes, frames: { encodePerS: opsPerS('encode'), decodePerS: opsPerS('decode'), headBytes: encoded.length }, tlsBatching };
 }
