@@ -179,8 +179,9 @@ export class Worker implements ChannelHost {
     const headers = {
       authorization: `Bearer ${this.o.secret}`,
       [WORKER_HEADER]: this.workerId,
-      // A worker takes upgrades; it has no invoke to size its channels, so it does not follow CHANNELS.
-      [FEATURES_HEADER]: 'upgrade',
+      // A worker takes upgrades and multiplexed channels; it has no invoke to size its channels, so
+      // it does not follow CHANNELS.
+      [FEATURES_HEADER]: 'upgrade, mux',
       [CHANNEL_HEADER]: String(index),
       [MAX_CONCURRENT_HEADER]: String(this.maxConcurrent),
       ...(this.o.functionName !== undefined ? { [FUNCTION_HEADER]: this.o.functionName } : {}),

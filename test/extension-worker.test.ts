@@ -90,6 +90,7 @@ describe('container worker + Lambda', () => {
     try {
       const connected = await waitFor(() => router.status(), (s) => s.workers.connected === 1 && s.channels.open >= 4);
       assert.equal(connected.workers.connected, 1, `worker registered: ${JSON.stringify(connected.workers)}`);
+      assert.equal(connected.channels.multiplexed, connected.channels.open, 'a worker\'s channels are multiplexed');
 
       // Low load (one request at a time, under the worker's 4): the worker serves all, no Lambda.
       for (let i = 0; i < 20; i++) {
