@@ -38,7 +38,9 @@
 // the channel. The per-request state is already apart (app-call.ts), as are the pinned socket
 // (channel-socket.ts), header rules (app-headers.ts), refusals (handshake-refusal.ts) and upgraded
 // connections (app-tunnel.ts, which sees the channel only through the small TunnelChannel it is
-// given here); what is left would need all of this class's fields if split again.
+// given here); what is left would need all of this class's fields if split again. A multiplexed
+// channel's credit (sendFrames/flow/grant) is the same backpressure with another trigger: it reads
+// the socket's buffered amount and the router's frames as the rest does, so it stays beside them.
 
 import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';

@@ -108,3 +108,12 @@ test('request body bytes are credited back as the app takes them, a batch at a t
     assert.equal(text, String(body.length));
   });
 });
+
+test('a second request with an id in flight is a protocol error: the channel closes with 1002', async () => {
+  await serve(async (ch) => {
+    ch.request(3, 'GET', '/slow', ['host', 'x']);
+    ch.request(3, 'GET', '/ping', ['host', 'x']);
+    const { code } = await ch.closed;
+    assert.equal(code, 1002);
+  });
+});

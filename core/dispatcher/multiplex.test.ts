@@ -108,6 +108,21 @@ test("one request's broken framing ends that request; the others on the channel 
   const s = h.dispatcher.status();
   assert.equal(s.inFlight, 0);
   assert.equal(s.framingViolations['bad-status'], 1);
+  // Counted once: the extension confirming the abort with RES_ERROR is not a second failure.
+  assert.equal(s.requests.failed, 1);
+});
+
+test('an abandoned request confirmed with RES_ERROR counts one failure and frees its place', async () => {
+  const a0 = await openMux();
+  const [first] = heads(a0);
+  h.drainRing();
+  answer(a0, first!.id, 600);
+  await settle();
+  a0.ws!.send(encodeFrame({ type: 'res-error', id: first!.id, message: 'aborted' }));
+  await settle();
+  const s = h.dispatcher.status();
+  assert.deepEqual([s.requests.failed, s.inFlight, s.framingViolations['bad-status']], [1, 0, 1]);
+  assert.deepEqual(h.drainRing(), [Rec.RES_ERROR], 'one terminal record for the slot');
 });
 
 test('the idle list holds a multiplexed channel once, however many requests it served', async () => {

@@ -10,7 +10,9 @@
 // exchange's state across files. What could leave has: the framing rules (framing.ts), the replay
 // verdicts (replays.ts), the queue (pending-queue.ts), the report (state.ts). A tunnel (an upgraded
 // request) is not a second path here: it is an exchange whose 101 lets bodies flow until either
-// end, so it adds a few lines to the head and end cases, not a module.
+// end, so it adds a few lines to the head and end cases, not a module. Nor is a multiplexed
+// channel: its credit (sendBody/onSendCredit/onCredit) is the same per-request window, kept with
+// frames instead of by pausing the socket, and it reads and writes the same exchange fields.
 
 import type { RouterErrorCode } from '../errors.ts';
 import { FLAG_END, FLAG_UPGRADE, FRAME_HEADER_BYTES, FrameError, FrameType, asBuffer, creditFrame, frame, peekFrame, readCredit, readHeaderList, readLoad, readResponseHead, type LoadReport } from '../frames.ts';

@@ -38,11 +38,8 @@ export interface ChannelHello {
   multiplexed: boolean;
 }
 
-/** What a container worker's upgrade request said of it. */
-export interface WorkerHello {
-  acceptsUpgrade: boolean;
-  multiplexed: boolean;
-}
+/** What a container worker's upgrade request said of it (no invoke: no cold start, no CHANNELS). */
+export type WorkerHello = Pick<ChannelHello, 'acceptsUpgrade' | 'multiplexed'>;
 
 export const NO_WORKER_FEATURES: WorkerHello = Object.freeze({ acceptsUpgrade: false, multiplexed: false });
 
