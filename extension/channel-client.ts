@@ -47,6 +47,7 @@ import type { Readable } from 'node:stream';
 import WebSocket from 'ws';
 import { decodeFrame, encodeFrame, headerListSize, type Frame, type HeaderList, type LoadReport, type RequestHead, type ResponseHead } from '../core/frames.ts';
 import { endToEndHeaders } from '../core/http-headers.ts';
+import { IdMap } from '../core/id-map.ts';
 import { batchWrites } from '../core/write-batch.ts';
 import { CERT_PIN_MISMATCH } from '../core/cert-pin.ts';
 import { CHANNEL_FEATURES, CHANNEL_PATH, FEATURES_HEADER, MUX_CREDIT_BATCH, MUX_WINDOW_BYTES, parseFeatures, type ChannelFeature } from '../core/protocol.ts';
@@ -109,7 +110,8 @@ export class ChannelClient {
   private stopping = false;
   private retiring = false;
   /** The requests it serves, by id: one at most unless multiplexed. */
-  private readonly calls = new Map<number, AppCall>();
+  /** Requests in flight by id: an IdMap, not a Map, whose tables under churn keep finished requests alive (id-map.ts). */
+  private readonly calls = new IdMap<AppCall>();
   /** Calls whose response is paused (for the socket's buffer or, windowed, for credit). */
   private pausedCalls = 0;
   /** The router answered `mux`: several requests at once, bodies paced by CREDIT frames. */
@@ -627,7 +629,7 @@ export class ChannelClient {
   }
 
   private abandonCalls(): void {
-    for (const call of [...this.calls.values()]) {
+    for (const call of this.calls.values()) {
       call.finished = true;
       call.requestEnded = false; // forces the app connection closed
       this.release(call);

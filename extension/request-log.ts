@@ -57,9 +57,9 @@ export class RequestLog {
 
   /** A request ended: `error` when it failed (RES_ERROR), else the app's status is the outcome. */
   write(call: AppCall, error: string | null, aborted: boolean): void {
-    if (!this.logger.isLevelEnabled('info')) return;
     const status = call.appRes?.statusCode ?? 0;
-    if (this.sample < 1 && error === null && status < 500 && !aborted && this.random() >= this.sample) return;
+    if (error === null && status < 500 && !aborted && this.sample < 1 && (this.sample <= 0 || this.random() >= this.sample)) return;
+    if (!this.logger.isLevelEnabled('info')) return;
     let traceparent: string | undefined;
     let amznTraceId: string | undefined;
     const h = call.head.headers;

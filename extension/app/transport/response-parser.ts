@@ -85,6 +85,7 @@ const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(?:;.*)?$/;
 const CHUNKED_LAST = /(?:^|,)\s*chunked\s*$/i;
 const CLOSE_TOKEN = /(?:^|,)\s*close\s*(?:,|$)/i;
 const KEEP_ALIVE_TOKEN = /(?:^|,)\s*keep-alive\s*(?:,|$)/i;
+const SECTION_END = Buffer.from('\r\n\r\n', 'latin1');
 
 /** Leading and trailing optional whitespace (SP, HTAB) of a field value, as RFC 9110 defines it. */
 function trimOws(s: string): string {
@@ -209,31 +210,47 @@ export class ResponseParser {
 
   /** Accumulates a head or trailer section up to its empty line; returns the new offset. */
   private readSection(chunk: Buffer, off: number, out: ResponseEvent[]): number {
-    // A section may end right at its start (no trailers: the CRLF alone).
-    const searchFrom = Math.max(0, this.text.length - 3);
-    const added = chunk.length - off;
-    this.text += chunk.toString('latin1', off);
     let end: number;
-    let endLength = 4;
-    if (this.stateNow === 'trailers' && this.text.startsWith('\r\n')) {
-      end = 0;
-      endLength = 2;
-    } else end = this.text.indexOf('\r\n\r\n', searchFrom);
-    if (end < 0) {
-      if (this.text.length > this.maxHeadBytes) {
-        this.fail(out, 'ERR_RESPONSE_PARSE_HEAD_TOO_LARGE', `a response head over ${this.maxHeadBytes} bytes`);
+    let consumed: number;
+    let section: string;
+    if (this.text === '') {
+      // The usual case, a whole section in this chunk: only its own bytes become a string.
+      if (this.stateNow === 'trailers' && chunk.length - off >= 2 && chunk[off] === 13 && chunk[off + 1] === 10) {
+        end = 0;
+        consumed = 2;
+      } else {
+        const at = chunk.indexOf(SECTION_END, off);
+        end = at < 0 ? -1 : at - off;
+        consumed = end + 4;
       }
-      return chunk.length;
+      if (end < 0) {
+        this.text = chunk.toString('latin1', off);
+        this.tooLarge(out);
+        return chunk.length;
+      }
+      if (end > this.maxHeadBytes) return this.headTooLarge(out, chunk.length);
+      section = chunk.toString('latin1', off, off + end);
+    } else {
+      // A section split across chunks. It may end right at its start (no trailers: the CRLF alone).
+      const searchFrom = Math.max(0, this.text.length - 3);
+      const added = chunk.length - off;
+      this.text += chunk.toString('latin1', off);
+      let endLength = 4;
+      if (this.stateNow === 'trailers' && this.text.startsWith('\r\n')) {
+        end = 0;
+        endLength = 2;
+      } else end = this.text.indexOf('\r\n\r\n', searchFrom);
+      if (end < 0) {
+        this.tooLarge(out);
+        return chunk.length;
+      }
+      if (end > this.maxHeadBytes) return this.headTooLarge(out, chunk.length);
+      consumed = end + endLength - (this.text.length - added);
+      section = this.text.slice(0, end);
+      this.text = '';
     }
-    if (end > this.maxHeadBytes) {
-      this.fail(out, 'ERR_RESPONSE_PARSE_HEAD_TOO_LARGE', `a response head over ${this.maxHeadBytes} bytes`);
-      return chunk.length;
-    }
-    const consumed = end + endLength - (this.text.length - added);
-    const section = this.text.slice(0, end);
-    this.text = '';
     if (this.stateNow === 'trailers') {
-      const fields = end === 0 ? [] : this.fields(section.split('\r\n'), 0, out, 'trailer');
+      const fields = end === 0 ? [] : this.fields(section, 0, out, 'trailer');
       if (fields === null) return chunk.length;
       if (fields.length > 0) out.push({ kind: 'trailers', rawTrailers: fields });
       this.finishMessage(out);
@@ -243,30 +260,49 @@ export class ResponseParser {
     return off + consumed;
   }
 
-  /** The flat [name, value, …] of `lines[from…]`, or null (and an error event) when one is malformed. */
-  private fields(lines: string[], from: number, out: ResponseEvent[], what: string): string[] | null {
-    const raw: string[] = new Array((lines.length - from) * 2);
-    for (let i = from; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      const name = colon < 0 ? '' : line.slice(0, colon);
+  /** A partial section already over the limit fails the parser. */
+  private tooLarge(out: ResponseEvent[]): boolean {
+    if (this.text.length <= this.maxHeadBytes) return false;
+    this.fail(out, 'ERR_RESPONSE_PARSE_HEAD_TOO_LARGE', `a response head over ${this.maxHeadBytes} bytes`);
+    return true;
+  }
+
+  private headTooLarge(out: ResponseEvent[], resume: number): number {
+    this.fail(out, 'ERR_RESPONSE_PARSE_HEAD_TOO_LARGE', `a response head over ${this.maxHeadBytes} bytes`);
+    return resume;
+  }
+
+  /**
+   * The flat [name, value, …] of the field lines of `section` from offset `from` (lines end with
+   * CRLF but the last), or null (and an error event) when one is malformed. It scans the string in
+   * place: no array of lines, no match objects, only the names and values it returns.
+   */
+  private fields(section: string, from: number, out: ResponseEvent[], what: string): string[] | null {
+    const raw: string[] = [];
+    let at = from;
+    while (at < section.length) {
+      let eol = section.indexOf('\r\n', at);
+      if (eol < 0) eol = section.length;
+      const colon = section.indexOf(':', at);
+      const name = colon < 0 || colon > eol ? '' : section.slice(at, colon);
       if (!TOKEN.test(name)) {
-        this.fail(out, 'ERR_RESPONSE_PARSE_HEADER', `a malformed ${what} line from the app: ${JSON.stringify(line.slice(0, 80))}`);
+        this.fail(out, 'ERR_RESPONSE_PARSE_HEADER', `a malformed ${what} line from the app: ${JSON.stringify(section.slice(at, Math.min(eol, at + 80)))}`);
         return null;
       }
-      raw[2 * (i - from)] = name;
-      raw[2 * (i - from) + 1] = trimOws(line.slice(colon + 1));
+      raw.push(name, trimOws(section.slice(colon + 1, eol)));
+      at = eol + 2;
     }
     return raw;
   }
 
   private onHead(section: string, out: ResponseEvent[]): void {
-    const lines = section.split('\r\n');
-    const m = STATUS_LINE.exec(lines[0]!);
+    let eol = section.indexOf('\r\n');
+    if (eol < 0) eol = section.length;
+    const m = STATUS_LINE.exec(section.slice(0, eol));
     if (m === null) {
-      return this.fail(out, 'ERR_RESPONSE_PARSE_STATUS_LINE', `a malformed status line from the app: ${JSON.stringify(lines[0]!.slice(0, 80))}`);
+      return this.fail(out, 'ERR_RESPONSE_PARSE_STATUS_LINE', `a malformed status line from the app: ${JSON.stringify(section.slice(0, Math.min(eol, 80)))}`);
     }
-    const rawHeaders = this.fields(lines, 1, out, 'header');
+    const rawHeaders = this.fields(section, eol + 2, out, 'header');
     if (rawHeaders === null) return;
     const head: ResponseHead = {
       statusCode: Number(m[2]),
