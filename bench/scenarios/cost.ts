@@ -9,6 +9,8 @@
 // Lambda process of its own, so that its Lambda side's CPU is not mixed with other fleets' pings.
 
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { median, mergeEncoded, summarize, type LatencySummary } from '../hist.ts';
 import type { LoadResult } from '../loadgen.ts';
 import { nginxAvailable, processTreeCpuMs, runLoadgen, startDemoProcess, startLambdaProcess, startNginx, startNodeProxy, startRouterProcess, type Service } from '../procs.ts';
@@ -46,7 +48,7 @@ export interface RouterVariant {
   env: Record<string, string>;
   /** `taskset -c` list: `0` stands for a 1 vCPU task. */
   cpus?: string;
-  /** Another checkout to run the router from (LD_BENCH_BASELINE). */
+  /** Another checkout to run the router and the Lambda function from (LD_BENCH_BASELINE). */
   root?: string;
   /** Settings of its Lambda's environments (the extension's side of an A/B). */
   lambdaEnv?: Record<string, string>;
@@ -69,7 +71,8 @@ export const ROUTER_VARIANTS: Record<string, RouterVariant> = {
 /**
  * The router targets of this run: LD_BENCH_ROUTERS (comma-separated names) narrows them, and
  * LD_BENCH_BASELINE=<checkout with node_modules> adds `baseline` (and `baseline-1cpu`): that
- * checkout's router, measured side by side with this one.
+ * checkout's router and Lambda function (its extension, bundled by its own bench), measured side
+ * by side with this one.
  */
 export function routerVariants(env: NodeJS.ProcessEnv = process.env): Record<string, RouterVariant> {
   const all: Record<string, RouterVariant> = { ...ROUTER_VARIANTS };
@@ -88,6 +91,12 @@ export function routerVariants(env: NodeJS.ProcessEnv = process.env): Record<str
  * (JSON) adds settings to every router target, e.g. a fixed fleet for an A/B of two checkouts.
  */
 const SETTLED = { LAMBDA_DISPATCH_ScaleInIntervalMs: '600000', LAMBDA_DISPATCH_IdleReleaseMs: '600000', ...(JSON.parse(process.env.LD_BENCH_ROUTER_ENV ?? '{}') as Record<string, string>) };
+
+/** Another checkout's Lambda function, bundled by its own bench (so that a baseline is its router and its extension). */
+async function checkoutFunction(root: string): Promise<string> {
+  const mod = (await import(pathToFileURL(join(root, 'bench/functions.ts')).href)) as typeof import('../functions.ts');
+  return (await mod.buildFunctions()).router;
+}
 
 function tasksetAvailable(): boolean {
   const r = spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
@@ -121,7 +130,8 @@ export async function runCost(ctx: Ctx): Promise<CostResult> {
     for (const [name, v] of Object.entries(variants)) {
       if (v.cpus !== undefined && !affinity) continue;
       for (const mode of modes) {
-        const lambda = await startLambdaProcess(ctx.functions.router, FUNCTION_NAME, 64, FUNCTION_TIMEOUT_S, v.lambdaEnv);
+        const handler = v.root === undefined ? ctx.functions.router : await checkoutFunction(v.root);
+        const lambda = await startLambdaProcess(handler, FUNCTION_NAME, 64, FUNCTION_TIMEOUT_S, v.lambdaEnv);
         started.push(lambda);
         lambdaPids[mode][name] = lambda.pid;
         const r = await startRouterProcess(lambda.url, { ...ROUTER_ENV, ...SETTLED, ...v.env }, v.cpus, v.root);
