@@ -8,9 +8,8 @@
 // straight into the socket (no ClientRequest, no Agent), and what the server writes back is parsed
 // as it is written (response-parser.ts).
 //
-// On a loopback TCP connection every request costs four socket syscalls, two more event-loop
-// turns and Node's client machinery (Agent bookkeeping, ClientRequest, a second parser); this costs
-// a string write and a small parse.
+// Over loopback TCP each request would cost four socket syscalls, two more event-loop turns and
+// Node's client machinery (Agent, ClientRequest, a second parser); this, a string write and a parse.
 //
 // Kept from TCP: backpressure both ways (the app not reading its body stops `write()` returning
 // true until 'drain'; a paused response holds the server's writes, so `res.write()` in the app
@@ -29,8 +28,7 @@ import { ServerSocket, type SocketPeer } from './socket.ts';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const INVALID_PATH = /[^\u0021-\u00ff]/;
-/** What http.validateHeaderValue refuses: a character that is not field content (RFC 9110 §5.5). */
-const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/; // not field content (RFC 9110 §5.5), as http.validateHeaderValue says
 
 function connReset(message: string): NodeJS.ErrnoException {
   const err: NodeJS.ErrnoException = new Error(message);
@@ -119,10 +117,7 @@ const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 export class Connection implements SocketPeer {
   readonly socket: ServerSocket;
   private req: MemoryRequest | null = null;
-  /**
-   * Reads the responses on this connection, one request at a time. It is back at `idle` after
-   * every complete response; a connection whose response did not complete is never reused.
-   */
+  /** Reads its responses; `idle` after each complete one (a connection whose response did not complete is not reused). */
   private readonly parser = new ResponseParser();
   /** No response is being read: bytes from the server now are dropped (it never sends any). */
   private responseDone = true;
@@ -156,8 +151,7 @@ export class Connection implements SocketPeer {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
-      // The checks of http.validateHeaderName and validateHeaderValue, without their wrappers'
-      // cost on every header of every request.
+      // http.validateHeaderName's and validateHeaderValue's checks, without their wrappers' cost.
       if (!TOKEN.test(name)) throw new TypeError(`Header name must be a valid HTTP token ["${name}"]`);
       if (INVALID_VALUE.test(value)) throw new TypeError(`Invalid character in header content ["${name}"]`);
       const lower = name.length === 17 || name.length === 10 ? name.toLowerCase() : '';

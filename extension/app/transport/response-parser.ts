@@ -210,45 +210,39 @@ export class ResponseParser {
 
   /** Accumulates a head or trailer section up to its empty line; returns the new offset. */
   private readSection(chunk: Buffer, off: number, out: ResponseEvent[]): number {
+    // `end`: the section's length (-1: its empty line is still to come), which may be 0 (no
+    // trailers: the CRLF alone); `consumed`: the bytes of this chunk it and its empty line take.
     let end: number;
-    let consumed: number;
-    let section: string;
+    let consumed = 0;
+    let section = '';
     if (this.text === '') {
       // The usual case, a whole section in this chunk: only its own bytes become a string.
-      if (this.stateNow === 'trailers' && chunk.length - off >= 2 && chunk[off] === 13 && chunk[off + 1] === 10) {
-        end = 0;
-        consumed = 2;
-      } else {
-        const at = chunk.indexOf(SECTION_END, off);
-        end = at < 0 ? -1 : at - off;
-        consumed = end + 4;
+      const bare = this.stateNow === 'trailers' && chunk[off] === 13 && chunk[off + 1] === 10;
+      const at = bare ? off : chunk.indexOf(SECTION_END, off);
+      end = at < 0 ? -1 : at - off;
+      if (end < 0) this.text = chunk.toString('latin1', off);
+      else {
+        consumed = end + (bare ? 2 : 4);
+        section = chunk.toString('latin1', off, at);
       }
-      if (end < 0) {
-        this.text = chunk.toString('latin1', off);
-        this.tooLarge(out);
-        return chunk.length;
-      }
-      if (end > this.maxHeadBytes) return this.headTooLarge(out, chunk.length);
-      section = chunk.toString('latin1', off, off + end);
     } else {
-      // A section split across chunks. It may end right at its start (no trailers: the CRLF alone).
+      // A section split across chunks.
       const searchFrom = Math.max(0, this.text.length - 3);
       const added = chunk.length - off;
       this.text += chunk.toString('latin1', off);
-      let endLength = 4;
-      if (this.stateNow === 'trailers' && this.text.startsWith('\r\n')) {
-        end = 0;
-        endLength = 2;
-      } else end = this.text.indexOf('\r\n\r\n', searchFrom);
-      if (end < 0) {
-        this.tooLarge(out);
-        return chunk.length;
+      const bare = this.stateNow === 'trailers' && this.text.startsWith('\r\n');
+      end = bare ? 0 : this.text.indexOf('\r\n\r\n', searchFrom);
+      if (end >= 0) {
+        consumed = end + (bare ? 2 : 4) - (this.text.length - added);
+        section = this.text.slice(0, end);
+        this.text = '';
       }
-      if (end > this.maxHeadBytes) return this.headTooLarge(out, chunk.length);
-      consumed = end + endLength - (this.text.length - added);
-      section = this.text.slice(0, end);
-      this.text = '';
     }
+    if (end < 0 ? this.text.length > this.maxHeadBytes : end > this.maxHeadBytes) {
+      this.fail(out, 'ERR_RESPONSE_PARSE_HEAD_TOO_LARGE', `a response head over ${this.maxHeadBytes} bytes`);
+      return chunk.length;
+    }
+    if (end < 0) return chunk.length;
     if (this.stateNow === 'trailers') {
       const fields = end === 0 ? [] : this.fields(section, 0, out, 'trailer');
       if (fields === null) return chunk.length;
@@ -260,23 +254,7 @@ export class ResponseParser {
     return off + consumed;
   }
 
-  /** A partial section already over the limit fails the parser. */
-  private tooLarge(out: ResponseEvent[]): boolean {
-    if (this.text.length <= this.maxHeadBytes) return false;
-    this.fail(out, 'ERR_RESPONSE_PARSE_HEAD_TOO_LARGE', `a response head over ${this.maxHeadBytes} bytes`);
-    return true;
-  }
-
-  private headTooLarge(out: ResponseEvent[], resume: number): number {
-    this.fail(out, 'ERR_RESPONSE_PARSE_HEAD_TOO_LARGE', `a response head over ${this.maxHeadBytes} bytes`);
-    return resume;
-  }
-
-  /**
-   * The flat [name, value, …] of the field lines of `section` from offset `from` (lines end with
-   * CRLF but the last), or null (and an error event) when one is malformed. It scans the string in
-   * place: no array of lines, no match objects, only the names and values it returns.
-   */
+  /** The flat [name, value, …] of the CRLF-separated field lines of `section` from `from`, or null (and an error event) when one is malformed; scanned in place. */
   private fields(section: string, from: number, out: ResponseEvent[], what: string): string[] | null {
     const raw: string[] = [];
     let at = from;
