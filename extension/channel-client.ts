@@ -109,8 +109,10 @@ export class ChannelClient {
   features: ReadonlySet<ChannelFeature> = new Set();
   private stopping = false;
   private retiring = false;
-  /** The requests it serves, by id: one at most unless multiplexed. */
-  /** Requests in flight by id: an IdMap, not a Map, whose tables under churn keep finished requests alive (id-map.ts). */
+  /**
+   * The requests it serves, by id: one at most unless multiplexed. An IdMap, not a Map: under
+   * churn a Map's old hash tables keep finished requests alive (core/id-map.ts).
+   */
   private readonly calls = new IdMap<AppCall>();
   /** Calls whose response is paused (for the socket's buffer or, windowed, for credit). */
   private pausedCalls = 0;
