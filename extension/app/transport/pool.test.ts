@@ -64,3 +64,32 @@ test('the trailers of a chunked body are rawTrailers once the response has ended
   assert.deepEqual(again.res.rawTrailers, []);
   pool.destroy();
 });
+
+test('a request Node would refuse is refused before anything reaches the app, and the pool still serves', async () => {
+  const pool = new ConnectionPool(server);
+  // What http.validateHeaderName / validateHeaderValue and ClientRequest refuse: header injection,
+  // a name that is not a token, a method or target that could split the request line.
+  assert.throws(() => pool.request('GET', '/', ['x-a', 'ok\r\nx-injected: 1']), { name: 'TypeError', message: /Invalid character in header content \["x-a"\]/ });
+  assert.throws(() => pool.request('GET', '/', ['bad name', 'v']), { name: 'TypeError', message: /Header name must be a valid HTTP token/ });
+  assert.throws(() => pool.request('GET', '/', ['x-a', 'nul\0']), { name: 'TypeError', message: /Invalid character/ });
+  assert.throws(() => pool.request('GE T', '/', []), { name: 'TypeError', message: /Method must be a valid HTTP token/ });
+  assert.throws(() => pool.request('GET', '/a b', []), { name: 'TypeError', message: /unescaped characters/ });
+  // Field content Node accepts passes: a tab, obs-text (latin1 above 0x7f).
+  const { res, body } = await exchangeWith(pool, ['host', 'app', 'x-a', 'a\tb caf\u00e9']);
+  assert.equal(res.statusCode, 200);
+  assert.equal(body, 'abc');
+  pool.destroy();
+});
+
+function exchangeWith(pool: ConnectionPool, headers: string[]): Promise<{ res: MemoryResponse; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = pool.request('GET', '/', headers);
+    req.on('error', reject);
+    req.on('response', (res: MemoryResponse) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ res, body }));
+    });
+    req.end();
+  });
+}
